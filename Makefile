@@ -1,0 +1,52 @@
+# duckwatch — the two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DATA   ?= data
+PORT   ?= 8501
+STAMP  := $(VENV)/.installed
+
+.PHONY: run stop demo-reset test lint bench install chromium clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: install, create the demo data dir if empty, start the job loop and the app (Ctrl-C stops both)
+run: install
+	@$(PY) -m duckwatch.launcher run --data-dir $(DATA) --port $(PORT)
+
+## stop: stop what `make run` started in the background
+stop:
+	@$(PY) -m duckwatch.launcher stop --data-dir $(DATA)
+
+## demo-reset: delete the demo data dir and start over
+demo-reset: install
+	@$(PY) -m duckwatch.launcher stop --data-dir $(DATA) || true
+	find $(DATA) -mindepth 1 -not -name .gitkeep -not -name README.md -delete
+	@$(PY) -m duckwatch.launcher run --data-dir $(DATA) --port $(PORT)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null || \
+	  echo "could not install chromium: browser tests will fail; install it with apt-get install chromium"; }
+
+lint: install
+	$(PY) -m ruff check src tests app bench
+	$(PY) -m mypy
+
+## test: lint, type-check and the whole test suite (unit, property, kill, HTTP, app and browser tests)
+test: install chromium lint
+	$(PY) -m pytest -q -p no:cacheprovider
+
+## bench: run every benchmark and rewrite bench/RESULTS.md
+bench: install
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,329 @@
+"""The `duckwatch` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from duckwatch.config import DATA_DIR_ENV, resolve_data_dir
+from duckwatch.errors import DuckwatchError
+
+EPILOG = """examples:
+  duckwatch init
+  duckwatch ingest predictions preds.parquet --model credit --version v2 --id-col request_id --time-col ts --score-col p_default
+  duckwatch ingest outcomes labels.csv --model credit --id-col request_id --label-col defaulted
+  duckwatch reference train.parquet --model credit --score-col p_default --label-col defaulted
+  duckwatch run                      # one job tick: ingest, compute, alert, publish
+  duckwatch models --format json
+  duckwatch quarantine --model credit
+  duckwatch export metrics --model credit --format csv --out credit.csv
+"""
+
+Handler = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    """Register a sub-command handler (modules add their own, e.g. serve, collect, demo)."""
+
+    def wrap(fn: Handler) -> Handler:
+        _COMMANDS[name] = fn
+        return fn
+
+    return wrap
+
+
+def _data_dir_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"duckwatch data dir (default: ${DATA_DIR_ENV} or ./data)",
+    )
+
+
+def _role_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("column roles (remembered per model; conventional names are guessed)")
+    g.add_argument("--id-col", help="request/prediction id (outcomes join on it)")
+    g.add_argument("--time-col", help="event time (ISO-8601, naive = model time zone, or epoch)")
+    g.add_argument("--prediction-col", help="the model's prediction (class, value or list)")
+    g.add_argument("--score-col", action="append", default=[], help="probability column (repeat per class)")
+    g.add_argument("--label-col", help="ground truth column (outcomes, reference)")
+    g.add_argument("--segment-col", action="append", default=[], help="segment column (repeatable)")
+    g.add_argument("--sensitive-col", action="append", default=[], help="sensitive attribute for fairness")
+    g.add_argument(
+        "--categorical-col", action="append", default=[], help="treat a numeric column as categorical"
+    )
+    g.add_argument("--value-col", action="append", default=[], help="business value column (e.g. revenue)")
+    g.add_argument("--format", dest="file_format", choices=["csv", "parquet", "json"], help="input format")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree for every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="duckwatch",
+        description="Local ML monitoring: collect predictions and outcomes, compute drift, quality and "
+        "performance, alert, and browse it all in a Streamlit app.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a data dir")
+    _data_dir_arg(p)
+
+    p = sub.add_parser(
+        "ingest",
+        help="append a CSV/Parquet/JSON-lines file",
+        epilog="example: duckwatch ingest predictions preds.csv --model fraud --id-col txn_id --score-col p",
+    )
+    p.add_argument("stream", choices=["predictions", "outcomes", "inputs"])
+    p.add_argument("file", type=Path)
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", default="")
+    p.add_argument("--experiment", default="")
+    _role_args(p)
+    _data_dir_arg(p)
+
+    p = sub.add_parser("reference", help="set reference (training/baseline) data for a model")
+    p.add_argument("file", type=Path)
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", default="")
+    _role_args(p)
+    _data_dir_arg(p)
+
+    p = sub.add_parser("models", help="list models, versions, rows per stream, quarantined rows")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _data_dir_arg(p)
+
+    p = sub.add_parser("quarantine", help="show rows that were set aside, with the reason")
+    p.add_argument("--model", required=True)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    _data_dir_arg(p)
+
+    p = sub.add_parser("run", help="one job tick: ingest, compute new/dirty windows, alert, publish")
+    p.add_argument("--no-notify", action="store_true", help="compute and alert but send nothing (backfills)")
+    p.add_argument("--quiet", action="store_true")
+    _data_dir_arg(p)
+
+    p = sub.add_parser("status", help="is the job alive? last tick, errors, backlog")
+    p.add_argument(
+        "--stale-after", type=float, default=600.0, help="seconds without a tick that count as stale"
+    )
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    _data_dir_arg(p)
+
+    p = sub.add_parser("export", help="read out what the app shows, as CSV or Parquet")
+    p.add_argument("what", choices=["metrics", "quarantine", "windows"])
+    p.add_argument("--model", required=True)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--out", type=Path, help="output file (default: stdout for CSV)")
+    _data_dir_arg(p)
+
+    from duckwatch import cli_more
+
+    cli_more.add_parsers(sub, _data_dir_arg)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `duckwatch` console script."""
+    args = build_parser().parse_args(argv)
+    handler = _COMMANDS.get(args.cmd)
+    if handler is None:
+        from duckwatch import cli_more
+
+        handler = cli_more.HANDLERS[args.cmd]
+    try:
+        return handler(args)
+    except DuckwatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _roles(args: argparse.Namespace) -> dict[str, Any]:
+    roles: dict[str, Any] = {
+        "id": args.id_col,
+        "timestamp": args.time_col,
+        "prediction": args.prediction_col,
+        "label": args.label_col,
+        "scores": tuple(args.score_col) or None,
+        "segments": tuple(args.segment_col) or None,
+        "sensitive": tuple(args.sensitive_col) or None,
+        "categorical": tuple(args.categorical_col) or None,
+        "values": tuple(args.value_col) or None,
+    }
+    return {k: v for k, v in roles.items() if v}
+
+
+@command("init")
+def _init(args: argparse.Namespace) -> int:
+    from duckwatch.store.settings import Settings
+
+    data = resolve_data_dir(args.data_dir).ensure()
+    version = Settings(data.settings).schema_version()
+    print(f"data dir ready: {data.root} (settings schema v{version})")
+    return 0
+
+
+def _ingest_file(args: argparse.Namespace, stream: str) -> int:
+    from duckwatch.collector.sdk import Collector
+    from duckwatch.store.files import read_file
+
+    data = resolve_data_dir(args.data_dir)
+    read = read_file(args.file, args.file_format)
+    with Collector(data.root) as col:
+        roles = _roles(args)
+        if roles:
+            col.declare(args.model, **roles)
+        if stream == "reference":
+            res = col.log_reference(args.model, read.table, version=args.version)
+        elif stream == "outcomes":
+            res = col.log_outcomes(args.model, read.table)
+        elif stream == "inputs":
+            res = col.log_inputs(args.model, read.table, version=args.version)
+        else:
+            res = col.log_predictions(
+                args.model, read.table, version=args.version, experiment=args.experiment
+            )
+        if read.rejects:
+            col.quarantine_lines(
+                args.model, stream, [(n, f"malformed line: {msg}", raw) for n, msg, raw in read.rejects]
+            )
+    bad = res.quarantined + len(read.rejects)
+    print(
+        f"{args.file.name}: {res.landed} rows landed for model {args.model!r} ({stream}), {bad} quarantined"
+    )
+    for reason in res.reasons[:10]:
+        print(f"  quarantined: {reason}")
+    for n, msg, _ in read.rejects[:10]:
+        print(f"  line {n}: {msg}")
+    if bad:
+        print(f"  see them with: duckwatch quarantine --model {args.model}")
+    print("  the next `duckwatch run` (or the running job) takes them in")
+    return 0 if res.landed or not bad else 1
+
+
+@command("ingest")
+def _ingest(args: argparse.Namespace) -> int:
+    return _ingest_file(args, args.stream)
+
+
+@command("reference")
+def _reference(args: argparse.Namespace) -> int:
+    return _ingest_file(args, "reference")
+
+
+@command("models")
+def _models(args: argparse.Namespace) -> int:
+    from duckwatch.jobs.views import models_overview
+
+    data = resolve_data_dir(args.data_dir)
+    rows = models_overview(data)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print("no models yet: log predictions with the SDK, `duckwatch ingest`, or `duckwatch demo`")
+        return 0
+    print(
+        _table(
+            rows,
+            [
+                "model",
+                "versions",
+                "predictions",
+                "outcomes",
+                "inputs",
+                "reference",
+                "quarantined",
+                "pending",
+                "first_ts",
+                "last_ts",
+            ],
+        )
+    )
+    return 0
+
+
+@command("quarantine")
+def _quarantine(args: argparse.Namespace) -> int:
+    from duckwatch.jobs.views import quarantine_rows
+
+    data = resolve_data_dir(args.data_dir)
+    frame = quarantine_rows(data, args.model, args.limit)
+    if args.format == "json":
+        print(frame.to_json(orient="records", date_format="iso"))
+    elif args.format == "csv":
+        print(frame.to_csv(index=False), end="")
+    elif frame.empty:
+        print(f"no quarantined rows for {args.model!r}")
+    else:
+        print(frame.to_string(index=False, max_colwidth=80))
+    return 0
+
+
+@command("run")
+def _run(args: argparse.Namespace) -> int:
+    from duckwatch.jobs.tick import run_tick
+
+    data = resolve_data_dir(args.data_dir)
+    say = None if args.quiet else (lambda msg: print(f"  {msg}", file=sys.stderr))
+    report = run_tick(data, notify=not args.no_notify, progress=say)
+    print(
+        f"tick done in {report.duration_s:.2f}s: {report.rows_ingested} rows ingested, "
+        f"{report.windows_computed} windows computed, {len(report.models)} models, {len(report.errors)} errors"
+    )
+    for err in report.errors:
+        print(f"  error: {err}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+@command("status")
+def _status(args: argparse.Namespace) -> int:
+    from duckwatch.jobs.views import job_status
+
+    data = resolve_data_dir(args.data_dir)
+    st = job_status(data, stale_after_s=args.stale_after)
+    if args.format == "json":
+        print(json.dumps(st, indent=2, default=str))
+    else:
+        for key, value in st.items():
+            print(f"{key:>16}: {value}")
+    return 0 if st["state"] == "ok" else 1
+
+
+@command("export")
+def _export(args: argparse.Namespace) -> int:
+    from duckwatch.jobs.views import export_frame
+
+    data = resolve_data_dir(args.data_dir)
+    frame = export_frame(data, args.what, args.model)
+    if args.format == "parquet":
+        if args.out is None:
+            raise DuckwatchError("--out FILE is required for --format parquet")
+        frame.to_parquet(args.out, index=False)
+    elif args.out is None:
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        frame.to_csv(args.out, index=False)
+    if args.out is not None:
+        print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
+    lines = ["  ".join(c.ljust(widths[c]) for c in cols)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols) for r in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Collector: validate and append predictions, outcomes and inputs to the landing zone."""

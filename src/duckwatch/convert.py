@@ -1,0 +1,72 @@
+"""Turn whatever a caller passes (dict, list of dicts, pandas, Arrow) into an Arrow table, losing nothing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from duckwatch.errors import BadInputError
+
+
+def _loose_array(values: Sequence[Any]) -> pa.Array:
+    """A column Arrow cannot type (mixed str/float, odd objects) is kept as text; validation decides."""
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        out: list[str | None] = []
+        for v in values:
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                out.append(None)
+            else:
+                out.append(str(v))
+        return pa.array(out, pa.string())
+
+
+def _from_columns(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
+    arrays = [_loose_array(list(v)) for v in columns.values()]
+    return pa.Table.from_arrays(arrays, names=[str(k) for k in columns])
+
+
+def to_arrow(data: Any) -> pa.Table:
+    """Accept one row (a mapping), rows (a sequence of mappings), a pandas DataFrame or an Arrow table."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pd.DataFrame):
+        frame = data.reset_index(drop=True)
+        try:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            # Non-string column names (ints) are allowed in pandas; Arrow names are strings.
+            return table.rename_columns([str(c) for c in frame.columns])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            return _from_columns({str(c): frame.iloc[:, i].tolist() for i, c in enumerate(frame.columns)})
+    if isinstance(data, Mapping):
+        return rows_to_arrow([data])
+    if isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        if not all(isinstance(r, Mapping) for r in data):
+            raise BadInputError(
+                "rows must be mappings of column name to value, e.g. [{'id': 'a1', 'score': 0.3}], "
+                "or pass a pandas DataFrame or an Arrow table"
+            )
+        return rows_to_arrow(list(data))
+    raise BadInputError(
+        f"cannot log data of type {type(data).__name__}: pass a dict (one row), a list of dicts, "
+        "a pandas DataFrame or a pyarrow Table"
+    )
+
+
+def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows (possibly with different keys) to a table; missing keys become nulls."""
+    columns: dict[str, list[Any]] = {}
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            name = str(key)
+            if name not in columns:
+                columns[name] = [None] * len(rows)
+            columns[name][i] = value
+    return _from_columns(columns)

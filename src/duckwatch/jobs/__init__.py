@@ -1,0 +1,1 @@
+"""The scheduled job: ingestion, windows, metrics, thresholds, alerts and notifications."""

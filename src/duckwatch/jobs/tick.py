@@ -1,0 +1,170 @@
+"""One job tick: ingest sealed batches, mark windows dirty, compute metrics, alert, publish."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from duckwatch.config import DataDir
+from duckwatch.jobs.lock import job_lock
+from duckwatch.store import catalog
+from duckwatch.store.landing import pending, pending_models, remove_stale_temp_files
+from duckwatch.store.published import publish_model
+from duckwatch.store.settings import Settings, utcnow
+from duckwatch.store.warehouse import IngestResult, Warehouse, raw_table, window_expr
+
+log = logging.getLogger("duckwatch.job")
+STREAM_ORDER = ("reference", "predictions", "inputs", "outcomes", "quarantine")
+
+
+@dataclass
+class TickReport:
+    """What one tick did (also recorded in the heartbeat)."""
+
+    started_at: datetime
+    duration_s: float = 0.0
+    rows_ingested: int = 0
+    windows_computed: int = 0
+    models: list[str] = field(default_factory=list)
+    ingest: list[tuple[str, IngestResult]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    alerts: dict[str, int] = field(default_factory=dict)
+
+
+# The compute stage (metrics, thresholds, alerts) plugs in here; see jobs/compute.py.
+ComputeFn = Callable[[Warehouse, Settings, catalog.ModelInfo, datetime, bool], int]
+
+
+def run_tick(
+    data: DataDir,
+    *,
+    now: datetime | None = None,
+    notify: bool = True,
+    compute: ComputeFn | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TickReport:
+    """Run one tick over every model of ``data``; one model's failure never stops the others."""
+    data.ensure()
+    now = now or datetime.now(UTC)
+    say = progress or (lambda _msg: None)
+    if compute is None:
+        from duckwatch.jobs.compute import compute_model
+
+        compute = compute_model
+    report = TickReport(started_at=now)
+    t0 = time.perf_counter()
+    with job_lock(data.locks):
+        settings = Settings(data.settings)
+        hb = _heartbeat_start(settings)
+        remove_stale_temp_files(data.landing)
+        for name in sorted(pending_models(data.landing)):
+            catalog.ensure_model(settings, name, actor="job")
+        wh = Warehouse(data)
+        try:
+            seq = wh.next_seq()
+            for info in catalog.list_models(settings):
+                try:
+                    say(f"{info.model}: ingesting")
+                    rows = _ingest_model(wh, settings, info, seq, report)
+                    wh.set_timezone(info.timezone)
+                    _mark_dirty(wh, info, seq)
+                    say(f"{info.model}: computing windows")
+                    computed = compute(wh, settings, info, now, notify)
+                    report.windows_computed += computed
+                    if rows or computed or not _published(data, info.model):
+                        publish_model(wh, info.model, info.model_key)
+                    report.models.append(info.model)
+                except Exception as exc:  # isolate models: report, keep going
+                    log.error("model %s failed in this tick: %s", info.model, exc)
+                    report.errors.append(f"{info.model}: {type(exc).__name__}: {exc}")
+                    log.debug(traceback.format_exc())
+                finally:
+                    wh.set_timezone("UTC")
+        finally:
+            wh.close()
+            report.duration_s = time.perf_counter() - t0
+            _heartbeat_finish(settings, hb, report)
+    return report
+
+
+def _published(data: DataDir, model: str) -> bool:
+    return (data.published / f"{model}.duckdb").exists()
+
+
+def _ingest_model(
+    wh: Warehouse, settings: Settings, info: catalog.ModelInfo, seq: int, report: TickReport
+) -> int:
+    columns = catalog.get_columns(settings, info.model)
+    total = 0
+    for stream in STREAM_ORDER:
+        files = pending(wh.data.landing, stream, info.model)
+        if not files:
+            continue
+        result = wh.ingest(info.model, info.model_key, stream, files, columns, seq)
+        report.ingest.append((info.model, result))
+        if stream != "quarantine":
+            total += result.rows_new
+    report.rows_ingested += total
+    return total
+
+
+def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
+    """New predictions dirty their windows; new outcomes dirty the windows of their predictions."""
+    pred = raw_table(info.model_key, "predictions")
+    if not wh.has_table(info.model_key, "predictions"):
+        return
+    w = window_expr(info.window, "_ts")
+    unit = info.window
+    sources = [f"SELECT DISTINCT _version, _experiment, {w} AS ws FROM {pred} WHERE _seq = ?"]
+    params: list[object] = [seq]
+    if wh.has_table(info.model_key, "outcomes"):
+        out = raw_table(info.model_key, "outcomes")
+        sources.append(
+            f"SELECT DISTINCT p._version, p._experiment, {window_expr(info.window, 'p._ts')} AS ws FROM {pred} p "
+            f"SEMI JOIN (SELECT _id FROM {out} WHERE _seq = ?) o ON p._id = o._id"
+        )
+        params.append(seq)
+    wh.execute(
+        f"""INSERT INTO window_state BY NAME
+        SELECT ? AS model, _version AS version, _experiment AS experiment, ws AS window_start,
+               ws + INTERVAL 1 {unit} AS window_end, true AS dirty, now() AS dirty_since, NULL AS computed_at
+        FROM ({" UNION ".join(sources)})
+        ON CONFLICT (model, version, experiment, window_start) DO UPDATE SET dirty = true,
+            dirty_since = coalesce(window_state.dirty_since, excluded.dirty_since)""",
+        [info.model, *params],
+    )
+
+
+def _heartbeat_start(settings: Settings) -> int:
+    with settings.write() as con:
+        cur = con.execute("INSERT INTO heartbeat (started_at, pid) VALUES (?, ?)", (utcnow(), os.getpid()))
+        return int(cur.lastrowid or 0)
+
+
+def _heartbeat_finish(settings: Settings, hb: int, report: TickReport) -> None:
+    with settings.write() as con:
+        con.execute(
+            "UPDATE heartbeat SET finished_at = ?, duration_s = ?, rows_ingested = ?, windows_computed = ?, "
+            "errors = ? WHERE id = ?",
+            (
+                utcnow(),
+                report.duration_s,
+                report.rows_ingested,
+                report.windows_computed,
+                "\n".join(report.errors),
+                hb,
+            ),
+        )
+        # Keep the heartbeat table small: the last 10,000 ticks are plenty for uptime charts.
+        con.execute("DELETE FROM heartbeat WHERE id < ? - 10000", (hb,))
+
+
+def last_heartbeat(settings: Settings) -> dict[str, object] | None:
+    """The most recent finished tick, for `duckwatch status` and the app."""
+    rows = settings.query("SELECT * FROM heartbeat WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+    return rows[0] if rows else None

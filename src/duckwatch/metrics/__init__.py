@@ -1,0 +1,1 @@
+"""Pure metrics core: mergeable profiles in, metric values with honest error bounds out."""

@@ -1,0 +1,210 @@
+"""Confidence-based performance estimation (CBPE-style) for binary classifiers before labels arrive.
+
+Assumption: P(label | score) is the same in production as in the held-out reference data. A
+:class:`Calibrator` learns that mapping (isotonic regression by pool-adjacent-violators); the estimate
+then treats each row's calibrated probability p_i as its chance of being positive. The point estimate is
+the ratio of expected confusion counts; the band is the 5%-95% range of the metric realised when labels
+are simulated as Bernoulli(p_i), i.e. where the labelled value should land if the assumption holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from duckwatch.metrics.performance import MetricValue, insufficient
+from duckwatch.metrics.registry import MetricSpec, register
+
+__all__ = ["BinaryEstimate", "Calibrator", "estimate_binary", "expected_auc", "register_all"]
+
+FloatArray = NDArray[np.float64]
+# Bounds the (draws x rows) simulation matrix processed at once.
+_MAX_CHUNK_CELLS = 4_000_000
+
+
+def _pav(values: FloatArray, weights: FloatArray) -> tuple[list[float], list[float], list[int]]:
+    """Pool-adjacent-violators on ``values`` ordered by x: (block means, block weights, block sizes)."""
+    means: list[float] = []
+    wts: list[float] = []
+    sizes: list[int] = []
+    for v, w in zip(values.tolist(), weights.tolist(), strict=True):
+        means.append(v)
+        wts.append(w)
+        sizes.append(1)
+        # Merge backwards while the last two blocks violate monotonicity.
+        while len(means) > 1 and means[-2] > means[-1]:
+            w_total = wts[-2] + wts[-1]
+            means[-2] = (means[-2] * wts[-2] + means[-1] * wts[-1]) / w_total
+            wts[-2] = w_total
+            sizes[-2] += sizes[-1]
+            del means[-1], wts[-1], sizes[-1]
+    return means, wts, sizes
+
+
+@dataclass(frozen=True, eq=False)
+class Calibrator:
+    """Monotone map from model score to P(y=1 | score), linear between fitted knots, flat outside."""
+
+    knots_x: FloatArray = field(default_factory=lambda: np.array([0.0, 1.0]))
+    knots_y: FloatArray = field(default_factory=lambda: np.array([0.0, 1.0]))
+
+    @classmethod
+    def identity(cls) -> Calibrator:
+        """Calibrator that trusts the scores as probabilities (scores must lie in [0, 1])."""
+        return cls()
+
+    @classmethod
+    def fit(cls, scores: ArrayLike, labels: ArrayLike) -> Calibrator:
+        """Fit isotonic regression on held-out reference rows (never on training scores)."""
+        s = np.asarray(scores, dtype=np.float64)
+        y = np.asarray(labels, dtype=np.float64)
+        keep = np.isfinite(s) & np.isfinite(y)
+        s, y = s[keep], y[keep]
+        if s.size == 0:
+            raise ValueError("Calibrator.fit needs at least one reference row with a score and a label")
+        # Identical scores must get one value, so pool them before PAV (sklearn does the same).
+        xs, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+        mean_y = np.bincount(inverse, weights=y) / counts
+        means, wts, sizes = _pav(mean_y, counts.astype(np.float64))
+        # Knots at each block's weighted mean score ("centred" isotonic): interpolating between block
+        # centres removes most of the bias of a step function at block edges.
+        block = np.repeat(np.arange(len(sizes)), sizes)
+        centres = np.bincount(block, weights=xs * counts) / np.asarray(wts)
+        return cls(knots_x=centres, knots_y=np.asarray(means))
+
+    def transform(self, scores: ArrayLike) -> FloatArray:
+        """Calibrated probability of the positive class for each score."""
+        s = np.asarray(scores, dtype=np.float64)
+        return np.clip(np.interp(s, self.knots_x, self.knots_y), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class BinaryEstimate:
+    """Expected confusion counts and estimated metrics (value = estimate, lower/upper = 5%-95% band)."""
+
+    tp: float
+    fp: float
+    tn: float
+    fn: float
+    metrics: dict[str, MetricValue]
+
+
+def expected_auc(scores: FloatArray, prob: FloatArray) -> float:
+    """ROC AUC expected when row i is positive with probability p_i (self-pairs excluded, ties count 1/2)."""
+    pos_w, neg_w = prob, 1.0 - prob
+    # Weighted Mann-Whitney: a negative of lower score contributes fully, an equal score contributes half.
+    order = np.argsort(scores, kind="stable")
+    s_sorted, neg_sorted = scores[order], neg_w[order]
+    cum_neg = np.concatenate([[0.0], np.cumsum(neg_sorted)])
+    left = np.searchsorted(s_sorted, scores, side="left")
+    right = np.searchsorted(s_sorted, scores, side="right")
+    below = cum_neg[left]
+    tied = cum_neg[right] - cum_neg[left] - neg_w  # drop the row paired with itself
+    numerator = float(np.sum(pos_w * (below + 0.5 * tied)))
+    denominator = float(pos_w.sum() * neg_w.sum() - np.sum(pos_w * neg_w))
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
+def _simulate(
+    prob: FloatArray, pred: NDArray[np.bool_], ranks: FloatArray, draws: int, seed: int
+) -> dict[str, FloatArray]:
+    """Realised metrics for ``draws`` label vectors y ~ Bernoulli(prob), vectorised by chunk."""
+    rng = np.random.default_rng(seed)
+    n = prob.size
+    chunk = max(1, min(draws, _MAX_CHUNK_CELLS // max(n, 1)))
+    out: dict[str, list[FloatArray]] = {k: [] for k in ("accuracy", "precision", "recall", "f1", "roc_auc")}
+    pred_f = pred.astype(np.float64)
+    for start in range(0, draws, chunk):
+        y = (rng.random((min(chunk, draws - start), n)) < prob).astype(np.float64)
+        tp = y @ pred_f
+        positives = y.sum(axis=1)
+        fp = pred_f.sum() - tp
+        fn = positives - tp
+        tn = n - tp - fp - fn
+        negatives = n - positives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["accuracy"].append((tp + tn) / n)
+            out["precision"].append(tp / (tp + fp))
+            out["recall"].append(tp / positives)
+            out["f1"].append(2 * tp / (2 * tp + fp + fn))
+            # Ranks of the scores do not depend on the labels, so Mann-Whitney U is one matrix product.
+            out["roc_auc"].append((y @ ranks - positives * (positives + 1) / 2) / (positives * negatives))
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _band(name: str, value: float, simulated: FloatArray, n: int) -> MetricValue:
+    finite = simulated[np.isfinite(simulated)]
+    if not np.isfinite(value) or finite.size == 0:
+        return insufficient(name, n, f"{name} undefined for the expected labels")
+    lo, hi = np.quantile(finite, [0.05, 0.95])
+    return MetricValue(name, value, float(lo), float(hi), n, note="estimated from calibrated scores")
+
+
+def estimate_binary(
+    scores: ArrayLike,
+    calibrator: Calibrator,
+    threshold: float = 0.5,
+    draws: int = 200,
+    seed: int = 0,
+    *,
+    min_rows: int = 30,
+) -> BinaryEstimate:
+    """Estimated accuracy, precision, recall, F1 and ROC AUC of a window without labels."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    n = int(s.size)
+    names = ("accuracy", "precision", "recall", "f1", "roc_auc")
+    if n < min_rows:
+        reason = f"not enough scored rows: {n}, need {min_rows}"
+        nan = float("nan")
+        return BinaryEstimate(nan, nan, nan, nan, {k: insufficient(k, n, reason) for k in names})
+    prob = calibrator.transform(s)
+    # The model's decision uses its own raw score; calibration only tells how often it is right.
+    pred = s >= threshold
+    tp = float(prob[pred].sum())
+    fp = float((1 - prob[pred]).sum())
+    fn = float(prob[~pred].sum())
+    tn = float((1 - prob[~pred]).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = {
+            "accuracy": (tp + tn) / n,
+            "precision": tp / (tp + fp) if tp + fp > 0 else float("nan"),
+            "recall": tp / (tp + fn) if tp + fn > 0 else float("nan"),
+            "f1": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn > 0 else float("nan"),
+            "roc_auc": expected_auc(s, prob),
+        }
+    sims = _simulate(prob, pred, stats.rankdata(s), draws, seed)
+    metrics = {k: _band(k, point[k], sims[k], n) for k in names}
+    return BinaryEstimate(tp, fp, tn, fn, metrics)
+
+
+def _picker(name: str) -> MetricSpec:
+    def pick(scores: ArrayLike, calibrator: Calibrator, threshold: float = 0.5) -> MetricValue:
+        return estimate_binary(scores, calibrator, threshold).metrics[name]
+
+    pick.__doc__ = f"Estimated {name} of a window from calibrated scores."
+    return MetricSpec(
+        name=f"estimated_{name}",
+        display_name=f"Estimated {name.replace('_', ' ').replace('roc auc', 'ROC AUC')}",
+        meaning=f"{name.replace('_', ' ')} expected from calibrated scores, before labels arrive.",
+        family="estimate",
+        shape="scalar_series",
+        normal_range=(0.5, 1.0) if name == "roc_auc" else (0.0, 1.0),
+        higher_is_worse=False,
+        kinds=("model",),
+        fn=pick,
+    )
+
+
+_SPECS = tuple(_picker(name) for name in ("accuracy", "precision", "recall", "f1", "roc_auc"))
+
+
+def register_all() -> list[MetricSpec]:
+    """Register the estimated-performance metrics with the shared registry (idempotent)."""
+    return [register(spec) for spec in _SPECS]
+
+
+register_all()

@@ -1,0 +1,556 @@
+"""Exact performance metrics from labelled rows, each with a confidence interval.
+
+Pure numpy/scipy: arrays in, :class:`MetricValue` out. A window that cannot support a metric (too few
+labels, one class only, no predicted positives) yields status ``"insufficient"`` with a reason instead
+of raising or warning, because empty and one-sided windows are normal while labels arrive late.
+
+Interval methods: Wilson for proportions, DeLong for ROC AUC, t-intervals for mean errors and a seeded,
+vectorised percentile bootstrap (200 resamples) for everything else.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+from duckwatch.metrics.registry import MetricSpec, register
+
+__all__ = [
+    "ConfusionCounts",
+    "MetricValue",
+    "average_precision",
+    "bootstrap_interval",
+    "business_value",
+    "compute_classification",
+    "compute_multiclass",
+    "compute_regression",
+    "confusion_counts",
+    "delong_auc",
+    "expected_calibration_error",
+    "insufficient",
+    "register_all",
+    "row_value_sum",
+    "t_interval",
+    "value_at_stake",
+    "wilson_interval",
+]
+
+Z95 = 1.959963984540054
+BOOTSTRAP_RESAMPLES = 200
+ECE_BINS = 10
+# Caps the (resamples x rows) matrix of one bootstrap chunk so memory stays bounded on big windows.
+_MAX_CHUNK_CELLS = 2_000_000
+FloatArray = NDArray[np.float64]
+BatchStat = Callable[..., FloatArray]
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One metric for one window: value, interval bounds, rows used, and whether it is defined."""
+
+    name: str
+    value: float
+    lower: float
+    upper: float
+    n: int
+    status: str = "ok"
+    reason: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ConfusionCounts:
+    """Binary confusion matrix counts."""
+
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+    @property
+    def n(self) -> int:
+        """Total rows counted."""
+        return self.tp + self.fp + self.tn + self.fn
+
+
+def insufficient(name: str, n: int, reason: str) -> MetricValue:
+    """A metric that the window cannot support, with the reason shown to users."""
+    nan = float("nan")
+    return MetricValue(name, nan, nan, nan, n, "insufficient", reason)
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def t_interval(values: FloatArray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of ``values`` with a Student-t interval."""
+    n = values.size
+    mean = float(values.mean())
+    if n < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def _bootstrap_values(
+    stat: BatchStat, arrays: Sequence[NDArray[Any]], resamples: int, seed: int
+) -> FloatArray:
+    n = arrays[0].shape[0]
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(resamples, _MAX_CHUNK_CELLS // max(n, 1)))
+    parts: list[FloatArray] = []
+    for start in range(0, resamples, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, resamples - start), n))
+        parts.append(stat(*(a[idx] for a in arrays)))
+    return np.concatenate(parts)
+
+
+def bootstrap_interval(
+    stat: BatchStat, arrays: Sequence[NDArray[Any]], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap; ``stat`` maps row-resampled 2-D arrays (resamples x rows) to one value per row."""
+    if arrays[0].shape[0] < 2:
+        return float("nan"), float("nan")
+    values = _bootstrap_values(stat, arrays, resamples, seed)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(values, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def confusion_counts(y_true: ArrayLike, y_pred: ArrayLike) -> ConfusionCounts:
+    """Confusion counts of 0/1 labels against 0/1 predictions."""
+    t = np.asarray(y_true).astype(bool)
+    p = np.asarray(y_pred).astype(bool)
+    return ConfusionCounts(
+        tp=int(np.sum(t & p)), fp=int(np.sum(~t & p)), tn=int(np.sum(~t & ~p)), fn=int(np.sum(t & ~p))
+    )
+
+
+def delong_auc(y_true: NDArray[Any], y_score: FloatArray) -> tuple[float, float]:
+    """ROC AUC and its DeLong standard error (midranks handle ties like sklearn)."""
+    pos = y_score[y_true.astype(bool)]
+    neg = y_score[~y_true.astype(bool)]
+    m, n = pos.size, neg.size
+    combined = stats.rankdata(np.concatenate([pos, neg]))
+    auc = float((combined[:m].sum() - m * (m + 1) / 2) / (m * n))
+    if m < 2 or n < 2:
+        return auc, float("nan")
+    v10 = (combined[:m] - stats.rankdata(pos)) / n
+    v01 = 1.0 - (combined[m:] - stats.rankdata(neg)) / m
+    return auc, math.sqrt(float(v10.var(ddof=1)) / m + float(v01.var(ddof=1)) / n)
+
+
+def _batch_average_precision(y: NDArray[Any], s: FloatArray) -> FloatArray:
+    """Average precision per row of 2-D arrays (sklearn's step-wise definition, ties grouped)."""
+    y = np.atleast_2d(y)
+    s = np.atleast_2d(s)
+    order = np.argsort(-s, axis=1, kind="stable")
+    ys = np.take_along_axis(y, order, axis=1).astype(np.float64)
+    ss = np.take_along_axis(s, order, axis=1)
+    width = ys.shape[1]
+    tps = np.cumsum(ys, axis=1)
+    # Each row's precision is read at the end of its tie group: one threshold covers the whole group.
+    is_end = np.ones_like(ss, dtype=bool)
+    is_end[:, :-1] = ss[:, :-1] != ss[:, 1:]
+    ends = np.where(is_end, np.arange(width), width - 1)
+    ends = np.minimum.accumulate(ends[:, ::-1], axis=1)[:, ::-1]
+    precision_at_end = np.take_along_axis(tps, ends, axis=1) / (ends + 1)
+    positives = tps[:, -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ap: FloatArray = np.sum(ys * precision_at_end, axis=1) / positives
+    return np.where(positives > 0, ap, np.nan)
+
+
+def average_precision(y_true: ArrayLike, y_score: ArrayLike) -> float:
+    """Average precision (area under the precision-recall curve as sklearn defines it)."""
+    return float(_batch_average_precision(np.asarray(y_true), np.asarray(y_score, dtype=np.float64))[0])
+
+
+def _bin_index(p: FloatArray, bins: int) -> NDArray[np.intp]:
+    return np.minimum((p * bins).astype(np.intp), bins - 1)
+
+
+def _batch_ece(y: NDArray[Any], p: FloatArray, bins: int = ECE_BINS) -> FloatArray:
+    y = np.atleast_2d(y).astype(np.float64)
+    p = np.atleast_2d(p)
+    rows, width = p.shape
+    flat = (_bin_index(p, bins) + bins * np.arange(rows)[:, None]).ravel()
+    sum_y = np.bincount(flat, weights=y.ravel(), minlength=rows * bins).reshape(rows, bins)
+    sum_p = np.bincount(flat, weights=p.ravel(), minlength=rows * bins).reshape(rows, bins)
+    # |sum_y - sum_p| / n equals sum_b (n_b / n) * |mean_y_b - mean_p_b| without dividing by empty bins.
+    return np.asarray(np.abs(sum_y - sum_p).sum(axis=1) / width, dtype=np.float64)
+
+
+def expected_calibration_error(y_true: ArrayLike, y_prob: ArrayLike, bins: int = ECE_BINS) -> float:
+    """ECE with equal-width bins on [0, 1]: sum over bins of (share of rows) x |observed rate - mean prob|."""
+    return float(_batch_ece(np.asarray(y_true), np.asarray(y_prob, dtype=np.float64), bins)[0])
+
+
+def _clip_prob(p: FloatArray) -> FloatArray:
+    # Same clipping as sklearn's log_loss: machine epsilon of float64.
+    eps = float(np.finfo(np.float64).eps)
+    return np.clip(p, eps, 1 - eps)
+
+
+def _batch_log_loss(y: NDArray[Any], p: FloatArray) -> FloatArray:
+    y = np.atleast_2d(y).astype(np.float64)
+    p = np.atleast_2d(p)
+    loss = y * np.log(_clip_prob(p)) + (1 - y) * np.log(_clip_prob(1 - p))
+    return np.asarray(-loss.mean(axis=1), dtype=np.float64)
+
+
+def _batch_brier(y: NDArray[Any], p: FloatArray) -> FloatArray:
+    return np.asarray(((np.atleast_2d(p) - np.atleast_2d(y)) ** 2).mean(axis=1), dtype=np.float64)
+
+
+def _batch_f1(y: NDArray[Any], pred: NDArray[Any]) -> FloatArray:
+    y = np.atleast_2d(y).astype(bool)
+    pred = np.atleast_2d(pred).astype(bool)
+    tp = np.sum(y & pred, axis=1)
+    denom = 2 * tp + np.sum(y ^ pred, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, 2 * tp / denom, np.nan)
+
+
+def _proportion(name: str, successes: int, n: int, why_empty: str) -> MetricValue:
+    if n == 0:
+        return insufficient(name, 0, why_empty)
+    lo, hi = wilson_interval(successes, n)
+    return MetricValue(name, successes / n, lo, hi, n)
+
+
+def _boot(name: str, fn: BatchStat, arrays: Sequence[NDArray[Any]], seed: int) -> MetricValue:
+    value = float(fn(*arrays)[0])
+    lo, hi = bootstrap_interval(fn, arrays, seed=seed)
+    return MetricValue(name, value, lo, hi, arrays[0].shape[0])
+
+
+def compute_classification(
+    y_true: ArrayLike,
+    y_score: ArrayLike | None = None,
+    y_pred: ArrayLike | None = None,
+    *,
+    threshold: float = 0.5,
+    min_labelled: int = 30,
+    seed: int = 0,
+) -> dict[str, MetricValue]:
+    """Binary classification metrics with intervals; NaN labels mark rows not yet labelled."""
+    labels = np.asarray(y_true, dtype=np.float64)
+    score = None if y_score is None else np.asarray(y_score, dtype=np.float64)
+    if y_pred is not None:
+        pred = np.asarray(y_pred).astype(np.float64) > 0.5
+    elif score is not None:
+        pred = score >= threshold
+    else:
+        raise ValueError("compute_classification needs y_score or y_pred; pass at least one of them")
+    out: dict[str, MetricValue] = {
+        "positive_rate": _proportion(
+            "positive_rate", int(pred.sum()), pred.size, "no predictions in this window"
+        )
+    }
+    labelled = ~np.isnan(labels)
+    n = int(labelled.sum())
+    y = labels[labelled] > 0.5
+    pred = pred[labelled]
+    score = None if score is None else score[labelled]
+    names = ["accuracy", "precision", "recall", "f1", "prevalence", "tp", "fp", "tn", "fn"]
+    names += [] if score is None else ["roc_auc", "pr_auc", "log_loss", "brier", "ece"]
+    if n < min_labelled:
+        reason = f"not enough labels: {n} labelled rows, need {min_labelled}"
+        out.update({name: insufficient(name, n, reason) for name in names})
+        return out
+
+    cm = confusion_counts(y, pred)
+    for key, count in (("tp", cm.tp), ("fp", cm.fp), ("tn", cm.tn), ("fn", cm.fn)):
+        out[key] = MetricValue(key, float(count), float(count), float(count), n)
+    out["accuracy"] = _proportion("accuracy", cm.tp + cm.tn, n, "no labelled rows")
+    out["prevalence"] = _proportion("prevalence", cm.tp + cm.fn, n, "no labelled rows")
+    out["precision"] = _proportion(
+        "precision", cm.tp, cm.tp + cm.fp, "no predicted positives: precision undefined"
+    )
+    out["recall"] = _proportion("recall", cm.tp, cm.tp + cm.fn, "no positive labels: recall undefined")
+    if 2 * cm.tp + cm.fp + cm.fn == 0:
+        out["f1"] = insufficient("f1", n, "no positive labels or predictions: F1 undefined")
+    else:
+        out["f1"] = _boot("f1", _batch_f1, (y, pred), seed)
+    if score is None:
+        return out
+
+    if not np.all(np.isfinite(score)):
+        why = "some labelled rows have no score"
+        out.update({k: insufficient(k, n, why) for k in ("roc_auc", "pr_auc", "log_loss", "brier", "ece")})
+        return out
+    one_class = cm.tp + cm.fn in (0, n)
+    if one_class:
+        for key in ("roc_auc", "pr_auc"):
+            out[key] = insufficient(key, n, f"only one class present: {key.replace('_', ' ')} undefined")
+    else:
+        auc, se = delong_auc(y, score)
+        out["roc_auc"] = MetricValue("roc_auc", auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se), n)
+        out["pr_auc"] = _boot("pr_auc", _batch_average_precision, (y, score), seed)
+    if score.min() < 0.0 or score.max() > 1.0:
+        why = "scores are not probabilities in [0, 1]"
+        out.update({k: insufficient(k, n, why) for k in ("log_loss", "brier", "ece")})
+        return out
+    out["log_loss"] = _boot("log_loss", _batch_log_loss, (y, score), seed)
+    out["brier"] = _boot("brier", _batch_brier, (y, score), seed)
+    out["ece"] = _boot("ece", _batch_ece, (y, score), seed)
+    return out
+
+
+def _missing(values: NDArray[Any]) -> NDArray[np.bool_]:
+    if values.dtype.kind == "f":
+        return np.asarray(np.isnan(values), dtype=bool)
+    if values.dtype.kind == "O":
+        return np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in values], dtype=bool)
+    return np.zeros(values.shape, dtype=bool)
+
+
+def _batch_macro(t: NDArray[np.intp], p: NDArray[np.intp], k: int) -> FloatArray:
+    """Per-resample [macro precision, macro recall, macro F1, weighted F1] as a (resamples, 4) array."""
+    t = np.atleast_2d(t)
+    p = np.atleast_2d(p)
+    rows = t.shape[0]
+    flat = (np.arange(rows)[:, None] * k * k + t * k + p).ravel()
+    cm = np.bincount(flat, minlength=rows * k * k).reshape(rows, k, k).astype(np.float64)
+    tp = np.diagonal(cm, axis1=1, axis2=2)
+    predicted, support = cm.sum(axis=1), cm.sum(axis=2)
+    # sklearn's zero_division=0: a class never predicted (or never seen) scores 0, silently here.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(predicted > 0, tp / predicted, 0.0)
+        rec = np.where(support > 0, tp / support, 0.0)
+        f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
+    weighted = (f1 * support).sum(axis=1) / support.sum(axis=1)
+    return np.stack([prec.mean(axis=1), rec.mean(axis=1), f1.mean(axis=1), weighted], axis=1)
+
+
+def compute_multiclass(
+    y_true: ArrayLike,
+    y_pred: ArrayLike | None = None,
+    proba: ArrayLike | None = None,
+    classes: Sequence[Any] | None = None,
+    *,
+    min_labelled: int = 30,
+    seed: int = 0,
+) -> dict[str, MetricValue]:
+    """Multiclass metrics; ``proba`` columns follow ``classes``; None/NaN labels mark unlabelled rows."""
+    labels = np.asarray(y_true, dtype=object if not isinstance(y_true, np.ndarray) else None)
+    prob = None if proba is None else np.asarray(proba, dtype=np.float64)
+    class_arr = None if classes is None else np.asarray(classes)
+    if y_pred is not None:
+        pred = np.asarray(y_pred)
+    elif prob is not None and class_arr is not None:
+        pred = class_arr[np.argmax(prob, axis=1)]
+    else:
+        raise ValueError("compute_multiclass needs y_pred, or proba together with its classes")
+    keep = ~_missing(labels)
+    labels, pred = labels[keep], pred[keep]
+    prob = None if prob is None else prob[keep]
+    n = int(labels.size)
+    names = ["accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_weighted"]
+    names += [] if prob is None else ["log_loss", "roc_auc_ovr"]
+    if n < min_labelled:
+        reason = f"not enough labels: {n} labelled rows, need {min_labelled}"
+        return {name: insufficient(name, n, reason) for name in names}
+    # sklearn's label set when none is given: the union of labels seen in y_true and y_pred.
+    present, codes = np.unique(np.concatenate([labels, pred]).astype(str), return_inverse=True)
+    t, p = codes[:n], codes[n:]
+    k = present.size
+    correct = int(np.sum(t == p))
+    lo, hi = wilson_interval(correct, n)
+    out = {"accuracy": MetricValue("accuracy", correct / n, lo, hi, n)}
+    point = _batch_macro(t, p, k)[0]
+    boot = _bootstrap_values(lambda a, b: _batch_macro(a, b, k), (t, p), BOOTSTRAP_RESAMPLES, seed)
+    bounds = np.quantile(boot, [0.025, 0.975], axis=0)
+    for j, name in enumerate(names[1:5]):
+        out[name] = MetricValue(name, float(point[j]), float(bounds[0, j]), float(bounds[1, j]), n)
+    if prob is None or class_arr is None:
+        return out
+    column = {str(c): i for i, c in enumerate(class_arr)}
+    unknown = sorted(set(labels.astype(str)) - set(column))
+    if unknown:
+        why = f"labels {unknown[:5]} are not in the class list {list(column)[:10]}"
+        out.update({name: insufficient(name, n, why) for name in ("log_loss", "roc_auc_ovr")})
+        return out
+    col = np.array([column[str(v)] for v in labels], dtype=np.intp)
+    row_loss = -np.log(_clip_prob(prob[np.arange(n), col]))
+    out["log_loss"] = MetricValue("log_loss", *t_interval(row_loss), n)
+    missing = [str(c) for i, c in enumerate(class_arr) if not np.any(col == i)]
+    if missing:
+        why = f"classes {missing[:5]} absent from labels: one-vs-rest ROC AUC undefined"
+        out["roc_auc_ovr"] = insufficient("roc_auc_ovr", n, why)
+        return out
+    aucs = [delong_auc(col == i, prob[:, i]) for i in range(class_arr.size)]
+    auc = float(np.mean([a for a, _ in aucs]))
+    # Per-class DeLong errors combined as if independent: an approximation, documented as such.
+    se = math.sqrt(sum(s * s for _, s in aucs)) / len(aucs)
+    out["roc_auc_ovr"] = MetricValue(
+        "roc_auc_ovr", auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se), n
+    )
+    return out
+
+
+def _r2_batch(y: FloatArray, pred: FloatArray) -> FloatArray:
+    y = np.atleast_2d(y)
+    ss_res = ((y - np.atleast_2d(pred)) ** 2).sum(axis=1)
+    ss_tot = ((y - y.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
+
+
+def _rmse_batch(y: FloatArray, pred: FloatArray) -> FloatArray:
+    return np.asarray(np.sqrt(((np.atleast_2d(y) - np.atleast_2d(pred)) ** 2).mean(axis=1)))
+
+
+def compute_regression(
+    y_true: ArrayLike, y_pred: ArrayLike, *, min_labelled: int = 30, seed: int = 0
+) -> dict[str, MetricValue]:
+    """Regression metrics with intervals; NaN targets mark rows not yet labelled."""
+    target = np.asarray(y_true, dtype=np.float64)
+    pred = np.asarray(y_pred, dtype=np.float64)
+    keep = ~np.isnan(target) & ~np.isnan(pred)
+    target, pred = target[keep], pred[keep]
+    n = target.size
+    names = ("mae", "rmse", "mape", "r2", "mean_error")
+    if n < min_labelled:
+        reason = f"not enough labels: {n} labelled rows, need {min_labelled}"
+        return {name: insufficient(name, n, reason) for name in names}
+    err = pred - target
+    out: dict[str, MetricValue] = {}
+    out["mae"] = MetricValue("mae", *t_interval(np.abs(err)), n)
+    out["mean_error"] = MetricValue("mean_error", *t_interval(err), n)
+    out["rmse"] = _boot("rmse", _rmse_batch, (target, pred), seed)
+    if float(np.ptp(target)) == 0.0:
+        out["r2"] = insufficient("r2", n, "target is constant: R² undefined")
+    else:
+        out["r2"] = _boot("r2", _r2_batch, (target, pred), seed)
+    nonzero = target != 0
+    skipped = n - int(nonzero.sum())
+    # sklearn divides by max(|y|, eps), which explodes on zero targets; those rows are skipped instead.
+    if nonzero.sum() < min_labelled:
+        out["mape"] = insufficient("mape", int(nonzero.sum()), f"only {int(nonzero.sum())} non-zero targets")
+    else:
+        ape = np.abs(err[nonzero] / target[nonzero])
+        note = f"skipped {skipped} rows with zero target" if skipped else ""
+        out["mape"] = MetricValue("mape", *t_interval(ape), int(nonzero.sum()), note=note)
+    return out
+
+
+def business_value(counts: ConfusionCounts, value_matrix: Mapping[str, float]) -> float:
+    """Total value of a confusion matrix, e.g. ``{"tp": 40, "fp": -5, "tn": 0, "fn": -100}`` per row."""
+    return float(
+        counts.tp * value_matrix.get("tp", 0.0)
+        + counts.fp * value_matrix.get("fp", 0.0)
+        + counts.tn * value_matrix.get("tn", 0.0)
+        + counts.fn * value_matrix.get("fn", 0.0)
+    )
+
+
+def row_value_sum(values: ArrayLike, name: str = "business_value") -> MetricValue:
+    """Sum of a per-row value column (NaN rows ignored) with a t-interval on the total."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return insufficient(name, 0, "no rows with a value")
+    mean, lo, hi = t_interval(v)
+    return MetricValue(name, mean * v.size, lo * v.size, hi * v.size, int(v.size))
+
+
+def value_at_stake(
+    reference_metric_value: float,
+    current: float,
+    volume: float,
+    value_per_point: float,
+    *,
+    higher_is_better: bool = True,
+) -> float:
+    """Value lost to a metric drop: points lost (percentage points) x value per point per row x volume.
+
+    Improvements count as zero; ``value_per_point`` is what one percentage point of the metric is worth
+    on a single prediction, so an accuracy drop 0.90 -> 0.88 on 10,000 rows at 0.5 per point is 10,000.
+    """
+    drop = reference_metric_value - current if higher_is_better else current - reference_metric_value
+    if not math.isfinite(drop):
+        return float("nan")
+    return max(0.0, drop) * 100.0 * value_per_point * volume
+
+
+# One metric per line: name | display name | meaning | normal low, high | worse when | computed by.
+_TABLE_TEXT = """
+accuracy | Accuracy | Share of labelled predictions that were right. | 0, 1 | lower | binary
+precision | Precision | Share of predicted positives that were positive. | 0, 1 | lower | binary
+recall | Recall | Share of actual positives the model caught. | 0, 1 | lower | binary
+f1 | F1 score | Harmonic mean of precision and recall. | 0, 1 | lower | binary
+roc_auc | ROC AUC | Chance a random positive scores above a random negative. | 0.5, 1 | lower | binary
+pr_auc | PR AUC | Average precision over all recall levels. | 0, 1 | lower | binary
+log_loss | Log loss | Penalty for confident wrong probabilities. | 0, 1 | higher | binary
+brier | Brier score | Mean squared error of predicted probabilities. | 0, 0.25 | higher | binary
+ece | Calibration error | Gap between predicted probability and observed rate (10 bins). | 0, 0.05 | higher | binary
+positive_rate | Positive rate | Share of rows predicted positive. | 0, 1 | lower | binary
+prevalence | Label positive rate | Share of labelled rows that are positive. | 0, 1 | lower | binary
+precision_macro | Macro precision | Precision averaged over classes. | 0, 1 | lower | multiclass
+recall_macro | Macro recall | Recall averaged over classes. | 0, 1 | lower | multiclass
+f1_macro | Macro F1 | F1 averaged over classes. | 0, 1 | lower | multiclass
+f1_weighted | Weighted F1 | F1 averaged over classes, weighted by class frequency. | 0, 1 | lower | multiclass
+roc_auc_ovr | ROC AUC (one-vs-rest) | ROC AUC of each class against the rest, averaged. | 0.5, 1 | lower | multiclass
+mae | Mean absolute error | Average size of the prediction error. | 0, inf | higher | regression
+rmse | Root mean squared error | Typical prediction error, punishing large misses. | 0, inf | higher | regression
+mape | Mean absolute % error | Average error relative to the target (zero targets skipped). | 0, 1 | higher | regression
+r2 | R² | Share of target variance the model explains. | 0, 1 | lower | regression
+mean_error | Bias | Mean of prediction minus target; positive means over-prediction. | -inf, inf | higher | regression
+"""
+_TABLE = [[cell.strip() for cell in line.split("|")] for line in _TABLE_TEXT.strip().splitlines()]
+_COMPUTE: dict[str, Callable[..., dict[str, MetricValue]]] = {
+    "binary": compute_classification,
+    "multiclass": compute_multiclass,
+    "regression": compute_regression,
+}
+
+
+def _picker(name: str, compute: Callable[..., dict[str, MetricValue]]) -> Callable[..., MetricValue]:
+    def pick(*args: Any, **kwargs: Any) -> MetricValue:
+        return compute(*args, **kwargs)[name]
+
+    pick.__name__ = name
+    pick.__doc__ = f"{name} from {compute.__name__}(...)."
+    return pick
+
+
+def register_all() -> list[MetricSpec]:
+    """Register every performance metric with the shared registry (idempotent)."""
+    specs = []
+    for name, display, meaning, normal, worse, _task in _TABLE:
+        low, high = (float(x) for x in normal.split(","))
+        spec = MetricSpec(
+            name,
+            display,
+            meaning,
+            "performance",
+            "scalar_series",
+            (low, high),
+            worse == "higher",
+            ("model",),
+            _PICKERS[name],
+        )
+        specs.append(register(spec))
+    return specs
+
+
+_PICKERS = {row[0]: _picker(row[0], _COMPUTE[row[5]]) for row in _TABLE}
+register_all()

@@ -1,0 +1,311 @@
+"""The warehouse (owned by the job process only): raw history, profiles, windows and metric results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from duckwatch.config import DataDir
+from duckwatch.store.catalog import ColumnInfo
+from duckwatch.store.duck import fsync_dir, migrate, open_file
+
+WINDOW_UNITS = {"hour": "hour", "day": "day", "week": "week", "month": "month"}
+SYSTEM_COLUMNS = (
+    ("_batch", "VARCHAR"),
+    ("_row", "BIGINT"),
+    ("_id", "VARCHAR"),
+    ("_ts", "TIMESTAMPTZ"),
+    ("_version", "VARCHAR"),
+    ("_experiment", "VARCHAR"),
+    ("_received_at", "TIMESTAMPTZ"),
+    ("_month", "DATE"),
+    ("_seq", "BIGINT"),
+)
+SQL_TYPE = {"numeric": "DOUBLE", "categorical": "VARCHAR", "list": "VARCHAR[]", "text": "VARCHAR"}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Rows read from sealed files, rows new to the warehouse, duplicates set aside."""
+
+    stream: str
+    files: int
+    rows_in: int
+    rows_new: int
+    rows_dup: int
+
+
+def raw_table(model_key: int, stream: str) -> str:
+    """The raw table of one model's stream (named by integer key, never by user text)."""
+    if stream not in ("predictions", "outcomes", "inputs", "reference"):
+        raise ValueError(f"unknown stream {stream!r}")
+    return f"raw_{int(model_key)}_{stream}"
+
+
+def window_expr(window: str, column: str = "_ts") -> str:
+    """SQL for a row's window start in the connection's time zone."""
+    unit = WINDOW_UNITS.get(window)
+    if unit is None:
+        raise ValueError(f"unknown window {window!r}; use one of {', '.join(WINDOW_UNITS)}")
+    return f"date_trunc('{unit}', {column})"
+
+
+class Warehouse:
+    """A read-write connection to ``warehouse.duckdb``; only the job process ever opens one."""
+
+    def __init__(self, data: DataDir) -> None:
+        self.data = data
+        self.con = open_file(data.warehouse, read_only=False)
+        self.version = migrate(self.con)
+
+    def close(self) -> None:
+        """Checkpoint and close (no WAL left behind for readers of copies)."""
+        try:
+            self.con.execute("CHECKPOINT")
+        finally:
+            self.con.close()
+
+    def set_timezone(self, tz: str) -> None:
+        """Windows are cut in the model's declared zone, never the host's."""
+        if not all(ch.isalnum() or ch in "/_+-" for ch in tz):
+            raise ValueError(f"invalid time zone {tz!r}")
+        self.con.execute(f"SET TimeZone = '{tz}'")
+
+    # -- ingestion --------------------------------------------------------------------------------
+    def next_seq(self) -> int:
+        """A new ingestion sequence number (one per tick)."""
+        row = self.con.execute("SELECT value FROM job_state WHERE key = 'seq'").fetchone()
+        seq = int(row[0]) + 1 if row else 1
+        self.con.execute("INSERT OR REPLACE INTO job_state VALUES ('seq', ?)", [str(seq)])
+        return seq
+
+    def ensure_raw_table(self, model_key: int, stream: str, columns: Sequence[ColumnInfo]) -> str:
+        """Create the raw table if needed and add any column first seen since."""
+        table = raw_table(model_key, stream)
+        cols = ", ".join(f"{name} {typ}" for name, typ in SYSTEM_COLUMNS)
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+        existing = {
+            r[0]
+            for r in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+            ).fetchall()
+        }
+        for col in columns:
+            if col.col_id not in existing and col.role not in ("id", "timestamp", "ignore"):
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {col.col_id} {SQL_TYPE[col.dtype]}")
+        return table
+
+    def already_ingested(self, model: str, stream: str, batch_ids: list[str]) -> set[str]:
+        """Batch ids that the warehouse has already taken in."""
+        if not batch_ids:
+            return set()
+        rows = self.con.execute(
+            "SELECT batch_id FROM ingested_batches WHERE model = ? AND stream = ? AND list_contains(?, batch_id)",
+            [model, stream, batch_ids],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def ingest(
+        self,
+        model: str,
+        model_key: int,
+        stream: str,
+        files: list[Path],
+        columns: Sequence[ColumnInfo],
+        seq: int,
+    ) -> IngestResult:
+        """Take sealed landing files into the warehouse exactly once, then delete them."""
+        ids = [f.stem for f in files]
+        done = self.already_ingested(model, stream, ids)
+        todo = [f for f in files if f.stem not in done]
+        result = IngestResult(stream, 0, 0, 0, 0)
+        if todo:
+            self.con.execute("BEGIN")
+            try:
+                result = self._ingest(model, model_key, stream, todo, columns, seq)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        for f in files:  # committed (or ingested by an earlier, interrupted tick): the file has served
+            f.unlink(missing_ok=True)
+        if files:
+            fsync_dir(files[0].parent)
+        return result
+
+    def _ingest(
+        self,
+        model: str,
+        model_key: int,
+        stream: str,
+        files: list[Path],
+        columns: Sequence[ColumnInfo],
+        seq: int,
+    ) -> IngestResult:
+        paths = [str(f) for f in files]
+        if stream == "quarantine":
+            self.con.execute(
+                "INSERT INTO quarantine SELECT ?, _stream, _batch, _row, _version, _experiment, _reason, _raw, "
+                "_received_at FROM read_parquet(?)",
+                [model, paths],
+            )
+            n = self._count("SELECT count(*) FROM read_parquet(?)", [paths])
+            self._ledger(model, stream, files, seq, paths)
+            return IngestResult(stream, len(files), n, n, 0)
+        table = self.ensure_raw_table(model_key, stream, columns)
+        present = {r[0] for r in self.con.execute("SELECT name FROM parquet_schema(?)", [paths]).fetchall()}
+        data_cols = [
+            c.col_id for c in columns if c.col_id in present and c.role not in ("id", "timestamp", "ignore")
+        ]
+        select_cols = ", ".join(
+            ["_batch", "_row", "_id", "_ts", "_version", "_experiment", "_received_at", *data_cols]
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT {select_cols}, "
+            f"CAST(date_trunc('month', timezone('UTC', _ts)) AS DATE) AS _month, CAST(? AS BIGINT) AS _seq "
+            f"FROM read_parquet(?, union_by_name = true)",
+            [seq, paths],
+        )
+        rows_in = self._count("SELECT count(*) FROM incoming")
+        if stream in ("predictions", "inputs"):
+            # Duplicate keys count once: against earlier batches (bounded to nearby time, where
+            # retries land) and among the new files themselves (first arrival wins).
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE dup AS
+                SELECT i._batch, i._row FROM incoming i
+                WHERE EXISTS (SELECT 1 FROM {table} r WHERE r._id = i._id AND r._version = i._version
+                              AND r._experiment = i._experiment
+                              AND r._ts >= (SELECT min(_ts) FROM incoming) - INTERVAL 7 DAY)
+                UNION ALL
+                SELECT _batch, _row FROM (
+                    SELECT _batch, _row, row_number() OVER (PARTITION BY _id, _version, _experiment
+                                                            ORDER BY _received_at, _batch, _row) AS k
+                    FROM incoming) WHERE k > 1"""
+            )
+            self.con.execute(
+                "INSERT INTO quarantine SELECT ?, ?, i._batch, i._row, i._version, i._experiment, "
+                "'duplicate of an earlier ' || ? || ' row with the same id (counted once)', to_json(i), i._received_at "
+                "FROM incoming i SEMI JOIN dup d ON i._batch = d._batch AND i._row = d._row",
+                [model, stream, stream.rstrip("s")],
+            )
+            self.con.execute("DELETE FROM incoming WHERE (_batch, _row) IN (SELECT (_batch, _row) FROM dup)")
+        elif stream == "reference":
+            self.con.execute(
+                f"DELETE FROM {table} WHERE _version IN (SELECT DISTINCT _version FROM incoming)"
+            )
+        rows_new = self._count("SELECT count(*) FROM incoming")
+        cols = ", ".join(
+            [
+                "_batch",
+                "_row",
+                "_id",
+                "_ts",
+                "_version",
+                "_experiment",
+                "_received_at",
+                "_month",
+                "_seq",
+                *data_cols,
+            ]
+        )
+        self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming")
+        self._ledger(model, stream, files, seq, paths)
+        return IngestResult(stream, len(files), rows_in, rows_new, rows_in - rows_new)
+
+    def _ledger(self, model: str, stream: str, files: list[Path], seq: int, paths: list[str]) -> None:
+        counts = dict(
+            self.con.execute(
+                "SELECT parse_filename(filename, true), count(*) FROM read_parquet(?, filename = true) GROUP BY 1",
+                [paths],
+            ).fetchall()
+        )
+        now = datetime.now().astimezone()
+        for f in files:
+            n = int(counts.get(f.stem, 0))
+            self.con.execute(
+                "INSERT INTO ingested_batches VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+                [model, stream, f.stem, n, n, seq, now],
+            )
+
+    def _count(self, sql: str, params: list[Any] | None = None) -> int:
+        row = self.con.execute(sql, params or []).fetchone()
+        return int(row[0]) if row else 0
+
+    # -- reads for the job ------------------------------------------------------------------------
+    def has_table(self, model_key: int, stream: str) -> bool:
+        """True once the model's stream has a raw table."""
+        row = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+            [raw_table(model_key, stream)],
+        ).fetchone()
+        return bool(row and row[0])
+
+    def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """Run a query and return Arrow."""
+        return self.con.sql(sql, params=params or None).to_arrow_table()
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a query and return tuples."""
+        return self.con.execute(sql, params or []).fetchall()
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        """Run a statement."""
+        self.con.execute(sql, params or [])
+
+    def upsert_profiles(
+        self, rows: list[tuple[str, str, str, datetime, str, str, str, dict[str, Any]]]
+    ) -> None:
+        """Store merged window profiles (model, version, experiment, window_start, segment, col_id, kind, profile)."""
+        if not rows:
+            return
+        table = pa.table(
+            {
+                "model": [r[0] for r in rows],
+                "version": [r[1] for r in rows],
+                "experiment": [r[2] for r in rows],
+                "window_start": pa.array([r[3] for r in rows], pa.timestamp("us", tz="UTC")),
+                "segment": [r[4] for r in rows],
+                "col_id": [r[5] for r in rows],
+                "kind": [r[6] for r in rows],
+                "profile": [json.dumps(r[7]) for r in rows],
+            }
+        )
+        self.con.register("new_profiles", table)
+        try:
+            self.con.execute("INSERT OR REPLACE INTO profiles SELECT * FROM new_profiles")
+        finally:
+            self.con.unregister("new_profiles")
+
+    def insert_arrow(self, target: str, table: pa.Table) -> None:
+        """Bulk insert an Arrow table into one of the core tables (by column name)."""
+        if target not in ("metric_results", "reference_profiles", "window_state"):
+            raise ValueError(target)
+        self.con.register("incoming_rows", table)
+        try:
+            cols = ", ".join(table.column_names)
+            self.con.execute(f"INSERT OR REPLACE INTO {target} ({cols}) SELECT {cols} FROM incoming_rows")
+        finally:
+            self.con.unregister("incoming_rows")
+
+
+def drop_month(data: DataDir, model_key: int, month: str) -> int:
+    """Retention: delete one month of a model's raw rows (all streams); returns rows deleted."""
+    wh = Warehouse(data)
+    try:
+        total = 0
+        for stream in ("predictions", "outcomes", "inputs"):
+            if wh.has_table(model_key, stream):
+                table = raw_table(model_key, stream)
+                total += wh._count(
+                    f"SELECT count(*) FROM {table} WHERE _month = CAST(? AS DATE)", [month + "-01"]
+                )
+                wh.execute(f"DELETE FROM {table} WHERE _month = CAST(? AS DATE)", [month + "-01"])
+        return total
+    finally:
+        wh.close()

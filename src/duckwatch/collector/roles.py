@@ -84,7 +84,7 @@ def guess_roles(columns: list[str], stream: str) -> Roles:
     lower = {c.lower(): c for c in columns}
     found: dict[str, object] = {}
     for role, candidates in _GUESSES.items():
-        if stream != "outcomes" and role == "label":
+        if stream not in ("outcomes", "reference") and role == "label":
             continue
         if stream == "outcomes" and role in ("prediction", "score"):
             continue

@@ -2,15 +2,250 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import math
+from datetime import datetime, timedelta
+from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from duckwatch.jobs.outcomes import performance_rows
+from duckwatch.jobs.profiling import (
+    build_reference,
+    current_seq,
+    load_reference,
+    profiled_columns,
+    update_profiles,
+    window_profiles,
+)
+from duckwatch.metrics import quality
+from duckwatch.metrics.drift import DEFAULT_METHOD, decide, drift_cell
+from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
+from duckwatch.metrics.registry import get, load_builtins
 from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
-from duckwatch.store.warehouse import Warehouse
+from duckwatch.store.warehouse import Warehouse, raw_table
+
+RESULT_COLUMNS = [
+    "model", "version", "experiment", "segment", "window_start", "window_end", "family", "metric", "col",
+    "value", "lower", "upper", "exact", "method", "threshold", "status", "n", "provisional", "details",
+    "computed_at",
+]  # fmt: skip
+OUTPUT_ROLES = ("score", "prediction")
 
 
 def compute_model(
     wh: Warehouse, settings: Settings, info: catalog.ModelInfo, now: datetime, notify: bool
 ) -> int:
     """Compute metrics for the model's dirty, closed windows; return how many windows were computed."""
-    return 0
+    load_builtins()
+    columns = catalog.get_columns(settings, info.model)
+    cols = profiled_columns(columns)
+    if not wh.has_table(info.model_key, "predictions"):
+        return 0
+    if build_reference(wh, info, cols, now) is None:
+        update_profiles(wh, info, cols, current_seq(wh))
+    reference = load_reference(wh, info.model)
+    windows = wh.rows(
+        "SELECT version, experiment, window_start, window_end FROM window_state "
+        "WHERE model = ? AND dirty AND window_end <= ? ORDER BY window_start",
+        [info.model, now],
+    )
+    if not windows:
+        return 0
+    by_id = {c.col_id: c for c in columns}
+    frames = []
+    for version, experiment, ws, we in windows:
+        rows: list[dict[str, Any]] = []
+        profiles = window_profiles(wh, info.model, version, experiment, ws)
+        n = _window_rows(wh, info, version, experiment, ws, we)
+        rows += _volume_rows(wh, info, version, experiment, ws, n)
+        if reference:
+            rows += _drift_and_quality_rows(reference, profiles, by_id)
+        rows += performance_rows(wh, info, columns, version, experiment, ws, we, now)
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            continue
+        frame["model"], frame["version"], frame["experiment"] = info.model, version, experiment
+        frame["window_start"], frame["window_end"] = ws, we
+        frames.append(frame)
+    results = _finish(frames, now)
+    history = _history(wh, info.model, results)
+    results = _alerting(settings, info, results, history, now, notify)
+    for version, experiment, ws, _we in windows:
+        wh.execute(
+            "DELETE FROM metric_results WHERE model = ? AND version = ? AND experiment = ? AND window_start = ?",
+            [info.model, version, experiment, ws],
+        )
+        wh.execute(
+            "UPDATE window_state SET dirty = false, dirty_since = NULL, computed_at = ? "
+            "WHERE model = ? AND version = ? AND experiment = ? AND window_start = ?",
+            [now, info.model, version, experiment, ws],
+        )
+    if not results.empty:
+        wh.insert_arrow("metric_results", pa.Table.from_pandas(results[RESULT_COLUMNS], preserve_index=False))
+    return len(windows)
+
+
+def _finish(frames: list[pd.DataFrame], now: datetime) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    defaults: dict[str, Any] = {
+        "segment": "", "col": "", "lower": math.nan, "upper": math.nan, "exact": True, "method": "",
+        "threshold": math.nan, "status": "ok", "n": 0, "provisional": False, "details": "",
+    }  # fmt: skip
+    for key, value in defaults.items():
+        if key not in out.columns:
+            out[key] = value
+        else:
+            out[key] = (
+                out[key].where(out[key].notna(), value)
+                if key not in ("lower", "upper", "threshold")
+                else out[key]
+            )
+    out["computed_at"] = now
+    for key in ("value", "lower", "upper", "threshold"):
+        out[key] = pd.to_numeric(out[key], errors="coerce").astype("float64")
+    out["n"] = pd.to_numeric(out["n"], errors="coerce").fillna(0).astype("int64")
+    out["exact"] = out["exact"].astype(bool)
+    out["provisional"] = out["provisional"].astype(bool)
+    return out[RESULT_COLUMNS]
+
+
+def _history(wh: Warehouse, model: str, results: pd.DataFrame) -> pd.DataFrame:
+    if results.empty:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    start = pd.Timestamp(results["window_start"].min()).to_pydatetime() - timedelta(days=120)
+    table = wh.arrow(
+        "SELECT * FROM metric_results WHERE model = ? AND window_start >= ? AND window_start < ?",
+        [model, start, pd.Timestamp(results["window_start"].min()).to_pydatetime()],
+    )
+    return table.to_pandas() if table.num_rows else pd.DataFrame(columns=RESULT_COLUMNS)
+
+
+def _alerting(
+    settings: Settings,
+    info: catalog.ModelInfo,
+    results: pd.DataFrame,
+    history: pd.DataFrame,
+    now: datetime,
+    notify: bool,
+) -> pd.DataFrame:
+    """Thresholds, alerts and incidents (jobs.alerts), when that module is installed."""
+    try:
+        from duckwatch.jobs import alerts  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return results
+    summary = alerts.evaluate_and_alert(settings, info, results, history, now, notify)
+    frame = getattr(summary, "results", None)
+    return frame if isinstance(frame, pd.DataFrame) else results
+
+
+def _window_rows(
+    wh: Warehouse, info: catalog.ModelInfo, version: str, experiment: str, ws: Any, we: Any
+) -> int:
+    pred = raw_table(info.model_key, "predictions")
+    return int(
+        wh.rows(
+            f"SELECT count(*) FROM {pred} WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?",
+            [version, experiment, ws, we],
+        )[0][0]
+    )
+
+
+def _volume_rows(
+    wh: Warehouse, info: catalog.ModelInfo, version: str, experiment: str, ws: Any, n: int
+) -> list[dict[str, Any]]:
+    """Row count, and its ratio to the median of the previous (up to 14) computed windows."""
+    prev = [
+        r[0]
+        for r in wh.rows(
+            "SELECT value FROM metric_results WHERE model = ? AND version = ? AND experiment = ? AND metric = 'row_count' "
+            "AND window_start < ? ORDER BY window_start DESC LIMIT 14",
+            [info.model, version, experiment, ws],
+        )
+    ]
+    rows: list[dict[str, Any]] = [
+        {"family": "volume", "metric": "row_count", "value": float(n), "n": n, "method": "count"}
+    ]
+    if len(prev) >= 3:
+        usual = float(np.median(prev))
+        rows.append(
+            {"family": "volume", "metric": "volume_ratio", "value": n / usual if usual else math.nan, "n": n,
+             "method": f"rows / median of previous {len(prev)} windows ({usual:.0f})"}
+        )  # fmt: skip
+    return rows
+
+
+def _drift_and_quality_rows(
+    reference: dict[str, NumericProfile | CategoricalProfile],
+    profiles: dict[str, NumericProfile | CategoricalProfile],
+    by_id: dict[str, catalog.ColumnInfo],
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    cells = []
+    for col_id, cur in profiles.items():
+        ref = reference.get(col_id)
+        col = by_id.get(col_id)
+        if ref is None or col is None or type(ref) is not type(cur):
+            continue
+        family = "output" if col.role in OUTPUT_ROLES else "drift"
+        if cur.n > 0 and ref.n > 0:
+            cell = drift_cell(ref, cur)
+            cells.append((col, family, cell))
+            kind = "numeric" if isinstance(ref, NumericProfile) else "categorical"
+            for name in DEFAULT_METHOD[kind].report:
+                res = get(name).fn(ref, cur)  # type: ignore[misc]
+                rows.append(
+                    {"family": family, "metric": name, "col": col.name, "value": res.value, "lower": res.lower,
+                     "upper": res.upper, "exact": res.exact, "method": res.method, "n": cur.n, "status": "ok",
+                     "details": json.dumps({"p_value": res.p_value}) if res.p_value is not None else ""}
+                )  # fmt: skip
+        rows += _quality_rows(ref, cur, col)
+    if cells:
+        flagged = decide(
+            [c.value for _, _, c in cells],
+            [c.p_value for _, _, c in cells],
+            [c.threshold for _, _, c in cells],
+            [c.floor for _, _, c in cells],
+        )
+        for (col, family, cell), flag in zip(cells, flagged, strict=True):
+            res = cell.result
+            rows.append(
+                {"family": family, "metric": cell.metric, "col": col.name, "value": res.value, "lower": res.lower,
+                 "upper": res.upper, "exact": res.exact, "method": res.method,
+                 "threshold": max(cell.threshold, cell.floor) if not math.isnan(cell.threshold) else cell.floor,
+                 "status": "warning" if flag else "ok", "n": profiles[col.col_id].n,
+                 "details": json.dumps({"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
+                                        "decides": True})}
+            )  # fmt: skip
+    return rows
+
+
+def _quality_rows(
+    ref: NumericProfile | CategoricalProfile,
+    cur: NumericProfile | CategoricalProfile,
+    col: catalog.ColumnInfo,
+) -> list[dict[str, Any]]:
+    results: list[quality.QualityResult] = [quality.null_share(ref, cur), quality.constant_column(ref, cur)]
+    if isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile):
+        results += [
+            quality.nan_share(ref, cur),
+            quality.inf_share(ref, cur),
+            quality.out_of_range_share(ref, cur),
+        ]
+        results += quality.special_share(ref, cur)
+    elif isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
+        results.append(quality.unseen_share(ref, cur))
+    rows = []
+    for q in results:
+        rows.append(
+            {"family": "quality", "metric": q.metric, "col": col.name, "value": q.value,
+             "threshold": q.threshold if q.threshold is not None else math.nan,
+             "status": "warning" if q.flagged else "ok", "n": cur.n_rows, "method": "share vs reference",
+             "details": json.dumps({"reference": q.reference, "detail": q.detail})}
+        )  # fmt: skip
+    return rows

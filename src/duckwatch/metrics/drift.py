@@ -150,24 +150,39 @@ def regroup(p: FloatArray, labels: npt.NDArray[np.intp]) -> FloatArray:
 # ---- numeric bounds ----
 
 
-def _left_point_mass(profile: NumericProfile) -> npt.NDArray[np.bool_]:
-    """Finite bins whose rows all sit on the bin's left edge (their ECDF is flat inside the bin)."""
+def _left_atoms(profile: NumericProfile) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Share of each bin's rows exactly on its left edge (a lower bound), and whether it is exact."""
     e = profile.binning.edges
     a, width = e[:-1], np.diff(e)
     cnt = profile.counts[1:-1].astype(np.float64)
+    atoms = np.zeros(e.size + 1)
+    known = np.zeros(e.size + 1, dtype=bool)
+    # A special value on a left edge is an atom whose size we counted exactly.
+    specials = np.asarray(profile.binning.specials, dtype=np.float64)
+    if specials.size:
+        pos = np.searchsorted(a, specials)
+        on_edge = (pos < a.size) & (a[np.minimum(pos, a.size - 1)] == specials)
+        atoms[pos[on_edge] + 1] = profile.special_counts[on_edge]
+        known[pos[on_edge] + 1] = True
+    # sum == count * a means every row of the bin is on its left edge (rows are >= a).
     gap = profile.sums[1:-1] - cnt * a
-    tol = _POINT_MASS_RTOL * cnt * np.maximum(np.abs(a), width)
-    flat = (cnt > 0) & (np.abs(gap) <= tol)
-    return np.concatenate([[False], flat, [False]])
+    flat = (cnt > 0) & (np.abs(gap) <= _POINT_MASS_RTOL * cnt * np.maximum(np.abs(a), width))
+    atoms[1:-1] = np.where(flat, cnt, atoms[1:-1])
+    known[1:-1] |= flat | (cnt == 0)
+    return atoms / max(profile.n, 1), known
+
+
+def _ecdf_ranges(profile: NumericProfile) -> tuple[FloatArray, FloatArray]:
+    """Per bin [low, high] of the ECDF on the bin's open interior: F(a) after the left atom, F(b-)."""
+    p = shares(_counts(profile))
+    high = np.cumsum(p)
+    return high - p + _left_atoms(profile)[0], high
 
 
 def _sup_per_bin(ref: NumericProfile, cur: NumericProfile) -> FloatArray:
     """Upper bound of sup |Fc - Fr| inside each bin, from both samples' within-bin masses."""
-    pr, pc = shares(_counts(ref)), shares(_counts(cur))
-    cr, cc = np.cumsum(pr), np.cumsum(pc)
-    # Inside bin i each ECDF lies in [C[i-1], C[i]], or sits at C[i] when the bin is a left-edge atom.
-    lr = np.where(_left_point_mass(ref), cr, cr - pr)
-    lc = np.where(_left_point_mass(cur), cc, cc - pc)
+    lr, cr = _ecdf_ranges(ref)
+    lc, cc = _ecdf_ranges(cur)
     return np.asarray(np.maximum(cc - lr, cr - lc))
 
 
@@ -186,12 +201,17 @@ def ks(reference: NumericProfile, current: NumericProfile) -> DriftResult:
     _check_pair(reference, current)
     if reference.n == 0 or current.n == 0:
         return _empty("ks", "binned_ecdf")
-    pr, pc = shares(_counts(reference)), shares(_counts(current))
-    lower = float(ks_kernel(pr, pc))
-    upper = max(lower, float(_sup_per_bin(reference, current).max()))
+    lr, cr = _ecdf_ranges(reference)
+    lc, cc = _ecdf_ranges(current)
+    # Attained values: at every edge's left limit, and at a left edge whose atoms both samples know.
+    both_known = _left_atoms(reference)[1] & _left_atoms(current)[1]
+    at_edges = np.abs(lc - lr)[both_known]
+    lower = float(max(np.abs(cc - cr).max(), at_edges.max() if at_edges.size else 0.0))
+    upper = max(lower, float(np.maximum(cc - lr, cr - lc).max()))
     n_eff = reference.n * current.n / (reference.n + current.n)
     # From the lower bound, so the p-value is conservative (never smaller than the exact one's).
-    p_value = float(stats.kstwo.sf(lower, max(1, round(n_eff))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_value = float(stats.kstwo.sf(lower, max(1, round(n_eff)))) if lower > 0 else 1.0
     return DriftResult("ks", lower, lower, upper, upper - lower <= 1e-12, p_value, "binned_ecdf")
 
 

@@ -289,7 +289,8 @@ class Warehouse:
         self.con.register("incoming_rows", table)
         try:
             cols = ", ".join(table.column_names)
-            self.con.execute(f"INSERT OR REPLACE INTO {target} ({cols}) SELECT {cols} FROM incoming_rows")
+            verb = "INSERT" if target == "metric_results" else "INSERT OR REPLACE"
+            self.con.execute(f"{verb} INTO {target} ({cols}) SELECT {cols} FROM incoming_rows")
         finally:
             self.con.unregister("incoming_rows")
 

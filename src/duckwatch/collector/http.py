@@ -1,0 +1,295 @@
+"""HTTP collector: predictions and outcomes from any language, answered 2xx only once rows are durable.
+
+Status codes: 200 = the request was processed and every row is accounted for (``accepted`` =
+``landed`` + ``quarantined``; rows that failed validation are kept in quarantine and reported in
+``reasons`` — look at ``quarantined`` rather than expecting 207); 400 = the request itself is
+malformed (bad JSON, invalid model name); 401 = missing or wrong bearer token; 413 = body too large;
+422 = well-formed JSON that is not a row or a batch; 503 = the disk cannot be written (retry with
+the same ``Idempotency-Key``: rows are stored exactly once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import fields
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from duckwatch.collector.http_schema import build_schema
+from duckwatch.collector.roles import Roles
+from duckwatch.collector.sdk import Collector, LogResult
+from duckwatch.errors import BadInputError, CollectorRefusedError, StorageError
+from duckwatch.names import check_model_name
+
+log = logging.getLogger("duckwatch.http")
+
+BATCH_KEYS = frozenset({"rows", "version", "experiment", "roles"})
+ROLE_NAMES = tuple(f.name for f in fields(Roles))
+MULTI_ROLES = frozenset({"scores", "segments", "sensitive", "values", "categorical", "ignore"})
+MAX_KEY_CHARS = 200
+
+
+class HttpError(Exception):
+    """An error answered to the client as JSON ``{"error", "detail"}`` with an HTTP status."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+    def response(self) -> JSONResponse:
+        """The JSON response for this error."""
+        headers = {"WWW-Authenticate": 'Bearer realm="duckwatch"'} if self.status == 401 else None
+        return JSONResponse({"error": self.error, "detail": self.detail}, self.status, headers=headers)
+
+
+def create_app(
+    data_dir: str | os.PathLike[str] | None = None,
+    token: str | None = None,
+    max_body_bytes: int = 10_000_000,
+) -> Starlette:
+    """The collector's ASGI app: one shared, thread-safe Collector writes every request durably."""
+    collector = Collector(data_dir, flush_interval_s=3600.0)
+    secret = token.encode() if token else None
+
+    async def log_stream(request: Request) -> JSONResponse:
+        stream = str(request.url.path).rsplit("/", 1)[-1]
+        try:
+            _check_token(request, secret)
+            model = request.path_params["model"]
+            try:
+                check_model_name(model)
+            except BadInputError as exc:
+                raise HttpError(400, "invalid_model_name", str(exc)) from exc
+            key = _idempotency_key(request)
+            body = await _read_body(request, max_body_bytes)
+            result = await run_in_threadpool(_handle, collector, stream, model, body, key)
+        except HttpError as exc:
+            return exc.response()
+        return JSONResponse(result)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        s = collector.stats
+        return JSONResponse(
+            {
+                "status": "ok",
+                "accepted": s.accepted,
+                "landed": s.landed,
+                "quarantined": s.quarantined,
+                "refused": s.refused,
+                "flush_errors": s.flush_errors,
+            }
+        )
+
+    async def openapi(_request: Request) -> JSONResponse:
+        return JSONResponse(openapi_schema(max_body_bytes, token_required=secret is not None))
+
+    routes = [
+        Route("/v1/models/{model}/predictions", log_stream, methods=["POST"]),
+        Route("/v1/models/{model}/outcomes", log_stream, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(collector.close)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.collector = collector
+    return app
+
+
+def _check_token(request: Request, secret: bytes | None) -> None:
+    if secret is None:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    # compare_digest on bytes: constant time, whatever the header holds.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), secret):
+        raise HttpError(
+            401,
+            "unauthorized",
+            "missing or wrong token: send the header 'Authorization: Bearer <token>' with the token "
+            "the collector was started with (--token or $DUCKWATCH_TOKEN)",
+        )
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_CHARS:
+        raise HttpError(
+            400,
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1-{MAX_KEY_CHARS} characters, e.g. a UUID generated per batch "
+            "and reused on retries",
+        )
+    return key
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    too_large = HttpError(
+        413,
+        "body_too_large",
+        f"request body exceeds {limit} bytes: split the rows into smaller batches "
+        "(or start the collector with a larger --max-body-mb)",
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # the real limit: Content-Length may lie or be absent
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _handle(collector: Collector, stream: str, model: str, body: bytes, key: str | None) -> dict[str, Any]:
+    rows, version, experiment, roles = _parse(body, stream)
+    # Always pass a key so the rows are landed now (a one-row dict without a key would be buffered).
+    batch_key = key or f"u{uuid.uuid4().hex}"
+    data: Any = rows[0] if len(rows) == 1 else rows
+    try:
+        if stream == "predictions":
+            result = collector.log_predictions(
+                model, data, version=version, experiment=experiment, idempotency_key=batch_key, **roles
+            )
+        else:
+            result = collector.log_outcomes(model, data, idempotency_key=batch_key, **roles)
+        if result.buffered:  # the write failed and the SDK kept the rows: not durable until flushed
+            collector.flush()
+            result = LogResult(accepted=result.accepted, landed=result.buffered)
+    except BadInputError as exc:
+        raise HttpError(422, "invalid_rows", str(exc)) from exc
+    except (StorageError, CollectorRefusedError, OSError) as exc:
+        log.error("duckwatch http: could not store %s for %s: %s", stream, model, exc)
+        raise HttpError(
+            503,
+            "storage_unavailable",
+            f"rows could not be stored durably ({exc}); retry later with the same Idempotency-Key",
+        ) from exc
+    if result.accepted == 0 and result.landed == 0:
+        raise HttpError(
+            503, "collector_full", "the collector's buffer is full; retry later with the same Idempotency-Key"
+        )
+    return {
+        "accepted": result.accepted,
+        "landed": result.landed,
+        "quarantined": result.quarantined,
+        "reasons": result.reasons,
+        "idempotency_key": key,
+    }
+
+
+def _parse(body: bytes, stream: str) -> tuple[list[dict[str, Any]], str, str, dict[str, Any]]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise HttpError(
+            400,
+            "malformed_json",
+            f"the body is not valid JSON ({str(exc)[:200]}): send one row as a JSON object, "
+            'e.g. {"id": "r1", "score": 0.7}, or a batch as {"rows": [...]}',
+        ) from exc
+    if isinstance(doc, list):
+        doc = {"rows": doc}
+    if not isinstance(doc, dict):
+        raise HttpError(
+            422, "not_an_object", 'the body must be a JSON object: one row, or a batch {"rows": [...]}'
+        )
+    if "rows" not in doc:
+        _check_row(doc, 0)
+        return [doc], "", "", {}
+    unknown = sorted(set(doc) - BATCH_KEYS)
+    if unknown:
+        raise HttpError(
+            422,
+            "unknown_batch_keys",
+            f"unknown key(s) {unknown} in a batch: a batch has only 'rows', 'version', 'experiment' "
+            "and 'roles' (send a row with a column named 'rows' inside a batch)",
+        )
+    rows = doc["rows"]
+    if not isinstance(rows, list) or not rows:
+        raise HttpError(422, "invalid_rows", "'rows' must be a non-empty list of JSON objects")
+    for i, row in enumerate(rows):
+        _check_row(row, i)
+    version = _label(doc, "version")
+    experiment = _label(doc, "experiment")
+    if stream == "outcomes" and (version or experiment):
+        raise HttpError(
+            422,
+            "invalid_batch",
+            "outcomes take no version or experiment: they join every version's predictions by id",
+        )
+    return rows, version, experiment, _roles(doc.get("roles"))
+
+
+def _check_row(row: object, i: int) -> None:
+    if not isinstance(row, dict):
+        raise HttpError(
+            422,
+            "row_not_object",
+            f"row {i} is a {type(row).__name__}, not an object: each row maps column names to values, "
+            'e.g. {"id": "r1", "score": 0.7}',
+        )
+    if not row:
+        raise HttpError(422, "empty_row", f"row {i} has no columns: send at least an id and a value")
+
+
+def _label(doc: dict[str, Any], name: str) -> str:
+    value = doc.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise HttpError(422, "invalid_batch", f'{name!r} must be a string, e.g. "v2"')
+    return value
+
+
+def _roles(value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise HttpError(422, "invalid_roles", 'roles must be an object, e.g. {"id": "request_id"}')
+    out: dict[str, Any] = {}
+    for role, column in value.items():
+        if role not in ROLE_NAMES:
+            raise HttpError(
+                422, "invalid_roles", f"unknown role {role!r}; known roles: {', '.join(ROLE_NAMES)}"
+            )
+        one = isinstance(column, str) and bool(column)
+        many = (
+            role in MULTI_ROLES and isinstance(column, list) and all(isinstance(c, str) and c for c in column)
+        )
+        if one or many:
+            out[role] = column
+        elif column is not None:
+            kind = "a column name or a list of column names" if role in MULTI_ROLES else "a column name"
+            raise HttpError(422, "invalid_roles", f"role {role!r} must be {kind}, got {column!r}"[:300])
+    return out
+
+
+def openapi_schema(max_body_bytes: int = 10_000_000, *, token_required: bool = False) -> dict[str, Any]:
+    """The hand-written OpenAPI 3.0 description of the collector's endpoints."""
+    return build_schema(max_body_bytes, token_required=token_required)
+
+
+__all__ = ["create_app", "openapi_schema"]

@@ -1,0 +1,193 @@
+"""The OpenAPI 3.0 document of the HTTP collector, written by hand so it says exactly what is accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from duckwatch.collector.roles import Roles
+
+MODEL_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+_MULTI = ("scores", "segments", "sensitive", "values", "categorical", "ignore")
+
+
+def _row() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "One row: column name -> value. Conventional names (id, ts, score, label, ...) "
+        "are recognised; any other column is a feature. A one-row body cannot have a column named "
+        "'rows' (send it inside a batch).",
+        "minProperties": 1,
+        "additionalProperties": True,
+        "example": {"id": "r1", "ts": "2026-01-31T12:00:00Z", "income": 52000.0, "score": 0.71},
+    }
+
+
+def _roles() -> dict[str, Any]:
+    names = [f for f in Roles.__dataclass_fields__]
+    props: dict[str, Any] = {}
+    for name in names:
+        one = {"type": "string", "minLength": 1}
+        props[name] = (
+            {"oneOf": [one, {"type": "array", "items": one}], "nullable": True}
+            if name in _MULTI
+            else {**one, "nullable": True}
+        )
+    return {
+        "type": "object",
+        "description": "Which column plays which part (remembered per model).",
+        "properties": props,
+        "additionalProperties": False,
+        "example": {"id": "request_id", "timestamp": "ts", "scores": ["p_default"]},
+    }
+
+
+def _batch(with_version: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "rows": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Row"}},
+        "roles": {"$ref": "#/components/schemas/Roles"},
+    }
+    if with_version:
+        label = {"type": "string", "maxLength": 100, "pattern": "^[^\\x00-\\x1f/\\\\]*$", "nullable": True}
+        props["version"] = label
+        props["experiment"] = label
+    return {"type": "object", "required": ["rows"], "properties": props, "additionalProperties": False}
+
+
+def _body(batch_ref: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": batch_ref},
+                        {"allOf": [{"$ref": "#/components/schemas/Row"}, {"not": {"required": ["rows"]}}]},
+                        {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Row"}},
+                    ]
+                }
+            }
+        },
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _post(summary: str, batch_ref: str, max_body_bytes: int, secured: bool) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "parameters": [
+            {
+                "name": "model",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": MODEL_PATTERN},
+            },
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Reuse on retries: a request with the same key is stored once.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+            },
+        ],
+        "requestBody": _body(batch_ref),
+        "responses": {
+            "200": {
+                "description": "Every row is durable: landed, or quarantined with a reason.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}},
+            },
+            "400": _error("Malformed request: invalid JSON, model name or Idempotency-Key."),
+            "401": _error("Missing or wrong bearer token."),
+            "413": _error(f"Body larger than {max_body_bytes} bytes."),
+            "422": _error("JSON that is not a row or a batch (e.g. rows that are not objects)."),
+            "503": _error("Storage unavailable; retry later with the same Idempotency-Key."),
+        },
+    }
+    if secured:
+        op["security"] = [{"bearer": []}]
+    return op
+
+
+def build_schema(max_body_bytes: int, *, token_required: bool) -> dict[str, Any]:
+    """The OpenAPI document (security is declared only when the collector was started with a token)."""
+    count = {"type": "integer", "minimum": 0}
+    doc: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "duckwatch collector",
+            "version": "1",
+            "description": "Append predictions and outcomes. A 2xx answer means the rows are durable.",
+        },
+        "paths": {
+            "/v1/models/{model}/predictions": {
+                "post": _post(
+                    "Log predictions", "#/components/schemas/PredictionBatch", max_body_bytes, token_required
+                )
+            },
+            "/v1/models/{model}/outcomes": {
+                "post": _post(
+                    "Log outcomes (ground truth, joined on id)",
+                    "#/components/schemas/OutcomeBatch",
+                    max_body_bytes,
+                    token_required,
+                )
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and collector counters",
+                    "responses": {
+                        "200": {
+                            "description": "Alive.",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}
+                            },
+                        }
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Row": _row(),
+                "Roles": _roles(),
+                "PredictionBatch": _batch(with_version=True),
+                "OutcomeBatch": _batch(with_version=False),
+                "Result": {
+                    "type": "object",
+                    "required": ["accepted", "landed", "quarantined", "reasons"],
+                    "properties": {
+                        "accepted": count,
+                        "landed": count,
+                        "quarantined": count,
+                        "reasons": {"type": "array", "items": {"type": "string"}},
+                        "idempotency_key": {"type": "string", "nullable": True},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "detail"],
+                    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ok"]},
+                        "accepted": count,
+                        "landed": count,
+                        "quarantined": count,
+                        "refused": count,
+                        "flush_errors": count,
+                    },
+                },
+            }
+        },
+    }
+    if token_required:
+        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    return doc

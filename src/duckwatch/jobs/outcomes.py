@@ -1,0 +1,234 @@
+"""Performance in the window of the prediction, from predictions joined with their latest outcome."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from duckwatch.metrics import fairness
+from duckwatch.metrics.estimate import Calibrator, estimate_binary
+from duckwatch.metrics.performance import (
+    MetricValue,
+    business_value,
+    compute_classification,
+    compute_multiclass,
+    compute_regression,
+    confusion_counts,
+)
+from duckwatch.store.catalog import ColumnInfo, ModelInfo
+from duckwatch.store.warehouse import Warehouse, raw_table
+
+_CALIBRATORS: dict[tuple[str, int], Calibrator] = {}
+
+
+def _role(columns: list[ColumnInfo], role: str) -> list[ColumnInfo]:
+    return [c for c in columns if c.role == role]
+
+
+def joined_window(
+    wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], version: str, experiment: str, ws: Any, we: Any
+) -> pd.DataFrame:
+    """Predictions of one window with their latest outcome (corrections: the last arrival wins)."""
+    pred = raw_table(info.model_key, "predictions")
+    have_p = _table_cols(wh, pred)
+    wanted = [
+        c
+        for c in columns
+        if c.col_id in have_p and c.role in ("score", "prediction", "sensitive", "segment", "cost", "value")
+    ]
+    sel = "".join(f", p.{c.col_id}" for c in wanted)
+    labels = [c for c in _role(columns, "label")]
+    out = raw_table(info.model_key, "outcomes")
+    if labels and wh.has_table(info.model_key, "outcomes") and labels[0].col_id in _table_cols(wh, out):
+        lab = labels[0]
+        values = [
+            c for c in _role(columns, "value") if c.col_id in _table_cols(wh, out) and c.col_id not in have_p
+        ]
+        vsel = "".join(f", arg_max(o.{c.col_id}, o._received_at) AS {c.col_id}" for c in values)
+        sql = f"""
+        WITH p AS (SELECT _id, _ts{sel} FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?),
+        o AS (SELECT o._id, arg_max(o.{lab.col_id}, o._received_at) AS _label, max(o._received_at) AS _label_at{vsel}
+              FROM {out} o SEMI JOIN p ON o._id = p._id GROUP BY o._id)
+        SELECT p.*, o.* EXCLUDE (_id) FROM p LEFT JOIN o ON p._id = o._id"""
+    else:
+        sql = f"SELECT _id, _ts{sel}, NULL AS _label, NULL AS _label_at FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
+    frame: pd.DataFrame = wh.arrow(sql, [version, experiment, ws, we]).to_pandas()
+    return frame
+
+
+def _table_cols(wh: Warehouse, table: str) -> set[str]:
+    return {
+        r[0]
+        for r in wh.rows("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
+    }
+
+
+def performance_rows(
+    wh: Warehouse,
+    info: ModelInfo,
+    columns: list[ColumnInfo],
+    version: str,
+    experiment: str,
+    ws: Any,
+    we: Any,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Label coverage, realised and estimated performance, business value and fairness for a window."""
+    df = joined_window(wh, info, columns, version, experiment, ws, we)
+    if df.empty:
+        return []
+    scores = _role(columns, "score")
+    preds = _role(columns, "prediction")
+    horizon_passed = pd.Timestamp(we) + timedelta(hours=info.label_horizon_hours) <= pd.Timestamp(now)
+    labelled = df["_label"].notna()
+    rows: list[dict[str, Any]] = [
+        {"family": "performance", "metric": "label_coverage", "value": float(labelled.mean()), "n": len(df),
+         "provisional": not horizon_passed, "method": f"share of predictions with an outcome (horizon {info.label_horizon_hours:g} h)"}
+    ]  # fmt: skip
+    task = info.task or _infer_task(df, scores, preds)
+    y = df["_label"]
+    if task == "binary":
+        y_true = _binary_labels(y, info.positive_label)
+        if info.missing_label_is_negative and horizon_passed:
+            y_true = np.where(np.isnan(y_true), 0.0, y_true)
+        s = df[scores[0].col_id].to_numpy(dtype=float) if scores and scores[0].col_id in df else None
+        p = (
+            _binary_labels(df[preds[0].col_id], info.positive_label)
+            if preds and preds[0].col_id in df
+            else None
+        )
+        metrics = compute_classification(y_true, s, p)
+        rows += _metric_rows("performance", metrics, not horizon_passed)
+        pred01 = p if p is not None else (s >= 0.5).astype(float) if s is not None else None
+        if pred01 is not None:
+            rows += _value_rows(info, y_true, pred01, not horizon_passed)
+            rows += _fairness_rows(df, columns, y_true, pred01)
+        if s is not None:
+            cal = _calibrator(wh, info, columns)
+            if cal is not None:
+                est = estimate_binary(s, cal)
+                rows += _metric_rows("estimate", {f"estimated_{k}": v for k, v in est.metrics.items()}, False)
+    elif task == "regression" and preds and preds[0].col_id in df:
+        rows += _metric_rows(
+            "performance",
+            compute_regression(
+                pd.to_numeric(y, errors="coerce").to_numpy(dtype=float),
+                df[preds[0].col_id].to_numpy(dtype=float),
+            ),
+            not horizon_passed,
+        )
+    elif task == "multiclass" and preds and preds[0].col_id in df:
+        truth = np.array(
+            [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in y],
+            dtype=object,
+        )
+        predicted = np.array([str(v) for v in df[preds[0].col_id]], dtype=object)
+        rows += _metric_rows("performance", compute_multiclass(truth, predicted), not horizon_passed)
+    for col in _role(columns, "value"):
+        if col.col_id in df:
+            vals = pd.to_numeric(df[col.col_id], errors="coerce")
+            rows.append({"family": "kpi", "metric": f"total_{col.name}", "col": col.name, "value": float(vals.sum()),
+                         "n": int(vals.notna().sum()), "method": "sum per window", "provisional": not horizon_passed})  # fmt: skip
+    return rows
+
+
+def _infer_task(df: pd.DataFrame, scores: list[ColumnInfo], preds: list[ColumnInfo]) -> str:
+    if len(scores) == 1:
+        return "binary"
+    if len(scores) > 1:
+        return "multiclass"
+    if preds and preds[0].dtype == "numeric" and preds[0].col_id in df:
+        uniq = pd.unique(df[preds[0].col_id].dropna())
+        return (
+            "binary" if len(uniq) <= 2 and set(np.asarray(uniq, dtype=float)) <= {0.0, 1.0} else "regression"
+        )
+    if preds and preds[0].dtype == "categorical":
+        return "multiclass"
+    return ""
+
+
+def _binary_labels(values: pd.Series, positive: str) -> np.ndarray:
+    """0/1 with NaN for missing; the model's positive label (default '1') counts as 1."""
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values.tolist()):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        text = str(v).strip().lower()
+        if text in (positive.lower(), "1", "1.0", "true", "yes"):
+            out[i] = 1.0
+        else:
+            out[i] = 0.0
+    return out
+
+
+def _metric_rows(family: str, metrics: dict[str, MetricValue], provisional: bool) -> list[dict[str, Any]]:
+    return [
+        {"family": family, "metric": name, "value": mv.value, "lower": mv.lower, "upper": mv.upper, "n": mv.n,
+         "status": "insufficient" if mv.status != "ok" else "ok", "exact": False, "provisional": provisional,
+         "method": mv.reason or mv.note or ""}
+        for name, mv in metrics.items()
+        if name not in ("tp", "fp", "tn", "fn")
+    ]  # fmt: skip
+
+
+def _value_rows(
+    info: ModelInfo, y_true: np.ndarray, pred01: np.ndarray, provisional: bool
+) -> list[dict[str, Any]]:
+    if not info.value_matrix:
+        return []
+    keep = ~np.isnan(y_true)
+    if not keep.any():
+        return []
+    counts = confusion_counts(y_true[keep], pred01[keep])
+    value = business_value(counts, info.value_matrix)
+    return [
+        {"family": "kpi", "metric": "business_value", "value": value, "n": counts.n, "provisional": provisional,
+         "method": "value matrix x confusion counts"},
+        {"family": "kpi", "metric": "value_per_prediction", "value": value / counts.n if counts.n else math.nan,
+         "n": counts.n, "provisional": provisional, "method": "business value / labelled predictions"},
+    ]  # fmt: skip
+
+
+def _fairness_rows(
+    df: pd.DataFrame, columns: list[ColumnInfo], y_true: np.ndarray, pred01: np.ndarray
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for col in _role(columns, "sensitive"):
+        if col.col_id not in df:
+            continue
+        groups = df[col.col_id].astype(str).to_numpy()
+        has = ~np.isnan(y_true)
+        results = fairness.evaluate_fairness(groups[has], pred01[has], y_true[has]) if has.sum() else []
+        if not results:
+            results = fairness.evaluate_fairness(groups, pred01)
+        for r in results:
+            status = "insufficient" if r.passed is None else ("ok" if r.passed else "warning")
+            rows.append({"family": "fairness", "metric": f"{r.rule}_{r.rate}", "col": col.name, "value": r.value,
+                         "threshold": r.limit, "status": status, "n": len(groups), "method": r.reason or r.rule,
+                         "details": pd.Series({str(k): v for k, v in r.per_group.items()}).to_json()})  # fmt: skip
+    return rows
+
+
+def _calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Calibrator | None:
+    """Fit once per model on labelled reference data (held-out data: never the training scores)."""
+    ref = raw_table(info.model_key, "reference")
+    scores, labels = _role(columns, "score"), _role(columns, "label")
+    if not scores or not labels or not wh.has_table(info.model_key, "reference"):
+        return None
+    have = _table_cols(wh, ref)
+    if scores[0].col_id not in have or labels[0].col_id not in have:
+        return None
+    stamp = int(wh.rows(f"SELECT count(*) + coalesce(max(_seq), 0) FROM {ref}")[0][0])
+    key = (info.model, stamp)
+    if key not in _CALIBRATORS:
+        df = wh.arrow(f"SELECT {scores[0].col_id} AS s, {labels[0].col_id} AS y FROM {ref}").to_pandas()
+        y = _binary_labels(df["y"], info.positive_label)
+        keep = ~np.isnan(y) & df["s"].notna().to_numpy()
+        if keep.sum() < 100:
+            return None
+        _CALIBRATORS[key] = Calibrator.fit(df["s"].to_numpy(dtype=float)[keep], y[keep])
+    return _CALIBRATORS[key]

@@ -1,0 +1,172 @@
+"""Shared widgets: status badges (icon + word), tables with CSV download, charts rendered by shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+STATUS = {
+    "critical": (":material/error:", "Critical", "#D55E00"),
+    "warning": (":material/warning:", "Warning", "#E69F00"),
+    "unknown": (":material/help:", "Not evaluated", "#999999"),
+    "insufficient": (":material/help:", "Too few rows", "#999999"),
+    "ok": (":material/check_circle:", "Healthy", "#009E73"),
+}
+ICON_TEXT = {"critical": "⛔", "warning": "⚠️", "unknown": "❔", "insufficient": "❔", "ok": "✅"}
+
+
+def status_word(status: str) -> str:
+    """Icon + word for a status (never colour alone)."""
+    icon, word, _ = STATUS.get(status, STATUS["unknown"])
+    return f"{icon} {word}"
+
+
+def status_text(status: str) -> str:
+    """Plain-text icon + word, for table cells."""
+    return f"{ICON_TEXT.get(status, '❔')} {STATUS.get(status, STATUS['unknown'])[1]}"
+
+
+def with_status_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``frame`` whose status columns read "⚠️ Warning" rather than a bare code."""
+    out = frame.copy()
+    for col in out.columns:
+        if str(col).startswith("status"):
+            out[col] = out[col].map(lambda s: status_text(str(s)) if isinstance(s, str) else s)
+    return out
+
+
+def table(frame: pd.DataFrame, key: str, filename: str | None = None, **kwargs: Any) -> None:
+    """A dataframe with a CSV download of exactly what is shown."""
+    shown = with_status_text(frame)
+    st.dataframe(shown, hide_index=True, width="stretch", **kwargs)
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=filename or f"{key}.csv",
+        mime="text/csv",
+        key=f"dl-{key}",
+        icon=":material/download:",
+    )
+
+
+def chart(fig: go.Figure, frame: pd.DataFrame, key: str) -> None:
+    """A plotly chart with its table (and CSV) behind an expander."""
+    fig.update_layout(
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        colorway=PALETTE,
+        legend={"orientation": "h", "y": -0.15},
+    )
+    st.plotly_chart(fig, key=f"chart-{key}", width="stretch")
+    with st.expander("Table behind this chart"):
+        table(frame, key)
+
+
+def sparkline(values: list[float], key: str) -> None:
+    """A tiny line without axes (portfolio rows)."""
+    if len(values) < 2:
+        st.caption("—" if not values else f"{values[-1]:.3g}")
+        return
+    fig = go.Figure(go.Scatter(y=values, mode="lines", line={"color": PALETTE[0], "width": 2}))
+    fig.update_layout(
+        height=50, margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis={"visible": False}, yaxis={"visible": False}
+    )
+    st.plotly_chart(fig, key=f"spark-{key}", width="stretch", config={"staticPlot": True})
+
+
+def small_multiples(series: pd.DataFrame, key: str) -> None:
+    """One panel per metric on one shared time axis; estimated dashed, realised solid, provisional hollow."""
+    bases = list(dict.fromkeys(series["base"]))
+    fig = make_subplots(rows=len(bases), cols=1, shared_xaxes=True, subplot_titles=bases, vertical_spacing=0.06)
+    for i, base in enumerate(bases, start=1):
+        part = series[series["base"] == base]
+        for j, (kind, rows) in enumerate(part.groupby("kind", sort=False)):
+            for (version, experiment), line in rows.groupby(["version", "experiment"]):
+                label = f"{kind} {'/'.join(filter(None, (version, experiment)))}".strip()
+                fig.add_trace(
+                    go.Scatter(
+                        x=line["window_start"],
+                        y=line["value"],
+                        name=label,
+                        legendgroup=label,
+                        showlegend=i == 1,
+                        mode="lines+markers",
+                        line={"dash": "dash" if kind == "estimated" else "solid", "color": PALETTE[j % 8]},
+                        marker={
+                            "symbol": ["circle-open" if p else "circle" for p in line["provisional"]],
+                            "size": 8,
+                        },
+                        hovertemplate="%{x}<br>%{y:.4g}<extra>" + label + "</extra>",
+                    ),
+                    row=i,
+                    col=1,
+                )
+    fig.update_layout(height=170 * len(bases) + 60, title="hollow markers: provisional (labels still arriving)")
+    chart(fig, series.drop(columns=["base", "kind"]), key)
+
+
+def threshold_chart(history: pd.DataFrame, warning: float | None, critical: float | None, key: str) -> None:
+    """A metric's history with its warning and critical lines."""
+    fig = go.Figure(
+        go.Scatter(
+            x=history["window_start"], y=history["value"], mode="lines+markers", name="value", line={"color": PALETTE[0]}
+        )
+    )
+    for value, name, color, dash in ((warning, "warning", PALETTE[1], "dash"), (critical, "critical", PALETTE[5], "dot")):
+        if value is not None:
+            fig.add_hline(y=value, line={"color": color, "dash": dash}, annotation_text=f"{name} {value:.4g}")
+    fig.update_layout(height=320)
+    chart(fig, history, key)
+
+
+def histogram_pair(frame: pd.DataFrame, key: str, title: str) -> None:
+    """Reference vs current shares per bin or category."""
+    fig = go.Figure()
+    fig.add_bar(x=frame["bin"], y=frame["reference"], name="reference", marker_color=PALETTE[4])
+    fig.add_bar(x=frame["bin"], y=frame["current"], name="current", marker_color=PALETTE[1])
+    fig.update_layout(barmode="group", height=320, title=title, yaxis_title="share of rows")
+    chart(fig, frame, key)
+
+
+def heatmap(matrix: pd.DataFrame, key: str, title: str) -> None:
+    """Feature × window heatmap (sequential, colour-blind-safe scale)."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.to_numpy(),
+            x=[str(c) for c in matrix.columns],
+            y=list(matrix.index),
+            colorscale="Cividis",
+            hovertemplate="%{y} · %{x}<br>%{z:.4g}<extra></extra>",
+        )
+    )
+    fig.update_layout(height=80 + 28 * len(matrix), title=title)
+    chart(fig, matrix.reset_index(), key)
+
+
+def bars(frame: pd.DataFrame, x: str, y: str, key: str, title: str) -> None:
+    """Horizontal bars (drift per feature, category counts), largest on top."""
+    fig = go.Figure(go.Bar(x=frame[y], y=frame[x], orientation="h", marker_color=PALETTE[0]))
+    fig.update_layout(height=80 + 26 * len(frame), title=title, yaxis={"autorange": "reversed"})
+    chart(fig, frame, key)
+
+
+def empty(message: str, snippet: str | None = None) -> None:
+    """An empty state that says what to do next."""
+    st.info(message, icon=":material/info:")
+    if snippet:
+        st.code(snippet, language="python")
+
+
+SDK_SNIPPET = """from duckwatch import Collector
+
+with Collector("data") as c:
+    c.declare("credit", display_name="Credit risk", owner="you@example.com")
+    c.log_reference("credit", training_df, id="request_id", timestamp="ts")
+    c.log_predictions("credit", predictions_df, version="v1", id="request_id", timestamp="ts")
+    c.log_outcomes("credit", labels_df, id="request_id")
+# then: duckwatch run   (or keep it running: duckwatch schedule)"""

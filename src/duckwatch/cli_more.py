@@ -1,12 +1,22 @@
-"""Sub-commands that grow with the product: schedule, collect, serve, demo, users, monitors."""
+"""Sub-commands that grow with the product: schedule, collect, serve, demo, users, monitors, alerts."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+# module -> the sub-command it adds with add_parser(sub, data_dir_arg) and handles with handle(args)
+_SINGLE = {
+    "collect": "duckwatch.collector.http_cli",
+    "serve": "duckwatch.ui.serve_cli",
+    "demo": "duckwatch.demo",
+}
+# modules that add several sub-commands with add_parsers(sub, data_dir_arg) and a HANDLERS dict
+_MULTI = ("duckwatch.jobs.alerting_cli",)
 
 
 def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -16,6 +26,17 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
     p.add_argument("--max-ticks", type=int, default=0, help="stop after N ticks (0 = forever)")
     data_dir_arg(p)
     HANDLERS["schedule"] = _schedule
+    for name, module_name in _SINGLE.items():
+        module = importlib.import_module(module_name)
+        module.add_parser(sub, data_dir_arg)
+        HANDLERS[name] = module.handle
+    for module_name in _MULTI:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        module.add_parsers(sub, data_dir_arg)
+        HANDLERS.update(module.HANDLERS)
 
 
 def _schedule(args: argparse.Namespace) -> int:

@@ -106,9 +106,10 @@ def _categorical_columns() -> list[Column]:
     cols: list[Column] = []
     for i in range(10):
         k = 3 + i
-        p = np.arange(k, 0, -1, dtype=float)
+        weights = np.arange(k, 0, -1, dtype=float)
+        p = weights / weights.sum()
         names = np.array([f"v{j}" for j in range(k)], dtype=object)
-        cols.append((f"cat_{i}", lambda r, n, names=names, p=p / p.sum(): r.choice(names, size=n, p=p)))
+        cols.append((f"cat_{i}", lambda r, n, names=names, p=p: r.choice(names, size=n, p=p)))
     return cols
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import get_args
 
@@ -74,7 +77,7 @@ def test_builtins_register_like_user_metrics(isolated_registry: None) -> None:
 
 def test_unknown_metric_error_lists_known_names() -> None:
     registry.load_builtins()
-    with pytest.raises(KeyError, match="known metrics:.*js_distance"):
+    with pytest.raises(KeyError, match=r"known metrics:.*js_distance"):
         registry.get("jensen")
 
 
@@ -104,5 +107,7 @@ def test_invalid_specs_fail_loudly(change: dict[str, object]) -> None:
 
 
 def test_importing_registry_runs_nothing() -> None:
-    source = inspect.getsource(registry)
-    assert "load_builtins()" not in source.split("def load_builtins")[0]
+    code = "import duckwatch.metrics.registry as r, sys; print(len(r.all_metrics()), 'duckwatch.metrics.drift' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["0", "False"]

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import fields
@@ -38,6 +39,7 @@ BATCH_KEYS = frozenset({"rows", "version", "experiment", "roles"})
 ROLE_NAMES = tuple(f.name for f in fields(Roles))
 MULTI_ROLES = frozenset({"scores", "segments", "sensitive", "values", "categorical", "ignore"})
 MAX_KEY_CHARS = 200
+_KEY_RE = re.compile(rf"^[!-~]{{1,{MAX_KEY_CHARS}}}$")
 
 
 class HttpError(Exception):
@@ -133,12 +135,12 @@ def _idempotency_key(request: Request) -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > MAX_KEY_CHARS:
+    if not _KEY_RE.match(key):
         raise HttpError(
             400,
             "invalid_idempotency_key",
-            f"Idempotency-Key must be 1-{MAX_KEY_CHARS} characters, e.g. a UUID generated per batch "
-            "and reused on retries",
+            f"Idempotency-Key must be 1-{MAX_KEY_CHARS} printable ASCII characters without spaces, "
+            "e.g. a UUID generated per batch and reused on retries",
         )
     return key
 
@@ -180,6 +182,17 @@ def _handle(collector: Collector, stream: str, model: str, body: bytes, key: str
             result = LogResult(accepted=result.accepted, landed=result.buffered)
     except BadInputError as exc:
         raise HttpError(422, "invalid_rows", str(exc)) from exc
+    except Exception as exc:
+        if not _is_data_error(exc):
+            raise
+        # A value the store could not convert (e.g. an epoch timestamp out of range) rejects the batch.
+        log.warning("duckwatch http: rows for %s rejected: %s", model, exc)
+        raise HttpError(
+            422,
+            "unreadable_value",
+            f"a value could not be read ({str(exc)[:300]}): fix the value (timestamps as ISO-8601 "
+            "such as 2026-01-31T12:00:00Z, numbers within range) and resend",
+        ) from exc
     except (StorageError, CollectorRefusedError, OSError) as exc:
         log.error("duckwatch http: could not store %s for %s: %s", stream, model, exc)
         raise HttpError(
@@ -198,6 +211,11 @@ def _handle(collector: Collector, stream: str, model: str, body: bytes, key: str
         "reasons": result.reasons,
         "idempotency_key": key,
     }
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """DB-API ``DataError``: the database could not process a value (not a server fault)."""
+    return any(cls.__name__ == "DataError" for cls in type(exc).__mro__)
 
 
 def _parse(body: bytes, stream: str) -> tuple[list[dict[str, Any]], str, str, dict[str, Any]]:

@@ -22,6 +22,15 @@ from duckwatch.store.settings import Settings
 
 SEVERITY = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}
 HEADLINE_FAMILIES = ("performance", "kpi", "estimate", "output", "heuristic", "volume", "drift", "quality")
+HEADLINE_PREFERRED = (
+    "roc_auc",
+    "pr_auc",
+    "accuracy",
+    "rmse",
+    "mae",
+    "estimated_roc_auc",
+    "estimated_accuracy",
+)
 OVERALL_SEGMENTS = ("", "all", "__all__", "*")
 FAIRNESS_METRICS = ("four_fifths", "max_gap", "positive_rate", "tpr", "fpr")
 HEALTH_RULE = (
@@ -131,18 +140,28 @@ def health(frame: pd.DataFrame, overview_row: dict[str, Any], incidents: list[di
 def headline(frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     """The model's headline metric (symptoms first) and its series over windows."""
     frame = overall(primary(frame))
+    frame = frame[frame["value"].notna()] if not frame.empty else frame
     if frame.empty:
         return "", frame
-    for family in HEADLINE_FAMILIES:
-        part = frame[(frame["family"] == family) & (frame["column"] == "")]
-        if part.empty:
-            part = frame[frame["family"] == family]
-        if not part.empty:
-            name = sorted(part["metric"].unique())[0]
-            rows = part[part["metric"] == name]
-            series = rows.groupby("window_start", as_index=False)["value"].max()
-            return name, series
-    return "", frame.iloc[0:0]
+    names = set(frame["metric"])
+    for name in HEADLINE_PREFERRED:
+        if name in names:
+            break
+    else:
+        rank = {f: i for i, f in enumerate(HEADLINE_FAMILIES)}
+        name = min(names, key=lambda m: (rank.get(str(frame[frame["metric"] == m]["family"].iloc[0]), 99), m))
+    rows = frame[frame["metric"] == name]
+    return name, rows.groupby("window_start", as_index=False)["value"].max()
+
+
+def label_coverage(frame: pd.DataFrame, overview_row: dict[str, Any]) -> float:
+    """Share of predictions with a label: the job's latest `label_coverage`, else outcomes / predictions."""
+    part = overall(primary(frame))
+    part = part[(part["metric"] == "label_coverage") & part["value"].notna()] if not part.empty else part
+    if not part.empty:
+        return float(part.sort_values("window_start")["value"].iloc[-1])
+    preds = overview_row.get("predictions") or 0
+    return min(1.0, (overview_row.get("outcomes") or 0) / preds) if preds else 0.0
 
 
 def portfolio(
@@ -163,7 +182,7 @@ def portfolio(
             gaps.append("no owner")
         if not ov["reference"]:
             gaps.append("no reference")
-        coverage = min(1.0, ov["outcomes"] / ov["predictions"]) if ov["predictions"] else 0.0
+        coverage = label_coverage(frame, ov)
         rows.append(
             {
                 **ov,

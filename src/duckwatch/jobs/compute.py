@@ -26,7 +26,7 @@ from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import get, load_builtins
 from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
-from duckwatch.store.warehouse import Warehouse, raw_table
+from duckwatch.store.warehouse import Warehouse, raw_table, window_expr
 
 RESULT_COLUMNS = [
     "model", "version", "experiment", "segment", "window_start", "window_end", "family", "metric", "col",
@@ -159,13 +159,14 @@ def _window_rows(
 def _volume_rows(
     wh: Warehouse, info: catalog.ModelInfo, version: str, experiment: str, ws: Any, n: int
 ) -> list[dict[str, Any]]:
-    """Row count, and its ratio to the median of the previous (up to 14) computed windows."""
+    """Row count, and its ratio to the median of the previous (up to 14) windows' raw counts."""
+    pred = raw_table(info.model_key, "predictions")
     prev = [
-        r[0]
+        float(r[0])
         for r in wh.rows(
-            "SELECT value FROM metric_results WHERE model = ? AND version = ? AND experiment = ? AND metric = 'row_count' "
-            "AND window_start < ? ORDER BY window_start DESC LIMIT 14",
-            [info.model, version, experiment, ws],
+            f"SELECT count(*) FROM {pred} WHERE _version = ? AND _experiment = ? AND _ts < ? "
+            f"AND _ts >= CAST(? AS TIMESTAMPTZ) - INTERVAL 14 {info.window} GROUP BY {window_expr(info.window)}",
+            [version, experiment, ws, ws],
         )
     ]
     rows: list[dict[str, Any]] = [
@@ -237,7 +238,9 @@ def _quality_rows(
             quality.inf_share(ref, cur),
             quality.out_of_range_share(ref, cur),
         ]
-        results += quality.special_share(ref, cur)
+        specials = quality.special_share(ref, cur)
+        if specials:  # one row per column: the special value whose share moved most
+            results.append(max(specials, key=lambda q: (q.flagged, abs(q.value - (q.reference or 0.0)))))
     elif isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
         results.append(quality.unseen_share(ref, cur))
     rows = []

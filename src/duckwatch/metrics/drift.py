@@ -1,4 +1,7 @@
-"""Drift statistics between a reference and a current profile, each with honest error bounds."""
+"""Drift statistics between a reference and a current profile, each with honest error bounds.
+
+Decisions (null thresholds, floors, FDR) live in drift_decision and are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +10,70 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy import stats
-from scipy.special import rel_entr
+from scipy.special import chdtrc
 
+from duckwatch.metrics.drift_decision import (
+    DEFAULT_FLOORS,
+    DEFAULT_METHOD,
+    DriftCell,
+    DriftMethod,
+    benjamini_hochberg,
+    decide,
+    drift_cell,
+    null_threshold,
+)
+from duckwatch.metrics.drift_kernels import (
+    PSI_EPSILON,
+    PSI_GROUPS,
+    FloatArray,
+    Profile,
+    bin_counts,
+    cramers_v_kernel,
+    decile_groups,
+    hellinger_kernel,
+    js_kernel,
+    linf_kernel,
+    psi_kernel,
+    regroup,
+    shares,
+)
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import metric
 
 __all__ = [
+    "DEFAULT_FLOORS",
+    "DEFAULT_METHOD",
     "PSI_EPSILON",
     "PSI_GROUPS",
+    "DriftCell",
+    "DriftMethod",
     "DriftResult",
+    "benjamini_hochberg",
     "chi2",
+    "cramers_v_kernel",
+    "decide",
+    "drift_cell",
     "hellinger",
     "js_distance",
     "ks",
     "linf",
+    "null_threshold",
     "psi",
     "wasserstein_norm",
 ]
 
-Profile = NumericProfile | CategoricalProfile
-FloatArray = npt.NDArray[np.float64]
 
-# PSI on ~deciles of the reference: with 100 bins PSI reads ~0.1 on a 1,000-row window with no drift.
-PSI_GROUPS = 10
-# Share substituted for an empty group in PSI (0.01% of rows): without it one empty group makes PSI
-# infinite. It caps one group's contribution at about share * ln(share / 1e-4) (~9.2 for a full shift).
-PSI_EPSILON = 1e-4
 # Relative tolerance for "all of a bin's rows sit on its left edge" (sum == count * edge).
 _POINT_MASS_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
 class DriftResult:
-    """One drift value; the exact statistic lies in [lower, upper] (equal when `exact`)."""
+    """One drift value; the raw-data statistic lies in [lower, upper] (equal when `exact`).
+
+    For psi, js_distance, hellinger, linf and chi2 the definition *is* the binned/categorical one, so
+    they are exact; ks and wasserstein_norm are bounds on the statistic scipy computes from raw rows.
+    """
 
     metric: str
     value: float
@@ -59,12 +93,6 @@ def _exact(name: str, value: float, method: str, p_value: float | None = None) -
     return DriftResult(name, value, value, value, True, p_value, method)
 
 
-def _counts(profile: Profile) -> FloatArray:
-    if isinstance(profile, NumericProfile):
-        return profile.counts.astype(np.float64)
-    return profile.category_counts().astype(np.float64)
-
-
 def _check_pair(reference: Profile, current: Profile) -> None:
     if type(reference) is not type(current):
         raise TypeError(f"cannot compare {type(reference).__name__} with {type(current).__name__}")
@@ -77,74 +105,6 @@ def _check_pair(reference: Profile, current: Profile) -> None:
         and reference.vocabulary != current.vocabulary
     ):
         raise ValueError("profiles use different vocabularies; profile both against the same reference")
-
-
-def shares(counts: FloatArray) -> FloatArray:
-    """Normalise counts along the last axis (rows summing to 0 stay 0)."""
-    total = counts.sum(axis=-1, keepdims=True)
-    return np.asarray(np.divide(counts, total, out=np.zeros_like(counts), where=total > 0))
-
-
-# ---- batched kernels on share arrays (last axis = bins); reused by the null-threshold simulation ----
-
-
-def ks_kernel(pr: FloatArray, pc: FloatArray) -> FloatArray:
-    """Max |ECDF difference| evaluated at the bin edges."""
-    return np.asarray(np.abs(np.cumsum(pc - pr, axis=-1)).max(axis=-1))
-
-
-def js_kernel(pr: FloatArray, pc: FloatArray) -> FloatArray:
-    """Jensen-Shannon distance, base 2 (scipy.spatial.distance.jensenshannon semantics)."""
-    m = 0.5 * (pr + pc)
-    div = 0.5 * (rel_entr(pr, m).sum(axis=-1) + rel_entr(pc, m).sum(axis=-1)) / np.log(2.0)
-    return np.asarray(np.sqrt(np.clip(div, 0.0, None)))
-
-
-def hellinger_kernel(pr: FloatArray, pc: FloatArray) -> FloatArray:
-    """Hellinger distance in [0, 1]: ||sqrt(p) - sqrt(q)||_2 / sqrt(2)."""
-    return np.asarray(np.sqrt(((np.sqrt(pr) - np.sqrt(pc)) ** 2).sum(axis=-1) / 2.0))
-
-
-def psi_kernel(pr: FloatArray, pc: FloatArray, eps: float = PSI_EPSILON) -> FloatArray:
-    """Population stability index with empty shares replaced by `eps`."""
-    r = np.maximum(pr, eps)
-    c = np.maximum(pc, eps)
-    return np.asarray(((c - r) * np.log(c / r)).sum(axis=-1))
-
-
-def linf_kernel(pr: FloatArray, pc: FloatArray) -> FloatArray:
-    """Largest absolute share difference of any category."""
-    return np.asarray(np.abs(pc - pr).max(axis=-1))
-
-
-def cramers_v_kernel(r: FloatArray, c: FloatArray) -> FloatArray:
-    """Cramér's V of the 2 x k table [r; c] of counts, empty columns dropped."""
-    col = r + c
-    nr = r.sum(axis=-1, keepdims=True)
-    nc = c.sum(axis=-1, keepdims=True)
-    n = nr + nc
-    with np.errstate(divide="ignore", invalid="ignore"):
-        er = col * nr / n
-        ec = col * nc / n
-        terms = np.where(col > 0, (r - er) ** 2 / er + (c - ec) ** 2 / ec, 0.0)
-    chi = terms.sum(axis=-1)
-    return np.asarray(np.sqrt(chi / n[..., 0]))
-
-
-def decile_groups(ref_counts: FloatArray, groups: int = PSI_GROUPS) -> npt.NDArray[np.intp]:
-    """Group label per numeric bin: tails alone, finite bins merged into ~equal reference mass."""
-    finite = ref_counts[1:-1]
-    total = finite.sum()
-    mid = (np.cumsum(finite) - finite / 2.0) / total if total > 0 else np.zeros_like(finite)
-    inner = np.minimum((mid * groups).astype(np.intp), groups - 1) + 1
-    return np.concatenate([[0], inner, [groups + 1]]).astype(np.intp)
-
-
-def regroup(p: FloatArray, labels: npt.NDArray[np.intp]) -> FloatArray:
-    """Sum shares of bins sharing a label (works on batched arrays)."""
-    onehot = np.zeros((labels.size, int(labels.max()) + 1))
-    onehot[np.arange(labels.size), labels] = 1.0
-    return np.asarray(p @ onehot)
 
 
 # ---- numeric bounds ----
@@ -174,7 +134,7 @@ def _left_atoms(profile: NumericProfile) -> tuple[FloatArray, npt.NDArray[np.boo
 
 def _ecdf_ranges(profile: NumericProfile) -> tuple[FloatArray, FloatArray]:
     """Per bin [low, high] of the ECDF on the bin's open interior: F(a) after the left atom, F(b-)."""
-    p = shares(_counts(profile))
+    p = shares(bin_counts(profile))
     high = np.cumsum(p)
     return high - p + _left_atoms(profile)[0], high
 
@@ -264,7 +224,7 @@ def wasserstein_norm(reference: NumericProfile, current: NumericProfile) -> Drif
     # Three valid bounds on ∫_bin |D|; the sum-based ones stay tight in wide (heavy-tail) bins:
     # |Fc - Fr| <= (Fc - Fc(a)) + |D(a)| + (Fr - Fr(a)), and likewise from the bin's right edge.
     (c_in_r, c_out_r), (c_in_c, c_out_c) = _bin_moments(reference), _bin_moments(current)
-    d_cum = np.cumsum(shares(_counts(current)) - shares(_counts(reference)))
+    d_cum = np.cumsum(shares(bin_counts(current)) - shares(bin_counts(reference)))
     from_left = c_in_r + c_in_c + np.abs(d_cum[:-2]) * width
     from_right = c_out_r + c_out_c + np.abs(d_cum[1:-1]) * width
     inner_upper = np.maximum(np.minimum(np.minimum(width * sup, from_left), from_right), inner_lower)
@@ -279,7 +239,7 @@ def wasserstein_norm(reference: NumericProfile, current: NumericProfile) -> Drif
 
 def _share_pair(reference: Profile, current: Profile) -> tuple[FloatArray, FloatArray] | None:
     _check_pair(reference, current)
-    r, c = _counts(reference), _counts(current)
+    r, c = bin_counts(reference), bin_counts(current)
     if r.sum() == 0 or c.sum() == 0:
         return None
     return shares(r), shares(c)
@@ -302,7 +262,7 @@ def psi(reference: Profile, current: Profile) -> DriftResult:
         return _empty("psi", "deciles")
     pr, pc = pair
     if isinstance(reference, NumericProfile):
-        labels = decile_groups(_counts(reference))
+        labels = decile_groups(bin_counts(reference))
         pr, pc = regroup(pr, labels), regroup(pc, labels)
         return _exact("psi", float(psi_kernel(pr, pc)), "deciles")
     return _exact("psi", float(psi_kernel(pr, pc)), "categories")
@@ -375,194 +335,13 @@ def linf(reference: CategoricalProfile, current: CategoricalProfile) -> DriftRes
 def chi2(reference: CategoricalProfile, current: CategoricalProfile) -> DriftResult:
     """Chi-square test on the 2 x k table (empty columns dropped); value is Cramér's V."""
     _check_pair(reference, current)
-    r, c = _counts(reference), _counts(current)
+    r, c = bin_counts(reference), bin_counts(current)
     if r.sum() == 0 or c.sum() == 0:
         return _empty("chi2", "contingency")
     keep = (r + c) > 0
     if keep.sum() < 2:
         return _exact("chi2", 0.0, "contingency", 1.0)
-    res = stats.chi2_contingency(np.vstack([r[keep], c[keep]]), correction=False)
-    v = float(np.sqrt(res.statistic / (r.sum() + c.sum())))
-    return _exact("chi2", v, "contingency", float(res.pvalue))
-
-
-# ---- decisions: thresholds sized to the window, effect-size floors, FDR across a tick's cells ----
-
-
-@dataclass(frozen=True)
-class DriftMethod:
-    """Which metric decides drift for a column kind, which supplies the p-value, which are reported."""
-
-    decide: str
-    p_value: str
-    report: tuple[str, ...]
-
-
-# KS is distribution-free and has a rigorous bound from bins; W1 says "how far" in sd units.
-# For categories the chi-square test supplies the p-value, and JS distance is the effect size
-# (Cramér's V depends on the current/reference size ratio, so it cannot carry a fixed floor).
-DEFAULT_METHOD: dict[str, DriftMethod] = {
-    "numeric": DriftMethod("ks", "ks", ("wasserstein_norm", "psi", "js_distance")),
-    "categorical": DriftMethod("js_distance", "chi2", ("chi2", "psi", "linf", "hellinger")),
-}
-
-# Minimum effect sizes that matter whatever the window size; without them a 1M-row window flags
-# differences nobody would act on. ks 0.05: 5% of rows crossed some value, about a 0.12 sd mean
-# shift of a normal feature. js_distance 0.05: roughly a 4-point move of a 30% category.
-# psi 0.1: the conventional "notable change" level. wasserstein_norm 0.1: mean moved 0.1 sd.
-# hellinger 0.05 tracks js_distance closely; linf 0.03: one category moved 3 points of share.
-DEFAULT_FLOORS: dict[str, float] = {
-    "ks": 0.05,
-    "js_distance": 0.05,
-    "psi": 0.1,
-    "wasserstein_norm": 0.1,
-    "hellinger": 0.05,
-    "linf": 0.03,
-    "chi2": 0.0,
-}
-
-_NULL_CACHE: dict[tuple[object, ...], float] = {}
-_NULL_CACHE_MAX = 4096
-
-
-def _round_sig2(n: int) -> int:
-    """Round to 2 significant digits, so nearby window sizes share one cached simulation."""
-    if n < 100:
-        return max(1, n)
-    digits = len(str(n)) - 2
-    step: int = 10**digits
-    return int(np.round(n / step)) * step
-
-
-def _null_stat(name: str, ref: Profile, r: FloatArray, c: FloatArray) -> FloatArray:
-    pr, pc = shares(r), shares(c)
-    if name == "ks":
-        return ks_kernel(pr, pc)
-    if name == "js_distance":
-        return js_kernel(pr, pc)
-    if name == "hellinger":
-        return hellinger_kernel(pr, pc)
-    if name == "linf":
-        return linf_kernel(pr, pc)
-    if name == "chi2":
-        return cramers_v_kernel(r, c)
-    if name == "psi":
-        if isinstance(ref, NumericProfile):
-            labels = decile_groups(_counts(ref))
-            return psi_kernel(regroup(pr, labels), regroup(pc, labels))
-        return psi_kernel(pr, pc)
-    if name == "wasserstein_norm" and isinstance(ref, NumericProfile):
-        return _null_wasserstein(ref, pr, pc)
-    raise KeyError(f"no null simulation for metric {name!r}; known: {sorted(DEFAULT_FLOORS)}")
-
-
-def _null_wasserstein(ref: NumericProfile, pr: FloatArray, pc: FloatArray) -> FloatArray:
-    # Resampled rows keep the reference's within-bin mean, so only the bin shares vary; this gives
-    # the lower (sum of |∫ D| per bin) estimate, the same quantity `wasserstein_norm` reports.
-    e = ref.binning.edges
-    width = np.diff(e)
-    cnt = ref.counts.astype(np.float64)
-    mean_in_bin = np.divide(ref.sums, cnt, out=np.zeros_like(cnt), where=cnt > 0)
-    depth = np.concatenate([[0.0], e[1:], [0.0]]) - mean_in_bin  # (b - mean) per finite bin
-    before = np.cumsum(pc - pr, axis=-1)[..., :-2]
-    inner = np.abs(before * width + (pc - pr)[..., 1:-1] * depth[1:-1]).sum(axis=-1)
-    below = np.abs((pc - pr)[..., 0] * (e[0] - mean_in_bin[0]))
-    above = np.abs((pc - pr)[..., -1] * (mean_in_bin[-1] - e[-1]))
-    scale = ref.std if ref.std > 0 else 1.0
-    return np.asarray((inner + below + above) / scale)
-
-
-def null_threshold(
-    metric_name: str,
-    ref_profile: Profile,
-    n_current: int,
-    quantile: float = 0.99,
-    draws: int = 400,
-    seed: int = 0,
-) -> float:
-    """`quantile` of the metric with no drift at this window size, by multinomial resampling."""
-    counts = _counts(ref_profile)
-    n_ref = int(counts.sum())
-    if n_ref == 0 or n_current <= 0:
-        return float("nan")
-    n_sim = _round_sig2(int(n_current))
-    key: tuple[object, ...] = (metric_name, type(ref_profile).__name__, counts.tobytes())
-    key += (_extra_key(ref_profile), n_sim, quantile, draws, seed)
-    cached = _NULL_CACHE.get(key)
-    if cached is not None:
-        return cached
-    p = counts / n_ref
-    rng = np.random.default_rng(seed)
-    r = rng.multinomial(n_ref, p, size=draws).astype(np.float64)
-    c = rng.multinomial(n_sim, p, size=draws).astype(np.float64)
-    value = float(np.quantile(_null_stat(metric_name, ref_profile, r, c), quantile))
-    if len(_NULL_CACHE) >= _NULL_CACHE_MAX:
-        _NULL_CACHE.clear()
-    _NULL_CACHE[key] = value
-    return value
-
-
-def _extra_key(profile: Profile) -> bytes:
-    if isinstance(profile, NumericProfile):
-        return profile.binning.edges.tobytes() + profile.sums.tobytes()
-    return b""
-
-
-def benjamini_hochberg(pvalues: npt.ArrayLike, q: float = 0.05) -> npt.NDArray[np.bool_]:
-    """Benjamini-Hochberg step-up: which hypotheses are rejected at false-discovery rate q (NaN = 1)."""
-    p = np.asarray(pvalues, dtype=np.float64).ravel()
-    p = np.where(np.isnan(p), 1.0, p)
-    m = p.size
-    if m == 0:
-        return np.zeros(0, dtype=bool)
-    order = np.argsort(p, kind="stable")
-    below = p[order] <= q * np.arange(1, m + 1) / m
-    rejected = np.zeros(m, dtype=bool)
-    if below.any():
-        k = int(np.flatnonzero(below).max())
-        rejected[order[: k + 1]] = True
-    return rejected
-
-
-def decide(
-    values: npt.ArrayLike,
-    p_values: npt.ArrayLike,
-    thresholds: npt.ArrayLike,
-    floors: npt.ArrayLike,
-    fdr: float = 0.05,
-) -> npt.NDArray[np.bool_]:
-    """Flag cells that are BH-significant and whose value >= max(null threshold, floor)."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    bar = np.maximum(
-        np.broadcast_to(np.asarray(thresholds, dtype=np.float64), v.shape),
-        np.broadcast_to(np.asarray(floors, dtype=np.float64), v.shape),
-    )
-    # NaN (empty window or missing threshold) compares False, so it never flags.
-    big = np.greater_equal(v, bar, where=~(np.isnan(v) | np.isnan(bar)), out=np.zeros(v.shape, bool))
-    return benjamini_hochberg(p_values, fdr) & big
-
-
-@dataclass(frozen=True)
-class DriftCell:
-    """Inputs to `decide` for one (column, segment): effect value, p-value, threshold, floor."""
-
-    metric: str
-    value: float
-    p_value: float
-    threshold: float
-    floor: float
-    result: DriftResult
-
-
-def drift_cell(reference: Profile, current: Profile, quantile: float = 0.99) -> DriftCell:
-    """Evaluate a column with DEFAULT_METHOD: the deciding value, its p-value and its bars."""
-    from duckwatch.metrics.registry import get  # registry lookups keep this generic over metrics
-
-    kind = "numeric" if isinstance(reference, NumericProfile) else "categorical"
-    method = DEFAULT_METHOD[kind]
-    result: DriftResult = get(method.decide).fn(reference, current)  # type: ignore[misc]
-    p_res = result if method.p_value == method.decide else get(method.p_value).fn(reference, current)  # type: ignore[misc]
-    p_value = p_res.p_value if p_res.p_value is not None else float("nan")
-    n_cur = current.n
-    threshold = null_threshold(method.decide, reference, n_cur, quantile) if n_cur else float("nan")
-    return DriftCell(method.decide, result.value, p_value, threshold, DEFAULT_FLOORS[method.decide], result)
+    # Same statistic as scipy.stats.chi2_contingency(correction=False), without its per-call overhead.
+    v = float(cramers_v_kernel(r[keep], c[keep]))
+    statistic = v * v * float(r.sum() + c.sum())
+    return _exact("chi2", v, "contingency", float(chdtrc(int(keep.sum()) - 1, statistic)))

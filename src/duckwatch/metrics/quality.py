@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
@@ -46,6 +47,7 @@ class QualityResult:
     detail: str = ""
 
 
+@lru_cache(maxsize=8192)  # scipy's binom.ppf costs ~0.2 ms; windows repeat the same reference shares
 def share_change_threshold(
     ref_share: float,
     n_current: int,

@@ -114,7 +114,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         con.execute(sql)
         con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name])
         con.execute("COMMIT")
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    rows = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    row = rows[0] if rows else None
     return int(row[0]) if row and row[0] is not None else 0
 
 

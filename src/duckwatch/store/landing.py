@@ -178,7 +178,8 @@ def _land(con: duckdb.DuckDBPyConnection, table: pa.Table, plan: BatchPlan, land
         )
     retyped: dict[str, int] = {}
     if retype_checks:
-        row = con.execute(f"SELECT {', '.join(expr for _, expr in retype_checks)} FROM src").fetchone()
+        rows = con.execute(f"SELECT {', '.join(expr for _, expr in retype_checks)} FROM src").fetchall()
+        row = rows[0] if rows else None
         assert row is not None
         retyped = {name: int(v) for (name, _), v in zip(retype_checks, row, strict=True) if v}
     bad = con.execute("SELECT _row, _reason FROM staged WHERE _reason IS NOT NULL ORDER BY _row").fetchall()

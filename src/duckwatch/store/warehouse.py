@@ -80,7 +80,8 @@ class Warehouse:
     # -- ingestion --------------------------------------------------------------------------------
     def next_seq(self) -> int:
         """A new ingestion sequence number (one per tick)."""
-        row = self.con.execute("SELECT value FROM job_state WHERE key = 'seq'").fetchone()
+        rows = self.con.execute("SELECT value FROM job_state WHERE key = 'seq'").fetchall()
+        row = rows[0] if rows else None
         seq = int(row[0]) + 1 if row else 1
         self.con.execute("INSERT OR REPLACE INTO job_state VALUES ('seq', ?)", [str(seq)])
         return seq
@@ -234,17 +235,18 @@ class Warehouse:
             )
 
     def _count(self, sql: str, params: list[Any] | None = None) -> int:
-        row = self.con.execute(sql, params or []).fetchone()
+        rows = self.con.execute(sql, params or []).fetchall()
+        row = rows[0] if rows else None
         return int(row[0]) if row else 0
 
     # -- reads for the job ------------------------------------------------------------------------
     def has_table(self, model_key: int, stream: str) -> bool:
         """True once the model's stream has a raw table."""
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
             [raw_table(model_key, stream)],
-        ).fetchone()
-        return bool(row and row[0])
+        ).fetchall()
+        return bool(rows and rows[0][0])
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run a query and return Arrow."""

@@ -170,3 +170,57 @@ with Collector("data") as c:
     c.log_predictions("credit", predictions_df, version="v1", id="request_id", timestamp="ts")
     c.log_outcomes("credit", labels_df, id="request_id")
 # then: duckwatch run   (or keep it running: duckwatch schedule)"""
+
+
+def pick_model(rows: list[dict[str, Any]], label: str = "Model") -> str | None:
+    """Model selector kept in the URL (?model=...), shared by every page."""
+    names = [r["model"] for r in rows]
+    if not names:
+        return None
+    titles = {r["model"]: r["display_name"] for r in rows}
+    current = st.session_state.get("current_model") or st.query_params.get("model")
+    if st.session_state.get("model_select") not in names:
+        st.session_state["model_select"] = current if current in names else names[0]
+    picked = st.selectbox(
+        label, names, key="model_select", format_func=lambda m: titles[m] if titles[m] == m else f"{titles[m]} ({m})"
+    )
+    st.session_state["current_model"] = picked
+    st.query_params["model"] = picked
+    return str(picked)
+
+
+def stale_banner(status: dict[str, Any]) -> None:
+    """Say plainly when the data is old because the job is not running."""
+    if status.get("state") == "stale":
+        hours = float(status.get("age_s", 0)) / 3600
+        age = f"{hours:.0f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+        st.warning(f"Data as of {age} ago: start the job with `duckwatch schedule`.", icon=":material/schedule:")
+    elif status.get("state") == "never-run":
+        st.warning(str(status.get("message", "the job has not run yet")), icon=":material/schedule:")
+    elif status.get("state") == "errors":
+        st.error(f"The last job tick had errors: {status.get('errors')}", icon=":material/error:")
+
+
+def interval_chart(table: pd.DataFrame, labels: tuple[str, str], key: str) -> None:
+    """Two sides' values with their intervals, one row per metric (no second y-axis)."""
+    fig = go.Figure()
+    names = table["metric"] + table["column"].map(lambda c: f" · {c}" if c else "")
+    for side, label, color in (("a", labels[0], PALETTE[0]), ("b", labels[1], PALETTE[1])):
+        value = table[f"value_{side}"]
+        fig.add_trace(
+            go.Scatter(
+                x=value,
+                y=names,
+                mode="markers",
+                name=label,
+                marker={"color": color, "size": 10, "symbol": "circle" if side == "a" else "diamond"},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (table[f"upper_{side}"] - value).fillna(0),
+                    "arrayminus": (value - table[f"lower_{side}"]).fillna(0),
+                },
+            )
+        )
+    fig.update_layout(height=80 + 30 * len(table), title="latest value with interval")
+    chart(fig, table, key)

@@ -19,7 +19,8 @@ from duckwatch.jobs import app_views, views
 from duckwatch.store.settings import Settings
 
 TTL_S = 30
-ALERTING_MODULES = ("duckwatch.jobs.alerts", "duckwatch.store.alerting")
+INCIDENTS = ("duckwatch.store.incidents",)
+THRESHOLDS = ("duckwatch.store.alerting",)
 WRITE_ROLES = ("editor", "admin")
 
 
@@ -36,7 +37,7 @@ def _settings() -> Settings:
     return Settings(data_dir().settings)
 
 
-def _fn(name: str, modules: tuple[str, ...] = ALERTING_MODULES) -> Callable[..., Any] | None:
+def _fn(name: str, modules: tuple[str, ...]) -> Callable[..., Any] | None:
     for module in modules:
         try:
             mod = importlib.import_module(module)
@@ -48,14 +49,9 @@ def _fn(name: str, modules: tuple[str, ...] = ALERTING_MODULES) -> Callable[...,
     return None
 
 
-def alerting_available() -> bool:
-    """Whether the alerting module (thresholds, incidents) is installed."""
-    return _fn("list_incidents") is not None
-
-
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _portfolio(root: str, stamp: float) -> list[dict[str, Any]]:
-    return app_views.portfolio(data_dir(), incidents=_incidents_uncached(None, None))
+    return app_views.portfolio(data_dir(), incidents=incidents(state="open"))
 
 
 def portfolio() -> list[dict[str, Any]]:
@@ -129,57 +125,96 @@ def has_users() -> bool:
 def verify_user(name: str, password: str) -> str | None:
     """The user's role if the password matches, else None (None too when users are not installed)."""
     fn = _fn("verify", ("duckwatch.store.users",))
-    return None if fn is None else fn(_settings(), name, password)
+    found = None if fn is None else fn(_settings(), name, password)
+    return None if found is None else str(found.role)
 
 
-def _incidents_uncached(model: str | None, state: str | None) -> list[dict[str, Any]]:
-    fn = _fn("list_incidents")
-    if fn is None:
-        return []
-    rows = fn(_settings(), model=model, state=state)
-    return [dict(r) if not isinstance(r, dict) else r for r in rows]
+def alerting_available() -> bool:
+    """Whether the alerting modules (thresholds, incidents) are installed."""
+    return _fn("list_incidents", INCIDENTS) is not None and _fn("list_thresholds", THRESHOLDS) is not None
 
 
 def incidents(model: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
-    """Incidents (grouped alerts), newest first; empty when alerting is not installed."""
-    return _incidents_uncached(model, state)
+    """Incidents, newest first ('open' = not resolved); empty when alerting is not installed."""
+    fn = _fn("list_incidents", INCIDENTS)
+    return [] if fn is None else [dict(r) for r in fn(_settings(), model=model, state=state)]
 
 
-def thresholds(model: str) -> list[dict[str, Any]]:
-    """A model's thresholds; empty when alerting is not installed."""
-    fn = _fn("list_thresholds")
-    if fn is None:
-        return []
-    return [dict(r) if not isinstance(r, dict) else r for r in fn(_settings(), model)]
+def comments(incident_id: int) -> list[dict[str, Any]]:
+    """An incident's comments, oldest first."""
+    fn = _fn("comments", INCIDENTS)
+    return [] if fn is None else [dict(r) for r in fn(_settings(), incident_id)]
+
+
+def threshold_for(model: str, row: dict[str, str]) -> Any:
+    """The threshold that applies to one metric series (most specific scope), or None."""
+    lister, resolver = _fn("list_thresholds", THRESHOLDS), _fn("resolve", ("duckwatch.jobs.thresholds",))
+    if lister is None or resolver is None:
+        return None
+    return resolver(
+        lister(_settings(), model),
+        model=model,
+        version=row["version"],
+        family=row["family"],
+        metric=row["metric"],
+        col=row["column"] or "*",
+        segment=row.get("segment") or "*",
+    )
 
 
 def _require_writer(role: str) -> None:
     if role not in WRITE_ROLES:
-        raise ReadOnlyError(f"role {role!r} may not change settings; log in as an editor")
+        raise ReadOnlyError(f"a {role} may not change settings; sign in as an editor")
 
 
-def _write(name: str, role: str, *args: Any, **kwargs: Any) -> Any:
-    _require_writer(role)
-    fn = _fn(name)
+def _store_fn(name: str, modules: tuple[str, ...]) -> Callable[..., Any]:
+    fn = _fn(name, modules)
     if fn is None:
-        raise RuntimeError(
-            f"{name} is not available: the alerting module (duckwatch.jobs.alerts) is not installed"
-        )
-    result = fn(_settings(), *args, role=role, **kwargs)
+        raise RuntimeError(f"{name} is not available: the alerting modules are not installed")
+    return fn
+
+
+def save_threshold(
+    role: str, actor: str, *, model: str, family: str, metric: str, column: str, warning: float, critical: float,
+    direction: str, reason: str, force: bool = False,
+) -> Any:
+    """Set absolute limits for one model's metric (audited; the store checks the role again)."""
+    _require_writer(role)
+    col = column or "*"
+    current = [
+        t for t in _store_fn("list_thresholds", THRESHOLDS)(_settings(), model)
+        if (t.model, t.version, t.family, t.metric, t.col, t.segment) == (model, "*", family, metric, col, "*")
+    ]  # fmt: skip
+    values = {"kind": "absolute", "direction": direction, "warning": warning, "critical": critical}
+    if current:
+        fn = _store_fn("update_threshold", THRESHOLDS)
+        out = fn(_settings(), current[0].id, actor=actor, role=role, reason=reason, force=force, **values)
+    else:
+        fn = _store_fn("create_threshold", THRESHOLDS)
+        out = fn(_settings(), actor=actor, role=role, reason=reason, model=model, family=family, metric=metric,
+                 col=col, **values)  # fmt: skip
     st.cache_data.clear()
-    return result
+    return out
 
 
-def save_threshold(role: str, actor: str, **threshold: Any) -> Any:
-    """Set a threshold (audited by the alerting store, which checks the role again)."""
-    return _write("set_threshold", role, actor=actor, **threshold)
-
-
-def incident_action(action: str, role: str, actor: str, incident_id: Any, **kwargs: Any) -> Any:
-    """acknowledge / assign / resolve / comment on an incident."""
-    if action not in ("acknowledge", "assign", "resolve", "comment"):
+def incident_action(action: str, role: str, actor: str, incident_id: int, **kwargs: Any) -> None:
+    """acknowledge / assign / resolve / comment on an incident (audited; role checked twice)."""
+    _require_writer(role)
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    settings = _settings()
+    if action == "acknowledge":
+        _store_fn("acknowledge", INCIDENTS)(settings, incident_id, actor=actor, role=role, now=now, note=kwargs.get("note", ""))
+    elif action == "assign":
+        _store_fn("assign", INCIDENTS)(settings, incident_id, kwargs["assignee"], actor=actor, role=role)
+    elif action == "resolve":
+        _store_fn("resolve", INCIDENTS)(
+            settings, incident_id, actor=actor, role=role, now=now, useful=kwargs.get("useful"), note=kwargs.get("note", "")
+        )
+    elif action == "comment":
+        _store_fn("comment", INCIDENTS)(settings, incident_id, kwargs["text"], actor=actor, role=role, now=now)
+    else:
         raise ValueError(f"unknown incident action {action!r}")
-    return _write(action, role, incident_id, actor=actor, **kwargs)
+    st.cache_data.clear()
 
 
 def updated_ago() -> str:

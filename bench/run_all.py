@@ -1,0 +1,99 @@
+"""Run every bench/bench_*.py, collect their Markdown outputs, rewrite bench/RESULTS.md.
+
+Usage: python bench/run_all.py   (BENCH_SIZES=100k,1M for a quicker drift run; BENCH_HISTORY=1 adds the 10M case)
+Each benchmark writes bench/results_<name>.md (bench_drift.py -> results_drift.md).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PACKAGES = ("duckwatch", "duckdb", "pyarrow", "numpy", "pandas", "polars")
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (or platform)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def ram_gib() -> str:
+    """Total RAM in GiB from /proc/meminfo."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def versions() -> list[str]:
+    """Installed versions of the packages that matter, plus the Evidently peer venv."""
+    out = []
+    for p in PACKAGES:
+        try:
+            out.append(f"{p} {metadata.version(p)}")
+        except metadata.PackageNotFoundError:
+            continue
+    ev = HERE / ".work" / "evidently-venv" / "bin" / "python"
+    if ev.exists():
+        r = subprocess.run([str(ev), "-c", "import importlib.metadata as m;print(m.version('evidently'),"
+                            "m.version('pandas'))"], capture_output=True, text=True)
+        if r.returncode == 0:
+            e, pd = r.stdout.split()
+            out.append(f"evidently {e} (own venv, pandas {pd})")
+    return out
+
+
+def main() -> int:
+    """Run the benchmarks one after another and write RESULTS.md."""
+    benches = sorted(HERE.glob("bench_*.py"))
+    sections: list[str] = []
+    failed: list[str] = []
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    for b in benches:
+        name = b.stem.removeprefix("bench_")
+        print(f"== {b.name}", flush=True)
+        r = subprocess.run([sys.executable, str(b)])
+        md = HERE / f"results_{name}.md"
+        if r.returncode != 0:
+            failed.append(f"{b.name} exited {r.returncode}")
+        if md.exists():
+            sections.append(md.read_text().strip())
+        else:
+            sections.append(f"## {name}\n\nno results ({b.name} wrote no {md.name}).")
+    load_after = os.getloadavg()
+    head = [
+        "# Benchmark results",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; total run {time.perf_counter() - t0:.0f} s",
+        f"- machine: {os.cpu_count()} CPUs ({cpu_model()}), {ram_gib()} RAM, {platform.system()} {platform.release()}",
+        f"- load average (1/5/15 min) before: {' '.join(f'{x:.1f}' for x in load_before)}; "
+        f"after: {' '.join(f'{x:.1f}' for x in load_after)}",
+        f"- Python {platform.python_version()}; " + ", ".join(versions()),
+        "- regenerate: `make bench` (= `python bench/run_all.py`; `BENCH_SIZES=100k,1M make bench` for a quick run)",
+    ]
+    if failed:
+        head.append("- FAILED: " + "; ".join(failed))
+    (HERE / "RESULTS.md").write_text("\n".join(head) + "\n\n" + "\n\n".join(sections) + "\n")
+    print((HERE / "RESULTS.md").read_text())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

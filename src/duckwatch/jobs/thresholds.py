@@ -1,0 +1,135 @@
+"""Threshold resolution (most specific scope wins) and evaluation: absolute, k·σ, relative, status."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from duckwatch.store.alerting import Threshold
+
+__all__ = ["Evaluation", "breaching", "evaluate", "persistent", "resolve"]
+
+BREACH = ("warning", "critical")
+MIN_BASELINE = 3  # windows needed before a sigma/relative threshold can judge
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One window judged against a threshold: status, the bound crossed (or the warning bound), baseline."""
+
+    status: str
+    bound: float | None = None
+    baseline: float | None = None
+    note: str = ""
+
+
+def resolve(
+    thresholds: Sequence[Threshold],
+    *,
+    model: str,
+    version: str,
+    family: str,
+    metric: str,
+    col: str,
+    segment: str,
+) -> Threshold | None:
+    """The most specific threshold whose scope matches (None if none, or if the winner is disabled)."""
+    want = {
+        "model": model,
+        "version": version,
+        "family": family,
+        "metric": metric,
+        "col": col,
+        "segment": segment,
+    }
+    best: Threshold | None = None
+    for t in thresholds:
+        if all(getattr(t, k) in ("*", v) for k, v in want.items()) and (
+            best is None or (t.specificity(), t.id) > (best.specificity(), best.id)
+        ):
+            best = t
+    return best if best is not None and best.enabled else None
+
+
+def breaching(status: str) -> bool:
+    """Is this status a breach (warning or critical)?"""
+    return status in BREACH
+
+
+def _crosses(direction: str, value: float, center: float, limit: float) -> bool:
+    if direction == "above":
+        return value > center + limit
+    if direction == "below":
+        return value < center + limit
+    return abs(value - center) > abs(limit)
+
+
+def _level(t: Threshold, value: float, center: float, scale: float) -> str:
+    """Compare ``value`` with center + level·scale for the critical then the warning level."""
+    for name, level in (("critical", t.critical), ("warning", t.warning)):
+        if level is None:
+            continue
+        limit = level * scale if t.kind != "sigma" or t.direction != "below" else -abs(level) * scale
+        if _crosses(t.direction, value, center, limit):
+            return name
+    return "ok"
+
+
+def _first_bound(t: Threshold, center: float, scale: float) -> float | None:
+    level = t.warning if t.warning is not None else t.critical
+    if level is None:
+        return None
+    if t.kind == "sigma" and t.direction == "below":
+        return center - abs(level) * scale
+    return center + level * scale
+
+
+def evaluate(
+    t: Threshold,
+    value: float | None,
+    *,
+    row_status: str = "ok",
+    row_threshold: float | None = None,
+    n: float | None = None,
+    prior: Sequence[tuple[float, float | None]] = (),
+) -> Evaluation:
+    """Judge one window; ``prior`` holds (value, n) of earlier windows of the same series, oldest first."""
+    if row_status == "insufficient":
+        return Evaluation("insufficient", note="too few rows in the window to judge")
+    if t.kind == "status":
+        if t.warning is None and t.critical is None:
+            return Evaluation(row_status if row_status in (*BREACH, "ok") else "ok", row_threshold)
+        # An explicit bound on a statistically judged metric: the worse of the two decisions wins.
+        own = evaluate(replace(t, kind="absolute"), value)
+        rank = ("ok", "warning", "critical")
+        worse = max(row_status, own.status, key=lambda s: rank.index(s) if s in rank else 0)
+        return Evaluation(worse, own.bound if own.status == worse else row_threshold)
+    if value is None or not math.isfinite(value):
+        return Evaluation("insufficient", note="no value")
+    if t.kind == "absolute":
+        return Evaluation(_level(t, value, 0.0, 1.0), _first_bound(t, 0.0, 1.0))
+    values = [(v, m) for v, m in prior if v is not None and math.isfinite(v)]
+    if t.kind == "sigma":
+        similar = [v for v, m in values if n and m and 0.5 * n <= m <= 2.0 * n]
+        pool = (similar if len(similar) >= MIN_BASELINE else [v for v, _ in values])[-max(t.lookback, 1) :]
+        if len(pool) < MIN_BASELINE:
+            return Evaluation("ok", note=f"baseline needs {MIN_BASELINE} earlier windows, has {len(pool)}")
+        mean = sum(pool) / len(pool)
+        std = math.sqrt(sum((v - mean) ** 2 for v in pool) / (len(pool) - 1))
+        # A flat history would turn rounding noise into "infinite sigma": floor the spread at 1% of the level.
+        scale = max(std, 0.01 * abs(mean), 1e-12)
+        return Evaluation(_level(t, value, mean, scale), _first_bound(t, mean, scale), mean)
+    pool = [v for v, _ in values][-max(t.lookback, 1) :]
+    if len(pool) < min(MIN_BASELINE, t.lookback):
+        return Evaluation("ok", note=f"baseline needs {min(MIN_BASELINE, t.lookback)} earlier windows")
+    mean = sum(pool) / len(pool)
+    if mean == 0:
+        return Evaluation("ok", mean, mean, note="baseline is 0; a relative change is undefined")
+    return Evaluation(_level(t, value, mean, abs(mean)), _first_bound(t, mean, abs(mean)), mean)
+
+
+def persistent(statuses: Sequence[str], n: int, m: int) -> bool:
+    """True if at least ``n`` of the last ``m`` statuses (newest last) breach and the newest does."""
+    recent = list(statuses)[-m:]
+    return bool(recent) and breaching(recent[-1]) and sum(breaching(s) for s in recent) >= n

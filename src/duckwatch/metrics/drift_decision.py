@@ -1,0 +1,217 @@
+"""Drift decisions: no-drift thresholds sized to the window, effect-size floors, FDR across a tick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from duckwatch.metrics.drift_kernels import (
+    FloatArray,
+    Profile,
+    bin_counts,
+    cramers_v_kernel,
+    decile_groups,
+    hellinger_kernel,
+    js_kernel,
+    ks_kernel,
+    linf_kernel,
+    psi_kernel,
+    regroup,
+    shares,
+)
+from duckwatch.metrics.profile import NumericProfile
+from duckwatch.metrics.registry import get
+
+if TYPE_CHECKING:
+    from duckwatch.metrics.drift import DriftResult
+
+__all__ = [
+    "DEFAULT_FLOORS",
+    "DEFAULT_METHOD",
+    "DriftCell",
+    "DriftMethod",
+    "benjamini_hochberg",
+    "decide",
+    "drift_cell",
+    "null_threshold",
+]
+
+
+@dataclass(frozen=True)
+class DriftMethod:
+    """Which metric decides drift for a column kind, which supplies the p-value, which are reported."""
+
+    decide: str
+    p_value: str
+    report: tuple[str, ...]
+
+
+# KS is distribution-free and has a rigorous bound from bins; W1 says "how far" in sd units.
+# For categories the chi-square test supplies the p-value, and JS distance is the effect size
+# (Cramér's V depends on the current/reference size ratio, so it cannot carry a fixed floor).
+DEFAULT_METHOD: dict[str, DriftMethod] = {
+    "numeric": DriftMethod("ks", "ks", ("wasserstein_norm", "psi", "js_distance")),
+    "categorical": DriftMethod("js_distance", "chi2", ("chi2", "psi", "linf", "hellinger")),
+}
+
+# Minimum effect sizes that matter whatever the window size; without them a 1M-row window flags
+# differences nobody would act on. ks 0.05: 5% of rows crossed some value, about a 0.12 sd mean
+# shift of a normal feature. js_distance 0.05: roughly a 4-point move of a 30% category.
+# psi 0.1: the conventional "notable change" level. wasserstein_norm 0.1: mean moved 0.1 sd.
+# hellinger 0.05 tracks js_distance closely; linf 0.03: one category moved 3 points of share.
+DEFAULT_FLOORS: dict[str, float] = {
+    "ks": 0.05,
+    "js_distance": 0.05,
+    "psi": 0.1,
+    "wasserstein_norm": 0.1,
+    "hellinger": 0.05,
+    "linf": 0.03,
+    "chi2": 0.0,
+}
+
+_NULL_CACHE: dict[tuple[object, ...], float] = {}
+_NULL_CACHE_MAX = 4096
+
+
+def _round_sig2(n: int) -> int:
+    """Round to 2 significant digits, so nearby window sizes share one cached simulation."""
+    if n < 100:
+        return max(1, n)
+    digits = len(str(n)) - 2
+    step: int = 10**digits
+    return int(np.round(n / step)) * step
+
+
+def _null_stat(name: str, ref: Profile, r: FloatArray, c: FloatArray) -> FloatArray:
+    pr, pc = shares(r), shares(c)
+    if name == "ks":
+        return ks_kernel(pr, pc)
+    if name == "js_distance":
+        return js_kernel(pr, pc)
+    if name == "hellinger":
+        return hellinger_kernel(pr, pc)
+    if name == "linf":
+        return linf_kernel(pr, pc)
+    if name == "chi2":
+        return cramers_v_kernel(r, c)
+    if name == "psi":
+        if isinstance(ref, NumericProfile):
+            labels = decile_groups(bin_counts(ref))
+            return psi_kernel(regroup(pr, labels), regroup(pc, labels))
+        return psi_kernel(pr, pc)
+    if name == "wasserstein_norm" and isinstance(ref, NumericProfile):
+        return _null_wasserstein(ref, pr, pc)
+    raise KeyError(f"no null simulation for metric {name!r}; known: {sorted(DEFAULT_FLOORS)}")
+
+
+def _null_wasserstein(ref: NumericProfile, pr: FloatArray, pc: FloatArray) -> FloatArray:
+    # Resampled rows keep the reference's within-bin mean, so only the bin shares vary; this gives
+    # the lower (sum of |∫ D| per bin) estimate, the same quantity `wasserstein_norm` reports.
+    e = ref.binning.edges
+    width = np.diff(e)
+    cnt = ref.counts.astype(np.float64)
+    mean_in_bin = np.divide(ref.sums, cnt, out=np.zeros_like(cnt), where=cnt > 0)
+    depth = np.concatenate([[0.0], e[1:], [0.0]]) - mean_in_bin  # (b - mean) per finite bin
+    before = np.cumsum(pc - pr, axis=-1)[..., :-2]
+    inner = np.abs(before * width + (pc - pr)[..., 1:-1] * depth[1:-1]).sum(axis=-1)
+    below = np.abs((pc - pr)[..., 0] * (e[0] - mean_in_bin[0]))
+    above = np.abs((pc - pr)[..., -1] * (mean_in_bin[-1] - e[-1]))
+    scale = ref.std if ref.std > 0 else 1.0
+    return np.asarray((inner + below + above) / scale)
+
+
+def null_threshold(
+    metric_name: str,
+    ref_profile: Profile,
+    n_current: int,
+    quantile: float = 0.99,
+    draws: int = 400,
+    seed: int = 0,
+) -> float:
+    """`quantile` of the metric with no drift at this window size, by multinomial resampling."""
+    counts = bin_counts(ref_profile)
+    n_ref = int(counts.sum())
+    if n_ref == 0 or n_current <= 0:
+        return float("nan")
+    n_sim = _round_sig2(int(n_current))
+    key: tuple[object, ...] = (metric_name, type(ref_profile).__name__, counts.tobytes())
+    key += (_extra_key(ref_profile), n_sim, quantile, draws, seed)
+    cached = _NULL_CACHE.get(key)
+    if cached is not None:
+        return cached
+    p = counts / n_ref
+    rng = np.random.default_rng(seed)
+    r = rng.multinomial(n_ref, p, size=draws).astype(np.float64)
+    c = rng.multinomial(n_sim, p, size=draws).astype(np.float64)
+    value = float(np.quantile(_null_stat(metric_name, ref_profile, r, c), quantile))
+    if len(_NULL_CACHE) >= _NULL_CACHE_MAX:
+        _NULL_CACHE.clear()
+    _NULL_CACHE[key] = value
+    return value
+
+
+def _extra_key(profile: Profile) -> bytes:
+    if isinstance(profile, NumericProfile):
+        return profile.binning.edges.tobytes() + profile.sums.tobytes()
+    return b""
+
+
+def benjamini_hochberg(pvalues: npt.ArrayLike, q: float = 0.05) -> npt.NDArray[np.bool_]:
+    """Benjamini-Hochberg step-up: which hypotheses are rejected at false-discovery rate q (NaN = 1)."""
+    p = np.asarray(pvalues, dtype=np.float64).ravel()
+    p = np.where(np.isnan(p), 1.0, p)
+    m = p.size
+    if m == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(p, kind="stable")
+    below = p[order] <= q * np.arange(1, m + 1) / m
+    rejected = np.zeros(m, dtype=bool)
+    if below.any():
+        k = int(np.flatnonzero(below).max())
+        rejected[order[: k + 1]] = True
+    return rejected
+
+
+def decide(
+    values: npt.ArrayLike,
+    p_values: npt.ArrayLike,
+    thresholds: npt.ArrayLike,
+    floors: npt.ArrayLike,
+    fdr: float = 0.05,
+) -> npt.NDArray[np.bool_]:
+    """Flag cells that are BH-significant and whose value >= max(null threshold, floor)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    bar = np.maximum(
+        np.broadcast_to(np.asarray(thresholds, dtype=np.float64), v.shape),
+        np.broadcast_to(np.asarray(floors, dtype=np.float64), v.shape),
+    )
+    # NaN (empty window or missing threshold) compares False, so it never flags.
+    big = np.greater_equal(v, bar, where=~(np.isnan(v) | np.isnan(bar)), out=np.zeros(v.shape, bool))
+    return benjamini_hochberg(p_values, fdr) & big
+
+
+@dataclass(frozen=True)
+class DriftCell:
+    """Inputs to `decide` for one (column, segment): effect value, p-value, threshold, floor."""
+
+    metric: str
+    value: float
+    p_value: float
+    threshold: float
+    floor: float
+    result: DriftResult
+
+
+def drift_cell(reference: Profile, current: Profile, quantile: float = 0.99) -> DriftCell:
+    """Evaluate a column with DEFAULT_METHOD: the deciding value, its p-value and its bars."""
+    kind = "numeric" if isinstance(reference, NumericProfile) else "categorical"
+    method = DEFAULT_METHOD[kind]
+    result: DriftResult = get(method.decide).fn(reference, current)  # type: ignore[misc]
+    p_res = result if method.p_value == method.decide else get(method.p_value).fn(reference, current)  # type: ignore[misc]
+    p_value = p_res.p_value if p_res.p_value is not None else float("nan")
+    n_cur = current.n
+    threshold = null_threshold(method.decide, reference, n_cur, quantile) if n_cur else float("nan")
+    return DriftCell(method.decide, result.value, p_value, threshold, DEFAULT_FLOORS[method.decide], result)

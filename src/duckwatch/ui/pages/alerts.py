@@ -1,0 +1,98 @@
+"""Alerts: incidents by state; acknowledge, assign, resolve (was it useful?) and comment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from duckwatch.jobs.app_views import ago
+from duckwatch.ui import auth
+from duckwatch.ui import components as ui
+from duckwatch.ui import data
+
+STATES = ["open", "acknowledged", "resolved"]
+REFRESH_S = 60
+
+
+def _act(action: str, incident_id: Any) -> None:
+    state = st.session_state
+    extra: dict[str, Any] = {}
+    if action == "assign":
+        extra["assignee"] = state.get(f"assignee-{incident_id}", "").strip() or auth.user()
+    elif action == "resolve":
+        extra["useful"] = state.get(f"useful-{incident_id}") == "yes"
+        extra["note"] = state.get(f"note-{incident_id}", "")
+    elif action == "comment":
+        extra["text"] = state.get(f"note-{incident_id}", "").strip()
+        if not extra["text"]:
+            state["alert_msg"] = "Write a comment first."
+            return
+    try:
+        data.incident_action(action, auth.role(), auth.user(), incident_id, **extra)
+        state["alert_msg"] = f"Incident {incident_id}: {action} saved."
+    except Exception as exc:  # shown to the user with what to do
+        state["alert_msg"] = f"Not saved: {exc}"
+
+
+def _controls(inc: dict[str, Any]) -> None:
+    iid = inc.get("id")
+    state = str(inc.get("state", "open"))
+    c1, c2, c3 = st.columns(3)
+    if state == "open":
+        c1.button("Acknowledge", key=f"ack-{iid}", on_click=_act, args=("acknowledge", iid))
+    c2.text_input("Assign to", key=f"assignee-{iid}", placeholder=auth.user())
+    c2.button("Assign", key=f"assign-{iid}", on_click=_act, args=("assign", iid))
+    st.text_area("Note or comment", key=f"note-{iid}", height=68)
+    if state != "resolved":
+        c3.radio("Was this alert useful?", ["yes", "no"], key=f"useful-{iid}", horizontal=True)
+        c3.button("Resolve", key=f"resolve-{iid}", on_click=_act, args=("resolve", iid))
+    st.button("Comment", key=f"comment-{iid}", on_click=_act, args=("comment", iid))
+
+
+def _incident(inc: dict[str, Any]) -> None:
+    with st.container(border=True):
+        sev = ui.status_word(str(inc.get("severity", "warning")))
+        st.markdown(f"**{inc.get('title', 'incident')}** · {sev} · {inc.get('model', '')}")
+        st.caption(
+            f"Opened {ago(inc.get('opened_at')) or '—'} · state {inc.get('state', 'open')} · "
+            f"assignee {inc.get('assignee') or '—'}"
+        )
+        if inc.get("summary"):
+            st.write(inc["summary"])
+        if auth.can_write():
+            _controls(inc)
+
+
+@st.fragment(run_every=REFRESH_S)
+def _body() -> None:
+    st.caption(f"Updated {data.updated_ago()} · refreshes every {REFRESH_S // 60} min")
+    if not data.alerting_available():
+        ui.empty("Alerting is not installed in this build: thresholds and incidents appear here once it is.")
+        return
+    state = st.segmented_control("State", STATES, default="open", key="alert_state") or "open"
+    rows = [i for i in data.incidents() if str(i.get("state", "open")) == state]
+    if not rows:
+        st.success(f"No {state} incidents.", icon=":material/check_circle:")
+    for inc in rows:
+        _incident(inc)
+    all_rows = data.incidents()
+    if all_rows:
+        with st.expander("All incidents as a table"):
+            ui.table(pd.DataFrame(all_rows), key="incidents")
+    msg = st.session_state.pop("alert_msg", None)
+    if msg:
+        st.toast(msg)
+
+
+def render() -> None:
+    """The alerts page."""
+    st.title("Alerts")
+    if not auth.can_write():
+        st.caption("Read-only: log in as an editor to acknowledge, assign or resolve.")
+    _body()
+
+
+if __name__ == "__main__":
+    render()

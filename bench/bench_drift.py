@@ -28,7 +28,9 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORK = HERE / ".work"
-PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+PY = (
+    str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+)
 DW = [str(ROOT / ".venv" / "bin" / "duckwatch")]
 EV_PY = WORK / "evidently-venv" / "bin" / "python"
 OUT_MD = HERE / "results_drift.md"
@@ -38,8 +40,12 @@ N_NUM, N_CAT = 20, 5
 CATS = ["a", "b", "c", "d", "e"]
 CAT_P = [0.4, 0.25, 0.15, 0.12, 0.08]
 CAT_P_DRIFT = [0.2, 0.25, 0.15, 0.12, 0.28]
-DRIFTED = {"num_03": "unit change x1000", "num_07": "+0.3 sd mean shift", "cat_2": "category share change",
-           "num_11": "null rate 0 -> 20%"}
+DRIFTED = {
+    "num_03": "unit change x1000",
+    "num_07": "+0.3 sd mean shift",
+    "cat_2": "category share change",
+    "num_11": "null rate 0 -> 20%",
+}
 DAY = datetime(2026, 1, 5, tzinfo=UTC)
 
 
@@ -126,23 +132,52 @@ def run_duckwatch(ref: Path, cur: Path, tag: str) -> dict[str, Any]:
     shutil.rmtree(d, ignore_errors=True)
     env = {"DUCKWATCH_DATA_DIR": str(d)}
     steps = {
-        "init": DW + ["init"],
-        "reference": DW + ["reference", str(ref), "--model", "bench", "--prediction-col", "prediction",
-                           "--label-col", "target"],
-        "ingest": DW + ["ingest", "predictions", str(cur), "--model", "bench", "--time-col", "ts",
-                        "--prediction-col", "prediction", "--label-col", "target"],
-        "tick": DW + ["run", "--no-notify", "--quiet"],
+        "init": [*DW, "init"],
+        "reference": [
+            *DW,
+            "reference",
+            str(ref),
+            "--model",
+            "bench",
+            "--score-col",
+            "prediction",
+            "--label-col",
+            "target",
+        ],
+        "ingest": [
+            *DW,
+            "ingest",
+            "predictions",
+            str(cur),
+            "--model",
+            "bench",
+            "--time-col",
+            "ts",
+            "--score-col",
+            "prediction",
+            "--label-col",
+            "target",
+        ],
+        "tick": [*DW, "run", "--no-notify", "--quiet"],
     }
     res = {k: timed(v, env) for k, v in steps.items()}
     out = {k: v["wall"] for k, v in res.items()}
     out["rss"] = max(v["rss"] for v in res.values())
     out["tick_rss"] = res["tick"]["rss"]
     out["total"] = sum(out[k] for k in steps)
-    exp = subprocess.run(DW + ["export", "metrics", "--model", "bench", "--format", "csv"], capture_output=True,
-                         text=True, env={**os.environ, **env}, check=True)
+    exp = subprocess.run(
+        [*DW, "export", "metrics", "--model", "bench", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+    )
     rows = list(csv.DictReader(io.StringIO(exp.stdout)))
-    flagged = {r["column"] for r in rows if r["family"] in ("drift", "quality") and r["column"]
-               and r["status"] in ("warning", "critical")}
+    flagged = {
+        r["column"]
+        for r in rows
+        if r["family"] in ("drift", "quality") and r["column"] and r["status"] in ("warning", "critical")
+    }
     out["found"] = sorted(flagged & set(DRIFTED))
     out["false_pos"] = sorted(flagged - set(DRIFTED))
     out["metrics_rows"] = len(rows)
@@ -154,8 +189,12 @@ def run_evidently(ref: Path, cur: Path) -> dict[str, Any]:
     """Evidently DataDriftPreset in its own venv; time, RSS and drifted columns."""
     r = timed([str(EV_PY), str(HERE / "peers" / "evidently_drift.py"), str(ref), str(cur)])
     found = json.loads(r["stdout"].strip().splitlines()[-1])["drifted"]
-    return {"total": r["wall"], "rss": r["rss"], "found": sorted(set(found) & set(DRIFTED)),
-            "false_pos": sorted(set(found) - set(DRIFTED))}
+    return {
+        "total": r["wall"],
+        "rss": r["rss"],
+        "found": sorted(set(found) & set(DRIFTED)),
+        "false_pos": sorted(set(found) - set(DRIFTED)),
+    }
 
 
 def run_scan(cur: Path) -> dict[str, Any]:
@@ -181,10 +220,15 @@ def history_bench(batches: int = 100, batch_rows: int = 100_000) -> dict[str, fl
     rng = np.random.default_rng(7)
     t0 = time.perf_counter()
     with Collector(d) as c:
-        c.log_reference("hist", make_chunk(rng, REF_ROWS, False, None), prediction="prediction", label="target")
+        c.log_reference("hist", make_chunk(rng, REF_ROWS, False, None), score="prediction", label="target")
         for b in range(batches):
-            c.log_predictions("hist", make_chunk(rng, batch_rows, b >= batches // 2, DAY + timedelta(days=b)),
-                              time="ts", prediction="prediction", label="target")
+            c.log_predictions(
+                "hist",
+                make_chunk(rng, batch_rows, b >= batches // 2, DAY + timedelta(days=b)),
+                time="ts",
+                score="prediction",
+                label="target",
+            )
     data = resolve_data_dir(d)
     now = DAY + timedelta(days=batches + 1, hours=1)
     run_tick(data, now=now, notify=False)
@@ -192,13 +236,19 @@ def history_bench(batches: int = 100, batch_rows: int = 100_000) -> dict[str, fl
     new = make_chunk(rng, batch_rows, True, DAY + timedelta(days=batches))
     t1 = time.perf_counter()
     with Collector(d) as c:
-        c.log_predictions("hist", new, time="ts", prediction="prediction", label="target")
+        c.log_predictions("hist", new, time="ts", score="prediction", label="target")
     t2 = time.perf_counter()
     rep = run_tick(data, now=now + timedelta(days=1), notify=False)
     t3 = time.perf_counter()
     shutil.rmtree(d, ignore_errors=True)
-    return {"build": build, "log": t2 - t1, "tick": t3 - t2, "total": t3 - t1,
-            "windows": float(rep.windows_computed), "errors": float(len(rep.errors))}
+    return {
+        "build": build,
+        "log": t2 - t1,
+        "tick": t3 - t2,
+        "total": t3 - t1,
+        "windows": float(rep.windows_computed),
+        "errors": float(len(rep.errors)),
+    }
 
 
 def fmt_found(found: list[str]) -> str:
@@ -212,15 +262,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "1M,5M"))
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--evidently-runs", type=int, default=int(os.environ.get("BENCH_EVIDENTLY_RUNS", "3")), help="runs at sizes < 5M (5M: always 1)")
+    ap.add_argument(
+        "--evidently-runs",
+        type=int,
+        default=int(os.environ.get("BENCH_EVIDENTLY_RUNS", "3")),
+        help="runs at sizes < 5M (5M: always 1)",
+    )
     ap.add_argument("--no-evidently", action="store_true")
-    ap.add_argument("--history", action="store_true", default=os.environ.get("BENCH_HISTORY") == "1", help="also the 10M-history incremental tick")
+    ap.add_argument("--fresh", action="store_true", help="forget sizes measured by earlier runs")
+    ap.add_argument(
+        "--history",
+        action="store_true",
+        default=os.environ.get("BENCH_HISTORY") == "1",
+        help="also the 10M-history incremental tick",
+    )
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)
     ref = WORK / "ref_200k.parquet"
     write_parquet(ref, REF_ROWS, 1, False, None)
     ev_ok = EV_PY.exists() and not args.no_evidently
-    results: dict[str, Any] = {}
+    store = WORK / "results_drift.json"
+    old = json.loads(store.read_text()) if store.exists() and not args.fresh else {}
+    results: dict[str, Any] = old.get("sizes", {})
     for n in [parse_size(s) for s in args.sizes.split(",")]:
         cur = WORK / f"cur_{label(n)}.parquet"
         write_parquet(cur, n, 2, True, DAY)
@@ -233,44 +296,58 @@ def main() -> None:
             k = 1 if n >= 5_000_000 else args.evidently_runs
             print(f"[{label(n)}] evidently x{k}", flush=True)
             ev = [run_evidently(ref, cur) for _ in range(k)]
-        results[label(n)] = {"duckwatch": dw, "scan": sc, "evidently": ev}
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {load}"
+        results[label(n)] = {"duckwatch": dw, "scan": sc, "evidently": ev, "measured": stamp}
         print(json.dumps(results[label(n)], default=str)[:2000], flush=True)
-    hist = history_bench() if args.history else None
-    (WORK / "results_drift.json").write_text(json.dumps({"sizes": results, "history": hist}, indent=1))
+    hist = history_bench() if args.history else old.get("history")
+    results = dict(sorted(results.items(), key=lambda kv: parse_size(kv[0])))
+    store.write_text(json.dumps({"sizes": results, "history": hist}, indent=1))
     OUT_MD.write_text(render(results, hist, ev_ok, args.runs))
     print(OUT_MD.read_text())
 
 
 def render(results: dict[str, Any], hist: dict[str, float] | None, ev_ok: bool, runs: int) -> str:
     """Markdown for the drift benchmark."""
-    lines = ["## Drift: duckwatch vs Evidently vs bare DuckDB scan", "",
-             f"Reference {REF_ROWS:,} rows; current N rows x 27 columns (20 numeric, 5 categorical, prediction, "
-             "target) + ts (one closed day). Injected drifts: " + "; ".join(f"{k} {v}" for k, v in DRIFTED.items())
-             + ". Whole processes, wall seconds / peak RSS MB; median of the runs shown in brackets.", "",
-             "| N | duckwatch ingest | duckwatch tick | duckwatch total (init+reference+ingest+tick) | duckwatch found "
-             "| duckwatch false pos. | Evidently DataDriftPreset | Evidently found | bare DuckDB scan "
-             "| Evidently / duckwatch time | duckwatch / Evidently peak memory |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "## Drift: duckwatch vs Evidently vs bare DuckDB scan",
+        "",
+        f"Reference {REF_ROWS:,} rows; current N rows x 27 columns (20 numeric, 5 categorical, prediction, "
+        "target) + ts (one closed day). Injected drifts: "
+        + "; ".join(f"{k} {v}" for k, v in DRIFTED.items())
+        + ". Whole processes, wall seconds / peak RSS MB; median of the runs shown in brackets.",
+        "",
+        "| N | duckwatch ingest | duckwatch tick | duckwatch total (init+reference+ingest+tick) | duckwatch found "
+        "| duckwatch false pos. | Evidently DataDriftPreset | Evidently found | bare DuckDB scan "
+        "| Evidently / duckwatch time | duckwatch / Evidently peak memory | measured (load 1/5/15 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for lab, r in results.items():
         dw, sc, ev = r["duckwatch"], r["scan"], r["evidently"]
         dwt, dwm = med(dw, "total"), med(dw, "rss")
-        evs = (f"{med(ev, 'total'):.1f} / {med(ev, 'rss'):,.0f} [{len(ev)}]" if ev else "not run")
+        evs = f"{med(ev, 'total'):.1f} / {med(ev, 'rss'):,.0f} [{len(ev)}]" if ev else "not run"
         ratio = f"{med(ev, 'total') / dwt:.1f}x" if ev else "-"
         mem = f"{dwm / med(ev, 'rss'):.2f}" if ev else "-"
         lines.append(
             f"| {lab} | {med(dw, 'ingest'):.2f} | {med(dw, 'tick'):.2f} / {med(dw, 'tick_rss'):,.0f} | {dwt:.2f} / {dwm:,.0f} [{len(dw)}] "
             f"| {fmt_found(dw[0]['found'])} | {len(dw[0]['false_pos'])} {', '.join(dw[0]['false_pos'])} "
             f"| {evs} | {fmt_found(ev[0]['found']) + (' +' + str(len(ev[0]['false_pos'])) + ' fp' if ev[0]['false_pos'] else '') if ev else '-'} "
-            f"| {med(sc, 'total'):.2f} / {med(sc, 'rss'):,.0f} | {ratio} | {mem} |")
+            f"| {med(sc, 'total'):.2f} / {med(sc, 'rss'):,.0f} | {ratio} | {mem} | {r.get('measured', '?')} |"
+        )
     lines += ["", "Targets: >= 30x faster than Evidently at 1M, >= 75x at 5M, <= 0.25 of its peak memory."]
     if not ev_ok:
         lines.append("Evidently was not run (no venv at bench/.work/evidently-venv; see bench/README.md).")
     if hist:
-        lines += ["", "### Incremental: one new 100k-row batch on top of 10M rows of history (in-process)", "",
-                  "| history build (100 x 100k via SDK + tick) | log 100k batch | tick | batch + tick (target < 1 s) "
-                  "| windows computed |", "|---|---|---|---|---|",
-                  f"| {hist['build']:.1f} s | {hist['log']:.2f} s | {hist['tick']:.2f} s | {hist['total']:.2f} s "
-                  f"| {hist['windows']:.0f} |"]
+        lines += [
+            "",
+            "### Incremental: one new 100k-row batch on top of 10M rows of history (in-process)",
+            "",
+            "| history build (100 x 100k via SDK + tick) | log 100k batch | tick | batch + tick (target < 1 s) "
+            "| windows computed |",
+            "|---|---|---|---|---|",
+            f"| {hist['build']:.1f} s | {hist['log']:.2f} s | {hist['tick']:.2f} s | {hist['total']:.2f} s "
+            f"| {hist['windows']:.0f} |",
+        ]
     return "\n".join(lines) + "\n"
 
 

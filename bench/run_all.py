@@ -1,6 +1,7 @@
 """Run every bench/bench_*.py, collect their Markdown outputs, rewrite bench/RESULTS.md.
 
 Usage: python bench/run_all.py   (BENCH_SIZES=100k,1M for a quicker drift run; BENCH_HISTORY=1 adds the 10M case)
+       python bench/run_all.py --collect-only   (only rebuild RESULTS.md from existing results_*.md)
 Each benchmark writes bench/results_<name>.md (bench_drift.py -> results_drift.md).
 """
 
@@ -51,8 +52,15 @@ def versions() -> list[str]:
             continue
     ev = HERE / ".work" / "evidently-venv" / "bin" / "python"
     if ev.exists():
-        r = subprocess.run([str(ev), "-c", "import importlib.metadata as m;print(m.version('evidently'),"
-                            "m.version('pandas'))"], capture_output=True, text=True)
+        r = subprocess.run(
+            [
+                str(ev),
+                "-c",
+                "import importlib.metadata as m;print(m.version('evidently'),m.version('pandas'))",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if r.returncode == 0:
             e, pd = r.stdout.split()
             out.append(f"evidently {e} (own venv, pandas {pd})")
@@ -61,6 +69,7 @@ def versions() -> list[str]:
 
 def main() -> int:
     """Run the benchmarks one after another and write RESULTS.md."""
+    collect_only = "--collect-only" in sys.argv[1:]
     benches = sorted(HERE.glob("bench_*.py"))
     sections: list[str] = []
     failed: list[str] = []
@@ -68,10 +77,12 @@ def main() -> int:
     t0 = time.perf_counter()
     for b in benches:
         name = b.stem.removeprefix("bench_")
-        print(f"== {b.name}", flush=True)
-        r = subprocess.run([sys.executable, str(b)])
         md = HERE / f"results_{name}.md"
-        if r.returncode != 0:
+        if not collect_only:
+            print(f"== {b.name}", flush=True)
+            md.unlink(missing_ok=True)
+            r = subprocess.run([sys.executable, str(b)])
+        if not collect_only and r.returncode != 0:
             failed.append(f"{b.name} exited {r.returncode}")
         if md.exists():
             sections.append(md.read_text().strip())

@@ -59,7 +59,7 @@ def test_imports_point_downward() -> None:
 
 
 def test_pages_have_no_sql() -> None:
-    pages = SRC / "ui" / "pages"
+    pages = SRC / "ui" / "screens"
     if not pages.exists():
         return
     for p in pages.glob("*.py"):

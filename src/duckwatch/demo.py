@@ -67,10 +67,15 @@ MODELS: dict[str, tuple[dm.Generator, int, dict[str, Any]]] = {
 
 
 def _timestamps(rng: np.random.Generator, start: pd.Timestamp, days: int, per_day: int) -> pd.Series:
-    counts = [int(per_day * (0.8 if (start + d * dm.DAY).dayofweek >= 5 else 1.0) * rng.uniform(0.9, 1.1)) for d in range(days)]
+    counts = [
+        int(per_day * (0.8 if (start + d * dm.DAY).day_of_week >= 5 else 1.0) * rng.uniform(0.9, 1.1))
+        for d in range(days)
+    ]
     day = np.repeat(np.arange(days), counts)
     # Busier in the day than at night: a mix of a uniform and a bump around 14:00.
-    hours = np.where(rng.random(len(day)) < 0.6, rng.normal(14, 3.5, len(day)) % 24, rng.uniform(0, 24, len(day)))
+    hours = np.where(
+        rng.random(len(day)) < 0.6, rng.normal(14, 3.5, len(day)) % 24, rng.uniform(0, 24, len(day))
+    )
     secs = np.sort(day * 86400 + np.floor(hours * 3600)).astype("int64")
     return pd.Series(start + pd.to_timedelta(secs, unit="s"))
 
@@ -111,9 +116,15 @@ def generate(
             if traffic.outcomes is not None and len(traffic.outcomes):
                 col.log_outcomes(model, traffic.outcomes)
             rows[model] = n
-            progress(f"demo: {model}: {n:,} predictions, {0 if traffic.outcomes is None else len(traffic.outcomes):,} outcomes")
+            progress(
+                f"demo: {model}: {n:,} predictions, {0 if traffic.outcomes is None else len(traffic.outcomes):,} outcomes"
+            )
         col.flush()
-    progress("demo: computing 60 days of history (one backfill tick)…" if days == 60 else f"demo: computing {days} days of history…")
+    progress(
+        "demo: computing 60 days of history (one backfill tick)…"
+        if days == 60
+        else f"demo: computing {days} days of history…"
+    )
     report = run_tick(data, now=end_ts.to_pydatetime(), notify=False)
     if report.errors:
         progress("demo: tick errors: " + "; ".join(report.errors))
@@ -163,7 +174,9 @@ def trickle(data: DataDir, seconds: float, rate_per_s: float = 3.0, seed: int = 
             id_col = str(spec["id"])
             row[id_col] = f"{run}-{logged}"
             row["ts"] = now.to_pydatetime()
-            col.log_predictions(model, {k: _plain(v) for k, v in row.items()}, version=version, experiment=experiment)
+            col.log_predictions(
+                model, {k: _plain(v) for k, v in row.items()}, version=version, experiment=experiment
+            )
             logged += 1
             time.sleep(delay)
     return logged

@@ -51,7 +51,9 @@ def _credit_features(rng: np.random.Generator, n: int) -> pd.DataFrame:
             "age": age.astype(float),
             "employment_years": np.round(np.minimum(rng.gamma(2.0, 3.5, n), age - 18.0), 1),
             "loan_amount": np.round(rng.lognormal(9.3, 0.6, n), -1),
-            "age_band": pd.cut(age, [0, 29, 44, 59, 200], labels=["18-29", "30-44", "45-59", "60+"]).astype(str),
+            "age_band": pd.cut(age, [0, 29, 44, 59, 200], labels=["18-29", "30-44", "45-59", "60+"]).astype(
+                str
+            ),
             "gender": rng.choice(["female", "male", "undisclosed"], n, p=[0.48, 0.49, 0.03]),
         }
     )
@@ -69,7 +71,9 @@ def _credit_logit(f: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _credit_scored(rng: np.random.Generator, f: pd.DataFrame, truth: np.ndarray, noise: float) -> pd.DataFrame:
+def _credit_scored(
+    rng: np.random.Generator, f: pd.DataFrame, truth: np.ndarray, noise: float
+) -> pd.DataFrame:
     out = f.copy()
     p = _sig(truth + rng.normal(0, noise, len(f)))
     out["p_default"] = np.round(p, 5)
@@ -96,7 +100,9 @@ def credit(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, 
     gbm = _credit_scored(rng, f, truth, 0.5)
     t.predictions.append(("gbm-0.3", "challenger-gbm", pd.concat([champion, gbm], axis=1)))
     delay = rng.uniform(25, 35, n)
-    arrived = _arrivals(ids[defaulted], ts[defaulted], delay[defaulted], end, {"defaulted": np.ones(defaulted.sum(), int)})
+    arrived = _arrivals(
+        ids[defaulted], ts[defaulted], delay[defaulted], end, {"defaulted": np.ones(defaulted.sum(), int)}
+    )
     t.outcomes = arrived.rename(columns={"id": "application_id"})
     m = 4000
     rf = _credit_features(rng, m)
@@ -116,21 +122,28 @@ def fraud(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, e
             "txn_id": _ids("txn", n),
             "ts": ts,
             "amount": np.round(rng.lognormal(3.6, 1.1, n), 2),
-            "merchant_category": rng.choice(["grocery", "fuel", "online", "travel", "restaurants"], n, p=[0.3, 0.15, 0.3, 0.05, 0.2]),
+            "merchant_category": rng.choice(
+                ["grocery", "fuel", "online", "travel", "restaurants"], n, p=[0.3, 0.15, 0.3, 0.05, 0.2]
+            ),
             "card_present": rng.choice(["yes", "no"], n, p=[0.6, 0.4]),
             "txn_seconds_since_last": np.round(rng.exponential(5400, n), 0),
         }
     )
-    logit = -5.0 + 0.5 * np.log1p(f["amount"] / 100) + 1.3 * (f["card_present"] == "no") - 0.00015 * f["txn_seconds_since_last"]
+    logit = (
+        -5.0
+        + 0.5 * np.log1p(f["amount"] / 100)
+        + 1.3 * (f["card_present"] == "no")
+        - 0.00015 * f["txn_seconds_since_last"]
+    )
     is_fraud = rng.random(n) < _sig(np.asarray(logit, float) + 1.2)
     score = _sig(np.asarray(logit, float) + 1.2 + rng.normal(0, 0.8, n))
     f["fraud_score"] = np.round(score, 5)
     f["flagged"] = (score >= 0.3).astype(int)
     f.loc[day >= days - 12, "txn_seconds_since_last"] *= 1000
     t = Traffic(predictions=[("2024.11", "", f)])
-    t.outcomes = _arrivals(f["txn_id"], ts, rng.uniform(1, 4, n), end, {"is_fraud": is_fraud.astype(int)}).rename(
-        columns={"id": "txn_id"}
-    )
+    t.outcomes = _arrivals(
+        f["txn_id"], ts, rng.uniform(1, 4, n), end, {"is_fraud": is_fraud.astype(int)}
+    ).rename(columns={"id": "txn_id"})
     return t
 
 
@@ -143,7 +156,9 @@ def house(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, e
         beds = np.clip(np.round(sqft / 450 + rng.normal(0, 0.7, n)), 1, 7)
         district = rng.choice(["centre", "riverside", "north-hills", "old-town", "suburbs"], n)
         market = np.round(100 * np.where(shifted, 1.4, 1.0) * (1 + rng.normal(0, 0.015, n)), 2)
-        premium = pd.Series(district).map({"centre": 1.5, "riverside": 1.3, "north-hills": 1.1, "old-town": 1.2, "suburbs": 0.9})
+        premium = pd.Series(district).map(
+            {"centre": 1.5, "riverside": 1.3, "north-hills": 1.1, "old-town": 1.2, "suburbs": 0.9}
+        )
         base = 180.0 * sqft * premium.to_numpy() * (1 + 0.03 * beds) * market / 100
         price = base * rng.lognormal(0, 0.08, n)
         pred = base * rng.lognormal(0, 0.05, n)
@@ -158,7 +173,9 @@ def house(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, e
     f.insert(0, "ts", ts)
     f.insert(0, "listing_id", _ids("lst", n))
     t = Traffic(predictions=[("v3", "", f)])
-    t.outcomes = _arrivals(f["listing_id"], ts, np.full(n, 7.0), end, {"price": price}).rename(columns={"id": "listing_id"})
+    t.outcomes = _arrivals(f["listing_id"], ts, np.full(n, 7.0), end, {"price": price}).rename(
+        columns={"id": "listing_id"}
+    )
     ref, ref_price = frame(3000, np.zeros(3000, bool))
     ref["price"] = ref_price
     t.reference = ref
@@ -192,9 +209,13 @@ def reco(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, en
     clicked = rng.random(n) < 0.35 * lengths / 10
     revenue = np.where(clicked, np.round(rng.lognormal(3.2, 0.5, n), 2), 0.0)
     t = Traffic(predictions=[("two-tower-7", "", f)])
-    t.outcomes = _arrivals(f["request_id"], ts, rng.uniform(0.01, 0.5, n), end, {"clicked": clicked.astype(int), "revenue": revenue}).rename(
-        columns={"id": "request_id"}
-    )
+    t.outcomes = _arrivals(
+        f["request_id"],
+        ts,
+        rng.uniform(0.01, 0.5, n),
+        end,
+        {"clicked": clicked.astype(int), "revenue": revenue},
+    ).rename(columns={"id": "request_id"})
     return t
 
 
@@ -213,7 +234,9 @@ def churn(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, e
             "support_tickets": rng.poisson(1.2, n).astype(float),
         }
     )
-    logit = np.asarray(-1.0 - 0.04 * tenure + 0.4 * f["support_tickets"] + 1.0 * (f["contract"] == "monthly"), float)
+    logit = np.asarray(
+        -1.0 - 0.04 * tenure + 0.4 * f["support_tickets"] + 1.0 * (f["contract"] == "monthly"), float
+    )
     churned = rng.random(n) < _sig(logit)
     p = _sig(logit + rng.normal(0, 0.7, n))
     f["churn_probability"] = np.round(p, 5)
@@ -221,9 +244,9 @@ def churn(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, e
     spike = (day >= days - 15) & (day < days - 13) & (rng.random(n) < 0.35)
     f.loc[spike, "tenure_months"] = np.nan
     t = Traffic(predictions=[("2.1.0", "", f)])
-    t.outcomes = _arrivals(f["customer_id"], ts, rng.uniform(10, 14, n), end, {"churned": churned.astype(int)}).rename(
-        columns={"id": "customer_id"}
-    )
+    t.outcomes = _arrivals(
+        f["customer_id"], ts, rng.uniform(10, 14, n), end, {"churned": churned.astype(int)}
+    ).rename(columns={"id": "customer_id"})
     return t
 
 
@@ -235,13 +258,17 @@ def leads(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, e
         {
             "lead_id": _ids("lead", n),
             "ts": ts,
-            "source": rng.choice(["webinar", "ads", "referral", "organic", "event"], n, p=[0.15, 0.35, 0.1, 0.3, 0.1]),
+            "source": rng.choice(
+                ["webinar", "ads", "referral", "organic", "event"], n, p=[0.15, 0.35, 0.1, 0.3, 0.1]
+            ),
             "company_size": np.round(rng.lognormal(4, 1.3, n), 0),
             "pages_viewed": rng.poisson(4, n).astype(float),
             "email_opens": rng.poisson(2, n).astype(float),
         }
     )
-    logit = np.asarray(-2.5 + 0.25 * f["pages_viewed"] + 0.3 * f["email_opens"] + 1.0 * (f["source"] == "referral"), float)
+    logit = np.asarray(
+        -2.5 + 0.25 * f["pages_viewed"] + 0.3 * f["email_opens"] + 1.0 * (f["source"] == "referral"), float
+    )
     converted = rng.random(n) < _sig(logit)
     p = _sig(logit + rng.normal(0, 0.6, n))
     f["p_convert"] = np.round(p, 5)

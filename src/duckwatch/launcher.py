@@ -142,7 +142,9 @@ def run(data: DataDir, port: int, trickle_rate: float = 2.0) -> int:
         if wait_healthy(port):
             print(f"duckwatch is running: {_url(port)}  (Ctrl-C or make stop to stop)", flush=True)
         else:
-            print(f"the app did not answer on {_url(port)} within {HEALTH_TIMEOUT_S:.0f}s; see {logs / 'serve.log'}")
+            print(
+                f"the app did not answer on {_url(port)} within {HEALTH_TIMEOUT_S:.0f}s; see {logs / 'serve.log'}"
+            )
             stopping = True
         while not stopping:
             dead = [n for n, p in procs.items() if p.poll() is not None and n != "trickle"]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -234,3 +238,35 @@ def test_schemathesis_finds_no_server_error(url: str) -> None:
         case.validate_response(response, checks=[not_a_server_error])
 
     check()
+
+
+def test_collect_command_serves_with_token_from_env(data_dir: DataDir) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (
+        "import argparse, sys; from duckwatch.collector.http_cli import add_parser, handle; "
+        "p = argparse.ArgumentParser(); sub = p.add_subparsers(); "
+        "add_parser(sub, lambda q: q.add_argument('--data-dir')); sys.exit(handle(p.parse_args(sys.argv[1:])))"
+    )
+    env = dict(os.environ, DUCKWATCH_TOKEN=TOKEN)
+    args = [sys.executable, "-c", code, "collect", "--port", str(port), "--data-dir", str(data_dir.root)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.1)
+        path = f"{base}/v1/models/cli/predictions"
+        assert httpx.post(path, json={"id": "a", "score": 0.2}).status_code == 401
+        ok = httpx.post(path, json={"id": "a", "score": 0.2}, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert ok.status_code == 200 and ok.json()["landed"] == 1
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    assert proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after a clean shutdown

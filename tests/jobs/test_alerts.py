@@ -9,7 +9,7 @@ from alerting_frames import day, frame, model, row
 from duckwatch.config import DataDir
 from duckwatch.errors import PermissionDeniedError
 from duckwatch.jobs import alerts
-from duckwatch.store import alert_state, alerting
+from duckwatch.store import alert_state, alerting, routing
 from duckwatch.store.settings import Settings
 
 
@@ -51,7 +51,9 @@ def test_one_upstream_break_makes_one_incident_and_one_notification(data_dir: Da
         "out_of_range_share:income", "positive_rate:score", "psi:age", "psi:income",
     ]  # fmt: skip
     assert incident["likely_cause"].startswith("input drift in column 'income' (psi 0.8")
-    assert incident["severity"] == "critical" and incident["since"] == day(7).isoformat(timespec="microseconds")
+    assert incident["severity"] == "critical" and incident["since"] == day(7).isoformat(
+        timespec="microseconds"
+    )
     assert incident["time_to_detect_s"] == pytest.approx(2 * 86400)
     [msg] = alert_state.outbox(settings)
     assert msg["mode"] == "immediate" and msg["channel_kind"] == "log"
@@ -78,7 +80,9 @@ def _kpi_threshold(settings: Settings, **extra: object) -> alerting.Threshold:
     )  # fmt: skip
 
 
-def _tick(settings: Settings, i: int, value: float, history: pd.DataFrame, notify: bool = True) -> pd.DataFrame:
+def _tick(
+    settings: Settings, i: int, value: float, history: pd.DataFrame, notify: bool = True
+) -> pd.DataFrame:
     info = model(settings)
     res = frame([row(i, "kpi", "revenue", value)])
     summary = alerts.evaluate_and_alert(settings, info, res, history, now=day(i + 1), notify=notify)
@@ -105,7 +109,7 @@ def test_mute_and_maintenance_record_but_do_not_notify(data_dir: DataDir) -> Non
     assert alert_state.outbox(settings) == []
     assert alerts.list_alerts(settings, "churn")[0]["suppressed"] == "muted"
     alerting.update_threshold(settings, t.id, actor="pm", role="editor", reason="unmute", mute_until=None)
-    alerting.add_maintenance(
+    routing.add_maintenance(
         settings, model="churn", start_at=day(1).isoformat(), end_at=day(3).isoformat(), actor="ops",
         role="editor", reason="warehouse migration",
     )  # fmt: skip
@@ -149,12 +153,21 @@ def test_lifecycle_is_role_checked_audited_and_feeds_precision(data_dir: DataDir
     alerts.acknowledge(settings, iid, actor="ana", role="editor", now=now)
     alerts.assign(settings, iid, "bob", actor="ana", role="editor", reason="on call")
     alerts.comment(settings, iid, "looking at the pricing feed", actor="bob", role="editor", now=now)
-    alerts.resolve(settings, iid, actor="bob", role="editor", now=day(3).isoformat(), useful=True, note="fixed feed")
+    alerts.resolve(
+        settings, iid, actor="bob", role="editor", now=day(3).isoformat(), useful=True, note="fixed feed"
+    )
     [done] = alerts.list_incidents(settings)
-    assert (done["state"], done["assignee"], done["useful"], done["acknowledged_by"]) == ("resolved", "bob", 1, "ana")
+    assert (done["state"], done["assignee"], done["useful"], done["acknowledged_by"]) == (
+        "resolved",
+        "bob",
+        1,
+        "ana",
+    )
     assert [c["text"] for c in alerts.comments(settings, iid)] == ["looking at the pricing feed"]
     [precision] = alerts.alert_precision(settings)
     assert precision["precision"] == 1.0
-    actions = [r["action"] for r in settings.query("SELECT action FROM audit WHERE target = ?", (f"incident:{iid}",))]
+    actions = [
+        r["action"] for r in settings.query("SELECT action FROM audit WHERE target = ?", (f"incident:{iid}",))
+    ]
     assert actions == ["incident.open", "incident.acknowledge", "incident.assign", "incident.comment",
                        "incident.resolve"]  # fmt: skip

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
@@ -17,12 +17,12 @@ from alerting_frames import day, frame, model, row
 
 from duckwatch.config import DataDir
 from duckwatch.jobs import alerts, notify
-from duckwatch.store import alert_state, alerting
+from duckwatch.store import alert_state, alerting, routing
 from duckwatch.store.settings import Settings
 
 
 class _Hook(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]] = []
+    received: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -37,7 +37,7 @@ class _Hook(BaseHTTPRequestHandler):
 class _Smtp(socketserver.StreamRequestHandler):
     """Just enough SMTP for smtplib: greeting, EHLO/HELO, MAIL, RCPT, DATA, QUIT."""
 
-    messages: list[str] = []
+    messages: ClassVar[list[str]] = []
 
     def _say(self, line: str) -> None:
         self.wfile.write(line.encode() + b"\r\n")
@@ -113,7 +113,7 @@ def _incident(settings: Settings, public_url: str = "") -> None:
 
 def test_webhook_email_and_log_receive_the_incident(data_dir: DataDir, webhook: int, smtp: int) -> None:
     settings = Settings(data_dir.settings)
-    alerting.set_channels(
+    routing.set_channels(
         settings, "churn",
         [
             {"kind": "webhook", "target": f"http://127.0.0.1:{webhook}/hook"},
@@ -144,7 +144,7 @@ def test_webhook_email_and_log_receive_the_incident(data_dir: DataDir, webhook: 
 
 def test_receiver_down_retries_with_backoff_then_records_failure(data_dir: DataDir) -> None:
     settings = Settings(data_dir.settings)
-    alerting.set_channels(
+    routing.set_channels(
         settings, "*", [{"kind": "webhook", "target": f"http://127.0.0.1:{_free_port()}/down"}],
         actor="ana", role="editor", reason="default route",
     )  # fmt: skip
@@ -164,7 +164,7 @@ def test_receiver_down_retries_with_backoff_then_records_failure(data_dir: DataD
 
 def test_digest_bundles_pending_warnings(data_dir: DataDir, webhook: int) -> None:
     settings = Settings(data_dir.settings)
-    alerting.set_channels(
+    routing.set_channels(
         settings, "*", [{"kind": "webhook", "target": f"http://127.0.0.1:{webhook}/"}], actor="a", role="admin",
         reason="route",
     )  # fmt: skip
@@ -175,7 +175,9 @@ def test_digest_bundles_pending_warnings(data_dir: DataDir, webhook: int) -> Non
             kind="absolute", direction="below", warning=100.0, critical=10.0,
         )  # fmt: skip
     history = frame([])
-    for i, metric in enumerate(("revenue", "margin")):  # two separate incidents (different days, both warnings)
+    for i, metric in enumerate(
+        ("revenue", "margin")
+    ):  # two separate incidents (different days, both warnings)
         res = frame([row(2 * i, "kpi", metric, 50.0)])
         summary = alerts.evaluate_and_alert(settings, info, res, history, now=day(2 * i + 1), notify=True)
         history = pd.concat([history, summary.results], ignore_index=True)

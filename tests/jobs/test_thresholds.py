@@ -24,7 +24,15 @@ def test_most_specific_scope_wins_and_disabled_winner_switches_off() -> None:
     ts = [
         _t(id=1, family="performance", metric="accuracy", kind="relative", direction="below", warning=-0.05),
         _t(id=2, model="churn", metric="accuracy", kind="absolute", direction="below", warning=0.8),
-        _t(id=3, model="churn", version="v2", metric="accuracy", kind="absolute", direction="below", warning=0.9),
+        _t(
+            id=3,
+            model="churn",
+            version="v2",
+            metric="accuracy",
+            kind="absolute",
+            direction="below",
+            warning=0.9,
+        ),
         _t(id=4, model="churn", metric="accuracy", segment="eu", enabled=False, warning=1.0),
     ]
     scope = {"version": "v1", "family": "performance", "metric": "accuracy", "col": "*", "segment": "*"}
@@ -98,7 +106,9 @@ def test_defaults_monitor_a_new_model_and_page_only_on_symptoms(data_dir: DataDi
 def test_viewers_are_refused_and_every_change_is_audited_and_revertible(data_dir: DataDir) -> None:
     settings = Settings(data_dir.settings)
     with pytest.raises(PermissionDeniedError):
-        alerting.create_threshold(settings, actor="vic", role="viewer", reason="try", metric="f1", warning=0.5)
+        alerting.create_threshold(
+            settings, actor="vic", role="viewer", reason="try", metric="f1", warning=0.5
+        )
     with pytest.raises(BadInputError, match="reason"):
         alerting.create_threshold(settings, actor="ana", role="editor", reason=" ", metric="f1", warning=0.5)
     with pytest.raises(BadInputError, match="critical"):

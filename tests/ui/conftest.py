@@ -24,13 +24,15 @@ def build_data_dir(root: Path) -> DataDir:
     """Two models: `credit` (reference, two versions, labels, drift in income late on), `fraud` (bare)."""
     rng = np.random.default_rng(7)
     data = DataDir(root).ensure()
-    # A real threshold that fires (AUC here is ~0.75), so incidents and alerts exist for the pages.
+    # A real threshold that fires (a day holds ~720 rows here), so incidents and alerts exist for the pages.
     create_threshold(
         Settings(data.settings), actor="test", role="admin", reason="fixture", model="credit",
-        family="performance", metric="roc_auc", kind="absolute", direction="below", warning=0.95, critical=0.9,
+        family="volume", metric="row_count", kind="absolute", direction="below", warning=5000, critical=1000,
     )  # fmt: skip
     with Collector(data.root) as c:
-        c.declare("credit", display_name="Credit risk", owner="ana@example.com", purpose="Approve small loans")
+        c.declare(
+            "credit", display_name="Credit risk", owner="ana@example.com", purpose="Approve small loans"
+        )
         ref = make_predictions(rng, 2000, start="2025-12-01", prefix="ref")
         ref["label"] = (rng.random(len(ref)) < ref["score"]).astype(int)
         c.log_reference("credit", ref, id="request_id", timestamp="ts")
@@ -38,9 +40,14 @@ def build_data_dir(root: Path) -> DataDir:
             pred = make_predictions(rng, 4000, start="2026-01-01", freq="2min", prefix=f"{version}-")
             late = pred["ts"] >= pd.Timestamp("2026-01-04", tz="UTC")
             pred.loc[late, "income"] *= 3.0  # a unit change upstream: drift the app must show
-            c.log_predictions("credit", pred, version=version, experiment=experiment, id="request_id", timestamp="ts")
+            c.log_predictions(
+                "credit", pred, version=version, experiment=experiment, id="request_id", timestamp="ts"
+            )
             labels = pd.DataFrame(
-                {"request_id": pred["request_id"], "label": (rng.random(len(pred)) < pred["score"]).astype(int)}
+                {
+                    "request_id": pred["request_id"],
+                    "label": (rng.random(len(pred)) < pred["score"]).astype(int),
+                }
             )
             c.log_outcomes("credit", labels.head(3000), id="request_id")
         c.log_predictions("fraud", make_predictions(rng, 600, prefix="f"), id="request_id", timestamp="ts")

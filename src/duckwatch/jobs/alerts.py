@@ -12,7 +12,7 @@ import pandas as pd
 from duckwatch.jobs import notify as notify_mod
 from duckwatch.jobs import thresholds as th
 from duckwatch.store import alert_state
-from duckwatch.store.alerting import Threshold, in_maintenance, list_thresholds
+from duckwatch.store.alerting import Threshold, list_thresholds
 from duckwatch.store.catalog import ModelInfo
 from duckwatch.store.incidents import (
     acknowledge,
@@ -20,10 +20,12 @@ from duckwatch.store.incidents import (
     assign,
     comment,
     comments,
+    get_incident,
     list_alerts,
     list_incidents,
 )
 from duckwatch.store.incidents import resolve as resolve_incident
+from duckwatch.store.routing import in_maintenance
 from duckwatch.store.settings import Settings
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "comment",
     "comments",
     "evaluate_and_alert",
+    "get_incident",
     "list_alerts",
     "list_incidents",
     "resolve",
@@ -97,76 +100,94 @@ def dedup_key(model: str, key: dict[str, str]) -> str:
     return "|".join([model, *(str(key[k]) for k in ("version", "experiment", "metric", "col", "segment"))])
 
 
+def _iso_column(values: pd.Series) -> list[str]:
+    ts = pd.to_datetime(values, utc=True)
+    return [str(x) for x in ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")]
+
+
 def _decide(
     model: ModelInfo, thresholds: list[Threshold], out: pd.DataFrame, history: pd.DataFrame
 ) -> list[_Decision]:
     """Evaluate every series (in window order) and fill status/threshold of the new rows in ``out``."""
     new = out.assign(_new=range(len(out)))
-    old = history.assign(_new=-1) if len(history) else history.assign(_new=pd.Series(dtype="int64"))
-    combined = pd.concat([old, new], ignore_index=True) if len(old) else new
+    parts = [history.assign(_new=-1), new] if len(history) else [new]
+    combined = pd.concat(parts, ignore_index=True)
     combined[SERIES] = combined[SERIES].fillna("").astype(str)
+    combined["_start"] = _iso_column(combined["window_start"])
+    combined["_end"] = _iso_column(combined["window_end"])
+    # A recomputed window replaces its older copy (new rows sort after history rows).
+    combined = combined.sort_values([*SERIES, "_start", "_new"], kind="stable")
+    combined = combined.drop_duplicates([*SERIES, "_start"], keep="last").reset_index(drop=True)
+    cols = {c: combined[c].tolist() for c in ("value", "n", "status", "threshold", "_start", "_end", "_new")}
+    cols.update({c: combined[c].tolist() for c in ("provisional", "method")})
+    keys = list(zip(*(combined[c].tolist() for c in SERIES), strict=True))
+    bounds = [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
     decisions: list[_Decision] = []
-    for values, grp in combined.groupby(SERIES, sort=False):
-        if not (grp["_new"] >= 0).any():
+    for lo, hi in zip([0, *bounds], [*bounds, len(keys)], strict=True):
+        news = [i for i in range(lo, hi) if cols["_new"][i] >= 0]
+        if not news:
             continue
-        key = {k: str(v) for k, v in zip(SERIES, values, strict=True)}
-        scope = {k: v for k, v in key.items() if k != "experiment"}
-        t = th.resolve(thresholds, model=model.model, **scope)
+        key = dict(zip(SERIES, keys[lo], strict=True))
+        t = th.resolve(thresholds, model=model.model, **{k: v for k, v in key.items() if k != "experiment"})
         if t is None:
             continue
-        # A recomputed window replaces its older copy in the series.
-        grp = grp.sort_values(["window_start", "_new"]).drop_duplicates("window_start", keep="last")
-        prior: list[tuple[float, float | None]] = []
-        statuses: list[str] = []
-        starts: list[str] = []
-        for rec in grp.to_dict("records"):
-            row = pd.Series(rec)
-            value = _float(row.value)
-            ev = th.evaluate(
-                t,
-                value,
-                row_status=str(row.status or "ok"),
-                row_threshold=_float(row.threshold),
-                n=_float(row.n),
-                prior=prior,
-            )
-            statuses.append(ev.status)
-            starts.append(_iso(row.window_start))
-            if ev.status == "ok" and value is not None:
-                # Only normal windows form the baseline: a breach must not drag "normal" towards itself.
-                prior.append((value, _float(row.n)))
-            new_idx = int(rec["_new"])
-            if new_idx < 0:
-                continue
-            if t.kind != "status" or t.warning is not None or t.critical is not None:
-                out.at[new_idx, "status"] = ev.status
-                out.at[new_idx, "threshold"] = math.nan if ev.bound is None else ev.bound
-            if bool(row.provisional) and row.family == "performance":
-                continue  # labels still arriving: judged later, when the window is final
-            recent = list(zip(statuses, starts, strict=True))[-t.persist_m :]
-            if th.persistent(statuses, t.persist_n, t.persist_m):
-                action = "fire"
-            elif ev.status == "ok":
-                action = "clear"
-            else:
-                continue
-            since = min(s for st, s in recent if th.breaching(st)) if action == "fire" else starts[-1]
-            decisions.append(
-                _Decision(
-                    action,
-                    key,
-                    t,
-                    ev.status,
-                    value,
-                    ev.bound,
-                    ev.baseline,
-                    since,
-                    starts[-1],
-                    _iso(row.window_end),
-                    {"note": ev.note, "n": _float(row.n), "method": str(row.method or "")},
-                )
-            )
+        decisions += _series(t, key, cols, max(lo, news[0] - (3 * t.lookback + t.persist_m + 10)), hi, out)
     decisions.sort(key=lambda d: (d.window_end, d.window_start, d.action != "clear"))
+    return decisions
+
+
+def _series(
+    t: Threshold, key: dict[str, str], cols: dict[str, list[Any]], lo: int, hi: int, out: pd.DataFrame
+) -> list[_Decision]:
+    """Walk one series' windows oldest first: statuses, baseline of normal windows, persistence."""
+    prior: list[tuple[float, float | None]] = []
+    statuses: list[str] = []
+    decisions: list[_Decision] = []
+    for i in range(lo, hi):
+        value, n = _float(cols["value"][i]), _float(cols["n"][i])
+        raw = cols["status"][i]
+        status = raw if isinstance(raw, str) and raw else "ok"
+        ev = th.evaluate(
+            t, value, row_status=status, row_threshold=_float(cols["threshold"][i]), n=n, prior=prior
+        )
+        statuses.append(ev.status)
+        if ev.status == "ok" and value is not None:
+            # Only normal windows form the baseline: a breach must not drag "normal" towards itself.
+            prior.append((value, n))
+        new_idx = int(cols["_new"][i])
+        if new_idx < 0:
+            continue
+        if t.kind != "status" or t.warning is not None or t.critical is not None:
+            out.at[new_idx, "status"] = ev.status
+            out.at[new_idx, "threshold"] = math.nan if ev.bound is None else ev.bound
+        if cols["provisional"][i] in (True, 1) and key["family"] == "performance":
+            continue  # labels still arriving: judged later, when the window is final
+        if th.persistent(statuses, t.persist_n, t.persist_m):
+            action = "fire"
+        elif ev.status == "ok":
+            action = "clear"
+        else:
+            continue
+        recent = list(zip(statuses, cols["_start"][i - len(statuses) + 1 : i + 1], strict=True))[
+            -t.persist_m :
+        ]
+        since = min(s for st, s in recent if th.breaching(st)) if action == "fire" else cols["_start"][i]
+        details = {"note": ev.note, "n": n, "method": str(cols["method"][i] or "")}
+        decisions.append(
+            _Decision(
+                action,
+                key,
+                t,
+                ev.status,
+                value,
+                ev.bound,
+                ev.baseline,
+                since,
+                cols["_start"][i],
+                cols["_end"][i],
+                details,
+            )
+        )
     return decisions
 
 
@@ -204,14 +225,16 @@ class _Run:
             "incidents_resolved": 0,
         }
         self.touched: set[int] = set()
+        self.open = {a["dedup_key"]: a for a in list_alerts(settings, model.model, state="open")}
 
     def apply(self, d: _Decision) -> None:
         key = dedup_key(self.model.model, d.key)
-        existing = alert_state.open_alert_for_key(self.settings, key)
+        existing = self.open.get(key)
         if d.action == "clear":
             if existing is not None:
                 note = f"auto-resolved: back to normal ({d.key['metric']} = {d.value} in window {d.window_start})"
                 inc = alert_state.auto_resolve_alert(self.settings, existing["id"], self.stamp, note)
+                del self.open[key]
                 self.counts["resolved"] += 1
                 self.counts["incidents_resolved"] += inc is not None
             return
@@ -231,7 +254,7 @@ class _Run:
             if existing["incident_id"] is not None:
                 self.touched.add(int(existing["incident_id"]))
             return
-        alert_state.insert_alert(
+        alert_id = alert_state.insert_alert(
             self.settings,
             {
                 **values,
@@ -246,6 +269,7 @@ class _Run:
                 "details": d.details,
             },
         )
+        self.open[key] = {"id": alert_id, "incident_id": None}
         self.counts["opened"] += 1
 
     def group(self) -> None:
@@ -279,6 +303,7 @@ class _Run:
             self.touched.add(incident_id)
         for incident_id in self.touched:
             self._refresh_incident(incident_id)
+        self.open = {a["dedup_key"]: a for a in list_alerts(self.settings, self.model.model, state="open")}
 
     def _refresh_incident(self, incident_id: int) -> None:
         alerts = [a for a in list_alerts(self.settings, incident_id=incident_id) if a["state"] != "resolved"]
@@ -350,7 +375,7 @@ def evaluate_and_alert(
     sent = 0
     by_id = {t.id: t for t in thresholds}
     for incident_id in sorted(run.touched):
-        incident = list_incidents_by_id(settings, incident_id)
+        incident = get_incident(settings, incident_id)
         if incident is None or incident["state"] == "resolved":
             continue
         alerts = [a for a in list_alerts(settings, incident_id=incident_id) if a["state"] != "resolved"]
@@ -371,9 +396,3 @@ def evaluate_and_alert(
         alert_state.mark_notified(settings, incident_id, incident["severity"], run.stamp)
         sent += 1
     return AlertSummary(out, **run.counts, notifications=sent, incident_ids=tuple(sorted(run.touched)))
-
-
-def list_incidents_by_id(settings: Settings, incident_id: int) -> dict[str, Any] | None:
-    """One incident row, or None."""
-    rows = settings.query("SELECT * FROM incidents WHERE id = ?", (incident_id,))
-    return rows[0] if rows else None

@@ -6,6 +6,7 @@ and no maths, and every number the app shows can be traced to `duckwatch export`
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ HEADLINE_PREFERRED = (
     "estimated_accuracy",
 )
 OVERALL_SEGMENTS = ("", "all", "__all__", "*")
-FAIRNESS_METRICS = ("four_fifths", "max_gap", "positive_rate", "tpr", "fpr")
+FAIRNESS_METRICS = ("four_fifths", "max_gap", "disparate_impact")
 HEALTH_RULE = (
     "Critical: a metric in the model's latest computed window is critical (or an open critical incident). "
     "Needs attention: a warning there, quarantined rows, or an open incident. "
@@ -77,7 +78,8 @@ def primary(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     keys = frame.groupby(["version", "experiment"]).agg(last=("window_start", "max"), rows=("value", "size"))
     best = keys.sort_values(["last", "rows"], ascending=False).index[0]
-    return frame[(frame["version"] == best[0]) & (frame["experiment"] == best[1])]
+    out: pd.DataFrame = frame[(frame["version"] == best[0]) & (frame["experiment"] == best[1])]
+    return out
 
 
 def metrics(data: DataDir, model: str) -> pd.DataFrame:
@@ -151,15 +153,12 @@ def headline(frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
         rank = {f: i for i, f in enumerate(HEADLINE_FAMILIES)}
         name = min(names, key=lambda m: (rank.get(str(frame[frame["metric"] == m]["family"].iloc[0]), 99), m))
     rows = frame[frame["metric"] == name]
-    return name, rows.groupby("window_start", as_index=False)["value"].max()
+    series: pd.DataFrame = rows.groupby("window_start")["value"].max().reset_index()
+    return name, series
 
 
-def label_coverage(frame: pd.DataFrame, overview_row: dict[str, Any]) -> float:
-    """Share of predictions with a label: the job's latest `label_coverage`, else outcomes / predictions."""
-    part = overall(primary(frame))
-    part = part[(part["metric"] == "label_coverage") & part["value"].notna()] if not part.empty else part
-    if not part.empty:
-        return float(part.sort_values("window_start")["value"].iloc[-1])
+def label_coverage(overview_row: dict[str, Any]) -> float:
+    """Share of all predictions that have a label so far (outcomes / predictions, at most 1)."""
     preds = overview_row.get("predictions") or 0
     return min(1.0, (overview_row.get("outcomes") or 0) / preds) if preds else 0.0
 
@@ -182,7 +181,7 @@ def portfolio(
             gaps.append("no owner")
         if not ov["reference"]:
             gaps.append("no reference")
-        coverage = label_coverage(frame, ov)
+        coverage = label_coverage(ov)
         rows.append(
             {
                 **ov,
@@ -239,7 +238,19 @@ def drift_table(frame: pd.DataFrame, window: Any = None) -> pd.DataFrame:
         return pd.DataFrame(columns=["column", "metric", "value", "lower", "upper", "threshold", "status"])
     ws = part["window_start"].max() if window is None else pd.Timestamp(window)
     part = part[part["window_start"] == ws]
-    cols = ["column", "metric", "value", "lower", "upper", "threshold", "status", "n", "exact"]
+    cols = [
+        "column",
+        "metric",
+        "value",
+        "lower",
+        "upper",
+        "threshold",
+        "status",
+        "n",
+        "exact",
+        "version",
+        "experiment",
+    ]
     return part.sort_values("value", ascending=False)[cols].reset_index(drop=True)
 
 
@@ -263,7 +274,7 @@ def status_counts(frame: pd.DataFrame, family: str) -> dict[str, int]:
 
 def fairness_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Fairness rule results, if the job computed any."""
-    mask = frame["metric"].isin(FAIRNESS_METRICS) | frame["metric"].str.startswith("fairness")
+    mask = (frame["family"] == "fairness") | frame["metric"].str.startswith(FAIRNESS_METRICS)
     return frame[mask]
 
 
@@ -276,7 +287,8 @@ def compare(frame: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]) -> tupl
         part = part.sort_values("window_start").groupby(["family", "metric", "column"]).tail(1)
         return part.set_index(["family", "metric", "column"])[["value", "lower", "upper", "status", "n"]]
 
-    table = side(a).join(side(b), how="outer", lsuffix="_a", rsuffix="_b").reset_index()
+    table = side(a).merge(side(b), how="outer", left_index=True, right_index=True, suffixes=("_a", "_b"))
+    table = table.reset_index()
     if table.empty:
         return "These two have no metrics in common yet.", table
     table["difference"] = table["value_b"] - table["value_a"]
@@ -308,7 +320,7 @@ def _shares(profile: dict[str, Any]) -> tuple[list[str], list[float]]:
     else:
         edges = profile["edges"]
         labels = [f"< {edges[0]:.3g}"]
-        labels += [f"{lo:.3g} – {hi:.3g}" for lo, hi in zip(edges[:-1], edges[1:], strict=False)]
+        labels += [f"{lo:.3g} – {hi:.3g}" for lo, hi in itertools.pairwise(edges)]
         labels += [f"> {edges[-1]:.3g}"]
         counts = list(profile["counts"])
     total = sum(counts) or 1

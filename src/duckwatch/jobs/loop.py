@@ -16,6 +16,19 @@ from duckwatch.jobs.tick import run_tick
 log = logging.getLogger("duckwatch.job")
 
 
+def _digest(data: DataDir) -> None:
+    """Warnings go out once a day as a digest (critical alerts go out at once, from the tick)."""
+    from datetime import UTC, datetime
+
+    from duckwatch.jobs.notify import send_digest
+    from duckwatch.store.settings import Settings
+
+    try:
+        send_digest(Settings(data.settings), datetime.now(UTC))
+    except Exception as exc:  # the loop must keep going
+        log.exception("digest failed: %s", exc)
+
+
 def run_loop(data: DataDir, every_s: float = 60.0, max_ticks: int = 0) -> int:
     """Tick now and then every ``every_s`` seconds until stopped; only one loop per data dir."""
     stop = threading.Event()
@@ -49,6 +62,7 @@ def run_loop(data: DataDir, every_s: float = 60.0, max_ticks: int = 0) -> int:
                     stop.set()
 
             scheduler.every(max(1, round(every_s))).seconds.do(_tick)
+            scheduler.every().day.at("08:00").do(_digest, data)
             _tick()
             while not stop.is_set():
                 scheduler.run_pending()

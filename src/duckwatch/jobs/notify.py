@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,8 +14,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from duckwatch.store import alert_state
-from duckwatch.store.alerting import list_channels
 from duckwatch.store.catalog import ModelInfo
+from duckwatch.store.routing import list_channels
 from duckwatch.store.settings import Settings
 
 __all__ = [

@@ -86,7 +86,7 @@ def performance_rows(
     horizon_passed = pd.Timestamp(we) + timedelta(hours=info.label_horizon_hours) <= pd.Timestamp(now)
     labelled = df["_label"].notna()
     rows: list[dict[str, Any]] = [
-        {"family": "performance", "metric": "label_coverage", "value": float(labelled.mean()), "n": len(df),
+        {"family": "volume", "metric": "label_coverage", "value": float(labelled.mean()), "n": len(df),
          "provisional": not horizon_passed, "method": f"share of predictions with an outcome (horizon {info.label_horizon_hours:g} h)"}
     ]  # fmt: skip
     task = info.task or _infer_task(df, scores, preds)

@@ -76,8 +76,9 @@ def _level(t: Threshold, value: float, center: float, scale: float) -> str:
     return "ok"
 
 
-def _first_bound(t: Threshold, center: float, scale: float) -> float | None:
-    level = t.warning if t.warning is not None else t.critical
+def _bound(t: Threshold, center: float, scale: float, status: str) -> float | None:
+    """The bound of the level reached (critical when critical, else the first line crossed)."""
+    level = t.critical if status == "critical" or t.warning is None else t.warning
     if level is None:
         return None
     if t.kind == "sigma" and t.direction == "below":
@@ -108,7 +109,8 @@ def evaluate(
     if value is None or not math.isfinite(value):
         return Evaluation("insufficient", note="no value")
     if t.kind == "absolute":
-        return Evaluation(_level(t, value, 0.0, 1.0), _first_bound(t, 0.0, 1.0))
+        status = _level(t, value, 0.0, 1.0)
+        return Evaluation(status, _bound(t, 0.0, 1.0, status))
     values = [(v, m) for v, m in prior if v is not None and math.isfinite(v)]
     if t.kind == "sigma":
         similar = [v for v, m in values if n and m and 0.5 * n <= m <= 2.0 * n]
@@ -119,14 +121,16 @@ def evaluate(
         std = math.sqrt(sum((v - mean) ** 2 for v in pool) / (len(pool) - 1))
         # A flat history would turn rounding noise into "infinite sigma": floor the spread at 1% of the level.
         scale = max(std, 0.01 * abs(mean), 1e-12)
-        return Evaluation(_level(t, value, mean, scale), _first_bound(t, mean, scale), mean)
+        status = _level(t, value, mean, scale)
+        return Evaluation(status, _bound(t, mean, scale, status), mean)
     pool = [v for v, _ in values][-max(t.lookback, 1) :]
     if len(pool) < min(MIN_BASELINE, t.lookback):
         return Evaluation("ok", note=f"baseline needs {min(MIN_BASELINE, t.lookback)} earlier windows")
     mean = sum(pool) / len(pool)
     if mean == 0:
         return Evaluation("ok", mean, mean, note="baseline is 0; a relative change is undefined")
-    return Evaluation(_level(t, value, mean, abs(mean)), _first_bound(t, mean, abs(mean)), mean)
+    status = _level(t, value, mean, abs(mean))
+    return Evaluation(status, _bound(t, mean, abs(mean), status), mean)
 
 
 def persistent(statuses: Sequence[str], n: int, m: int) -> bool:

@@ -87,6 +87,8 @@ def run_tick(
                     wh.set_timezone("UTC")
         finally:
             wh.close()
+            if notify:
+                _deliver(settings, now, report)
             report.duration_s = time.perf_counter() - t0
             _heartbeat_finish(settings, hb, report)
     return report
@@ -138,6 +140,17 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
             dirty_since = coalesce(window_state.dirty_since, excluded.dirty_since)""",
         [info.model, *params],
     )
+
+
+def _deliver(settings: Settings, now: datetime, report: TickReport) -> None:
+    """Send what the outbox holds; a failing receiver is recorded there, never fatal for the tick."""
+    try:
+        from duckwatch.jobs.notify import deliver_outbox
+
+        deliver_outbox(settings, None, now)
+    except Exception as exc:
+        log.error("notification delivery failed: %s", exc)
+        report.errors.append(f"notifications: {exc}")
 
 
 def _heartbeat_start(settings: Settings) -> int:

@@ -15,18 +15,14 @@ from duckwatch.store.users import require_role
 __all__ = [
     "KINDS",
     "SCOPE",
-    "Channel",
     "ManagedInCodeError",
     "Threshold",
-    "add_maintenance",
     "create_threshold",
     "delete_threshold",
     "get_threshold",
-    "in_maintenance",
-    "list_channels",
     "list_thresholds",
     "revert_threshold",
-    "set_channels",
+    "to_utc_iso",
     "update_threshold",
 ]
 
@@ -143,7 +139,7 @@ def _check_consistent(t: dict[str, Any]) -> None:
             )
 
 
-def _require_reason(reason: str) -> None:
+def require_reason(reason: str) -> None:
     if not reason.strip():
         raise BadInputError("say why (reason is required for every change; it goes to the audit log)")
 
@@ -187,7 +183,7 @@ def create_threshold(
 ) -> Threshold:
     """Add a threshold (editors and admins; audited)."""
     require_role(role, "editor", "create thresholds")
-    _require_reason(reason)
+    require_reason(reason)
     full = _full(validate_fields(values))
     _check_consistent(full)
     with settings.write() as con:
@@ -219,7 +215,7 @@ def update_threshold(
 ) -> Threshold:
     """Change a threshold; a managed-in-code one raises ManagedInCodeError unless ``force``."""
     require_role(role, "editor", "edit thresholds")
-    _require_reason(reason)
+    require_reason(reason)
     changes = validate_fields(values)
     with settings.write() as con:
         row = con.execute("SELECT * FROM thresholds WHERE id = ?", (threshold_id,)).fetchone()
@@ -262,7 +258,7 @@ def delete_threshold(
 ) -> None:
     """Remove a threshold (audited; defaults may be disabled instead of deleted)."""
     require_role(role, "editor", "delete thresholds")
-    _require_reason(reason)
+    require_reason(reason)
     before = get_threshold(settings, threshold_id)
     if before.managed_in_code and not force:
         raise ManagedInCodeError(
@@ -317,33 +313,6 @@ def revert_threshold(settings: Settings, audit_id: int, actor: str, role: str = 
     return get_threshold(settings, threshold_id) if remaining else None
 
 
-def add_maintenance(
-    settings: Settings, *, model: str, start_at: str, end_at: str, actor: str, role: str, reason: str
-) -> int:
-    """Declare a maintenance window (ISO times, UTC) during which alerts are recorded but not sent."""
-    require_role(role, "editor", "declare maintenance windows")
-    _require_reason(reason)
-    start_at, end_at = to_utc_iso(start_at), to_utc_iso(end_at)
-    if end_at <= start_at:
-        raise BadInputError(f"maintenance end {end_at} must be after start {start_at}")
-    with settings.write() as con:
-        cur = con.execute(
-            "INSERT INTO maintenance_windows (model, start_at, end_at, reason, created_by, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (model, start_at, end_at, reason, actor, utcnow()),
-        )
-        new_id = int(cur.lastrowid or 0)
-        audit(
-            con,
-            actor=actor,
-            action="maintenance.add",
-            target=f"maintenance:{new_id}",
-            after={"model": model, "start_at": start_at, "end_at": end_at},
-            reason=reason,
-        )
-    return new_id
-
-
 def to_utc_iso(text: str) -> str:
     """Normalise an ISO time to the store's UTC format (naive times are taken as UTC)."""
     try:
@@ -355,82 +324,46 @@ def to_utc_iso(text: str) -> str:
     return parsed.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def in_maintenance(settings: Settings, model: str, start_at: str, end_at: str) -> bool:
-    """True if a maintenance window of ``model`` (or '*') overlaps [start_at, end_at]."""
-    rows = settings.query(
-        "SELECT 1 FROM maintenance_windows WHERE model IN (?, '*') AND start_at <= ? AND end_at >= ? LIMIT 1",
-        (model, end_at, start_at),
-    )
-    return bool(rows)
-
-
-@dataclass(frozen=True)
-class Channel:
-    """Where a model's notifications go."""
-
-    id: int
-    model: str
-    kind: str
-    target: str
-    config: dict[str, Any]
-    managed_in_code: bool = False
-
-
-def list_channels(settings: Settings, model: str | None = None) -> list[Channel]:
-    """The model's own channels, else the '*' channels; all channels when model is None."""
-    rows = settings.query("SELECT * FROM channels ORDER BY id")
-    chans = [
-        Channel(
-            r["id"], r["model"], r["kind"], r["target"], json.loads(r["config"]), bool(r["managed_in_code"])
-        )
-        for r in rows
-    ]
-    if model is None:
-        return chans
-    own = [c for c in chans if c.model == model]
-    return own or [c for c in chans if c.model == "*"]
-
-
-def set_channels(
-    settings: Settings,
-    model: str,
-    channels: list[dict[str, Any]],
-    *,
-    actor: str,
-    role: str,
-    reason: str,
-    managed_in_code: bool = False,
-) -> list[Channel]:
-    """Replace the channels of ``model`` ('*' = every model without its own) with ``channels``."""
-    require_role(role, "editor", "change notification channels")
-    _require_reason(reason)
-    for ch in channels:
-        if ch.get("kind") not in ("webhook", "email", "log") or not ch.get("target"):
-            raise BadInputError(f"channel {ch!r} needs kind webhook|email|log and a target")
+def replace_model_thresholds(
+    settings: Settings, model: str, items: list[dict[str, Any]], *, actor: str, role: str, reason: str
+) -> list[Threshold]:
+    """Make ``model``'s own thresholds exactly ``items`` (one transaction), all marked managed in code."""
+    require_role(role, "editor", "apply monitors files")
+    require_reason(reason)
+    wanted = []
+    for item in items:
+        full = _full(validate_fields({**item, "model": model}))
+        _check_consistent(full)
+        wanted.append(full)
     with settings.write() as con:
-        before = [
-            dict(r)
-            for r in con.execute("SELECT kind, target, config FROM channels WHERE model = ?", (model,))
-        ]
-        con.execute("DELETE FROM channels WHERE model = ?", (model,))
-        for ch in channels:
-            con.execute(
-                "INSERT INTO channels (model, kind, target, config, managed_in_code) VALUES (?, ?, ?, ?, ?)",
-                (
-                    model,
-                    ch["kind"],
-                    ch["target"],
-                    json.dumps(ch.get("config") or {}, sort_keys=True),
-                    int(managed_in_code),
-                ),
-            )
-        audit(
-            con,
-            actor=actor,
-            action="channels.set",
-            target=f"channels:{model}",
-            before=before,
-            after=channels,
-            reason=reason,
-        )
-    return list_channels(settings, model)
+        rows = [dict(r) for r in con.execute("SELECT * FROM thresholds WHERE model = ?", (model,))]
+        current = {tuple(r[k] for k in SCOPE): _row_to_threshold(r) for r in rows}
+        keep = set()
+        for full in wanted:
+            key = tuple(full[k] for k in SCOPE)
+            keep.add(key)
+            old = current.get(key)
+            if old is None:
+                new_id = _insert(con, full, managed=True)
+                audit(con, actor=actor, action="threshold.create", target=f"threshold:{new_id}", after=full,
+                      reason=reason)  # fmt: skip
+                continue
+            changes = {k: v for k, v in full.items() if getattr(old, k) != (bool(v) if k == "enabled" else v)}
+            if changes or not old.managed_in_code:
+                _update(con, old.id, changes)
+                con.execute("UPDATE thresholds SET managed_in_code = 1 WHERE id = ?", (old.id,))
+                audit(con, actor=actor, action="threshold.update", target=f"threshold:{old.id}",
+                      before={k: getattr(old, k) for k in changes}, after=changes, reason=reason)  # fmt: skip
+        for key, old in current.items():
+            if key not in keep:
+                con.execute("DELETE FROM thresholds WHERE id = ?", (old.id,))
+                audit(con, actor=actor, action="threshold.delete", target=f"threshold:{old.id}",
+                      before=asdict(old), reason=reason)  # fmt: skip
+    return [t for t in list_thresholds(settings, model) if t.model == model]
+
+
+def check_threshold(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate a threshold's fields and their consistency; return all fields with defaults filled in."""
+    full = _full(validate_fields(values))
+    _check_consistent(full)
+    return full

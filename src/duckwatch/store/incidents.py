@@ -15,6 +15,7 @@ __all__ = [
     "assign",
     "comment",
     "comments",
+    "get_incident",
     "list_alerts",
     "list_incidents",
     "resolve",
@@ -85,6 +86,12 @@ def alert_precision(settings: Settings) -> list[dict[str, Any]]:
         "  / nullif(sum(CASE WHEN useful IS NOT NULL THEN 1 ELSE 0 END), 0) AS precision "
         "FROM alerts GROUP BY threshold_id, model, metric ORDER BY model, metric"
     )
+
+
+def get_incident(settings: Settings, incident_id: int) -> dict[str, Any] | None:
+    """One incident row, or None."""
+    rows = settings.query("SELECT * FROM incidents WHERE id = ?", (incident_id,))
+    return rows[0] if rows else None
 
 
 def _incident(settings: Settings, incident_id: int) -> dict[str, Any]:

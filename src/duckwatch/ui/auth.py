@@ -25,7 +25,9 @@ def can_write() -> bool:
 
 
 def _login() -> None:
-    role_found = data.verify_user(st.session_state.get("login_name", ""), st.session_state.get("login_pw", ""))
+    role_found = data.verify_user(
+        st.session_state.get("login_name", ""), st.session_state.get("login_pw", "")
+    )
     if role_found is None:
         st.session_state["login_error"] = "Unknown user or wrong password."
         return
@@ -43,7 +45,9 @@ def gate() -> bool:
     if not data.has_users():
         st.session_state.setdefault("role", "viewer")
         st.session_state.setdefault("user", "viewer")
-        st.sidebar.info(f"Read-only: no users yet. Create an editor with `{CREATE_EDITOR}`.", icon=":material/lock:")
+        st.sidebar.info(
+            f"Read-only: no users yet. Create an editor with `{CREATE_EDITOR}`.", icon=":material/lock:"
+        )
         return True
     if "user" in st.session_state and st.session_state.get("user") not in ("viewer", "anonymous"):
         st.sidebar.caption(f"Signed in as **{user()}** ({role()})")

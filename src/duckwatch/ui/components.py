@@ -18,7 +18,8 @@ STATUS = {
     "insufficient": (":material/help:", "Too few rows", "#999999"),
     "ok": (":material/check_circle:", "Healthy", "#009E73"),
 }
-ICON_TEXT = {"critical": "⛔", "warning": "⚠️", "unknown": "❔", "insufficient": "❔", "ok": "✅"}
+# Plain symbols (not emoji): they render in every font, including a headless browser's.
+ICON_TEXT = {"critical": "✖", "warning": "⚠", "unknown": "?", "insufficient": "?", "ok": "✓"}
 
 
 def status_word(status: str) -> str:
@@ -29,14 +30,14 @@ def status_word(status: str) -> str:
 
 def status_text(status: str) -> str:
     """Plain-text icon + word, for table cells."""
-    return f"{ICON_TEXT.get(status, '❔')} {STATUS.get(status, STATUS['unknown'])[1]}"
+    return f"{ICON_TEXT.get(status, '?')} {STATUS.get(status, STATUS['unknown'])[1]}"
 
 
 def with_status_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Copy of ``frame`` whose status columns read "⚠️ Warning" rather than a bare code."""
     out = frame.copy()
     for col in out.columns:
-        if str(col).startswith("status"):
+        if str(col).startswith(("status", "severity")):
             out[col] = out[col].map(lambda s: status_text(str(s)) if isinstance(s, str) else s)
     return out
 
@@ -82,11 +83,15 @@ def sparkline(values: list[float], key: str) -> None:
 def small_multiples(series: pd.DataFrame, key: str) -> None:
     """One panel per metric on one shared time axis; estimated dashed, realised solid, provisional hollow."""
     bases = list(dict.fromkeys(series["base"]))
-    fig = make_subplots(rows=len(bases), cols=1, shared_xaxes=True, subplot_titles=bases, vertical_spacing=0.06)
+    pairs = list(dict.fromkeys(zip(series["version"], series["experiment"], strict=True)))
+    fig = make_subplots(
+        rows=len(bases), cols=1, shared_xaxes=True, subplot_titles=bases, vertical_spacing=0.06
+    )
     for i, base in enumerate(bases, start=1):
         part = series[series["base"] == base]
-        for j, (kind, rows) in enumerate(part.groupby("kind", sort=False)):
+        for kind, rows in part.groupby("kind", sort=False):
             for (version, experiment), line in rows.groupby(["version", "experiment"]):
+                colour = PALETTE[pairs.index((version, experiment)) % len(PALETTE)]
                 label = f"{kind} {'/'.join(filter(None, (version, experiment)))}".strip()
                 fig.add_trace(
                     go.Scatter(
@@ -96,7 +101,7 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
                         legendgroup=label,
                         showlegend=i == 1,
                         mode="lines+markers",
-                        line={"dash": "dash" if kind == "estimated" else "solid", "color": PALETTE[j % 8]},
+                        line={"dash": "dash" if kind == "estimated" else "solid", "color": colour},
                         marker={
                             "symbol": ["circle-open" if p else "circle" for p in line["provisional"]],
                             "size": 8,
@@ -106,7 +111,9 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
                     row=i,
                     col=1,
                 )
-    fig.update_layout(height=170 * len(bases) + 60, title="hollow markers: provisional (labels still arriving)")
+    fig.update_layout(
+        height=170 * len(bases) + 60, title="hollow markers: provisional (labels still arriving)"
+    )
     chart(fig, series.drop(columns=["base", "kind"]), key)
 
 
@@ -114,10 +121,17 @@ def threshold_chart(history: pd.DataFrame, warning: float | None, critical: floa
     """A metric's history with its warning and critical lines."""
     fig = go.Figure(
         go.Scatter(
-            x=history["window_start"], y=history["value"], mode="lines+markers", name="value", line={"color": PALETTE[0]}
+            x=history["window_start"],
+            y=history["value"],
+            mode="lines+markers",
+            name="value",
+            line={"color": PALETTE[0]},
         )
     )
-    for value, name, color, dash in ((warning, "warning", PALETTE[1], "dash"), (critical, "critical", PALETTE[5], "dot")):
+    for value, name, color, dash in (
+        (warning, "warning", PALETTE[1], "dash"),
+        (critical, "critical", PALETTE[5], "dot"),
+    ):
         if value is not None:
             fig.add_hline(y=value, line={"color": color, "dash": dash}, annotation_text=f"{name} {value:.4g}")
     fig.update_layout(height=320)
@@ -182,7 +196,10 @@ def pick_model(rows: list[dict[str, Any]], label: str = "Model") -> str | None:
     if st.session_state.get("model_select") not in names:
         st.session_state["model_select"] = current if current in names else names[0]
     picked = st.selectbox(
-        label, names, key="model_select", format_func=lambda m: titles[m] if titles[m] == m else f"{titles[m]} ({m})"
+        label,
+        names,
+        key="model_select",
+        format_func=lambda m: titles[m] if titles[m] == m else f"{titles[m]} ({m})",
     )
     st.session_state["current_model"] = picked
     st.query_params["model"] = picked
@@ -194,7 +211,9 @@ def stale_banner(status: dict[str, Any]) -> None:
     if status.get("state") == "stale":
         hours = float(status.get("age_s", 0)) / 3600
         age = f"{hours:.0f} h" if hours >= 1 else f"{hours * 60:.0f} min"
-        st.warning(f"Data as of {age} ago: start the job with `duckwatch schedule`.", icon=":material/schedule:")
+        st.warning(
+            f"Data as of {age} ago: start the job with `duckwatch schedule`.", icon=":material/schedule:"
+        )
     elif status.get("state") == "never-run":
         st.warning(str(status.get("message", "the job has not run yet")), icon=":material/schedule:")
     elif status.get("state") == "errors":

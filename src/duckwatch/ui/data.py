@@ -140,6 +140,17 @@ def incidents(model: str | None = None, state: str | None = None) -> list[dict[s
     return [] if fn is None else [dict(r) for r in fn(_settings(), model=model, state=state)]
 
 
+def alerts(
+    model: str | None = None, state: str | None = None, incident_id: int | None = None
+) -> pd.DataFrame:
+    """Alerts (one per breaching metric series), newest first."""
+    fn = _fn("list_alerts", INCIDENTS)
+    rows = [] if fn is None else fn(_settings(), model=model, state=state, incident_id=incident_id)
+    cols = ["id", "incident_id", "model", "version", "family", "metric", "col", "severity", "state", "policy"]
+    cols += ["suppressed", "value", "bound", "baseline", "since", "window_start", "opened_at", "assignee"]
+    return pd.DataFrame(rows, columns=cols)
+
+
 def comments(incident_id: int) -> list[dict[str, Any]]:
     """An incident's comments, oldest first."""
     fn = _fn("comments", INCIDENTS)
@@ -175,8 +186,18 @@ def _store_fn(name: str, modules: tuple[str, ...]) -> Callable[..., Any]:
 
 
 def save_threshold(
-    role: str, actor: str, *, model: str, family: str, metric: str, column: str, warning: float, critical: float,
-    direction: str, reason: str, force: bool = False,
+    role: str,
+    actor: str,
+    *,
+    model: str,
+    family: str,
+    metric: str,
+    column: str,
+    warning: float,
+    critical: float,
+    direction: str,
+    reason: str,
+    force: bool = False,
 ) -> Any:
     """Set absolute limits for one model's metric (audited; the store checks the role again)."""
     _require_writer(role)
@@ -203,15 +224,25 @@ def incident_action(action: str, role: str, actor: str, incident_id: int, **kwar
     now = datetime.now(UTC).isoformat(timespec="microseconds")
     settings = _settings()
     if action == "acknowledge":
-        _store_fn("acknowledge", INCIDENTS)(settings, incident_id, actor=actor, role=role, now=now, note=kwargs.get("note", ""))
+        _store_fn("acknowledge", INCIDENTS)(
+            settings, incident_id, actor=actor, role=role, now=now, note=kwargs.get("note", "")
+        )
     elif action == "assign":
         _store_fn("assign", INCIDENTS)(settings, incident_id, kwargs["assignee"], actor=actor, role=role)
     elif action == "resolve":
         _store_fn("resolve", INCIDENTS)(
-            settings, incident_id, actor=actor, role=role, now=now, useful=kwargs.get("useful"), note=kwargs.get("note", "")
+            settings,
+            incident_id,
+            actor=actor,
+            role=role,
+            now=now,
+            useful=kwargs.get("useful"),
+            note=kwargs.get("note", ""),
         )
     elif action == "comment":
-        _store_fn("comment", INCIDENTS)(settings, incident_id, kwargs["text"], actor=actor, role=role, now=now)
+        _store_fn("comment", INCIDENTS)(
+            settings, incident_id, kwargs["text"], actor=actor, role=role, now=now
+        )
     else:
         raise ValueError(f"unknown incident action {action!r}")
     st.cache_data.clear()

@@ -8,8 +8,10 @@ import streamlit as st
 
 from duckwatch.ui import auth, data
 
-# Page files live inside the package, so `duckwatch serve` finds them from a clone and from a wheel.
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+# Page files live inside the package (not in a folder named pages/: Streamlit would auto-register
+# those as pages that run without this script, i.e. without the login gate). Inside the package,
+# `duckwatch serve` finds them from a clone and from a wheel alike.
+PAGES_DIR = Path(__file__).resolve().parent / "screens"
 PAGES = [
     ("portfolio", "Portfolio", ":material/dashboard:"),
     ("model", "Model", ":material/monitoring:"),

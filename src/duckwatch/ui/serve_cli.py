@@ -45,7 +45,9 @@ def add_parser(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]
     """Add `serve` to the CLI tree."""
     p = sub.add_parser("serve", help="start the app (Streamlit) on http://HOST:PORT")
     p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
     data_dir_arg(p)
 
 
@@ -53,10 +55,15 @@ def handle(args: argparse.Namespace) -> int:
     """Run the app until Ctrl-C or SIGTERM; return its exit code."""
     data = resolve_data_dir(getattr(args, "data_dir", None))
     if not data.root.exists():
-        print(f"data dir {data.root} does not exist: create it with `duckwatch init` or `duckwatch demo`", file=sys.stderr)
+        print(
+            f"data dir {data.root} does not exist: create it with `duckwatch init` or `duckwatch demo`",
+            file=sys.stderr,
+        )
         return 2
     env = {**os.environ, DATA_DIR_ENV: str(data.root)}
-    print(f"duckwatch app on http://{args.host}:{args.port} (data dir {data.root}); Ctrl-C stops it", flush=True)
+    print(
+        f"duckwatch app on http://{args.host}:{args.port} (data dir {data.root}); Ctrl-C stops it", flush=True
+    )
     proc = subprocess.Popen(command(args.port, args.host), env=env)
 
     def _forward(signum: int, _frame: FrameType | None) -> None:

@@ -8,9 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from duckwatch.jobs.app_views import ago
-from duckwatch.ui import auth
+from duckwatch.ui import auth, data
 from duckwatch.ui import components as ui
-from duckwatch.ui import data
 
 STATES = ["open", "acknowledged", "resolved"]
 REFRESH_S = 60
@@ -59,8 +58,12 @@ def _incident(inc: dict[str, Any]) -> None:
             f"Opened {ago(inc.get('opened_at')) or '—'} · state {inc.get('state', 'open')} · "
             f"assignee {inc.get('assignee') or '—'}"
         )
-        if inc.get("summary"):
-            st.write(inc["summary"])
+        if inc.get("likely_cause"):
+            st.write(f"Likely cause: {inc['likely_cause']}")
+        with st.expander("Alerts and comments in this incident"):
+            ui.table(data.alerts(incident_id=inc.get("id")), key=f"inc-alerts-{inc.get('id')}")
+            for c in data.comments(int(inc.get("id") or 0)):
+                st.caption(f"{c.get('at', '')[:16]} · {c.get('author')}: {c.get('text')}")
         if auth.can_write():
             _controls(inc)
 
@@ -81,6 +84,11 @@ def _body() -> None:
     if all_rows:
         with st.expander("All incidents as a table"):
             ui.table(pd.DataFrame(all_rows), key="incidents")
+    loose = data.alerts(state=state)
+    if not loose.empty:
+        st.markdown(f"#### {state.capitalize()} alerts")
+        st.caption("Input drift and data quality alerts annotate incidents; they page nobody on their own.")
+        ui.table(loose, key=f"alerts-{state}")
     msg = st.session_state.pop("alert_msg", None)
     if msg:
         st.toast(msg)

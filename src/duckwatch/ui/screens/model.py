@@ -14,10 +14,17 @@ ALL = "all versions"
 
 
 def _version_filter(frame: pd.DataFrame) -> pd.DataFrame:
-    pairs = sorted({"/".join(filter(None, p)) or "(default)" for p in zip(frame["version"], frame["experiment"], strict=True)})
+    pairs = sorted(
+        {
+            "/".join(filter(None, p)) or "(default)"
+            for p in zip(frame["version"], frame["experiment"], strict=True)
+        }
+    )
     options = [ALL, *pairs]
     wanted = st.query_params.get("version", ALL)
-    choice = st.selectbox("Version / experiment", options, index=options.index(wanted) if wanted in options else 0)
+    choice = st.selectbox(
+        "Version / experiment", options, index=options.index(wanted) if wanted in options else 0
+    )
     st.query_params["version"] = choice
     if choice == ALL:
         return frame
@@ -33,9 +40,12 @@ def _overview(model: str, row: dict[str, object], frame: pd.DataFrame) -> None:
         if str(inc.get("state")) == "resolved":
             continue
         with st.container(border=True):
-            st.markdown(f"**Incident:** {inc.get('title', '')} · {ui.status_word(str(inc.get('severity', 'warning')))}")
-            st.caption(f"Opened {av.ago(inc.get('opened_at'))} · state {inc.get('state')} · assignee {inc.get('assignee') or '—'}")
-            st.write(inc.get("summary", ""))
+            st.markdown(
+                f"**Incident:** {inc.get('title', '')} · {ui.status_word(str(inc.get('severity', 'warning')))}"
+            )
+            st.caption(
+                f"Opened {av.ago(inc.get('opened_at'))} · state {inc.get('state')} · assignee {inc.get('assignee') or '—'}"
+            )
             if inc.get("likely_cause"):
                 st.caption(f"Likely cause: {inc['likely_cause']}")
     series = av.scalar_series(frame)
@@ -43,9 +53,12 @@ def _overview(model: str, row: dict[str, object], frame: pd.DataFrame) -> None:
         ui.empty("No model-level metrics computed yet: they appear after the job has closed a window.")
     else:
         bases = list(dict.fromkeys(series["base"]))
-        default = [b for b in av.HEADLINE_PREFERRED + ("label_coverage", "row_count") if b in bases][:4] or bases[:4]
+        default = [b for b in (*av.HEADLINE_PREFERRED, "label_coverage", "row_count") if b in bases][
+            :4
+        ] or bases[:4]
         shown = st.multiselect("Metrics over time", bases, default=default, key="overview_metrics")
-        ui.small_multiples(series[series["base"].isin(shown)], key=f"headline-{model}") if shown else None
+        if shown:
+            ui.small_multiples(series[series["base"].isin(shown)], key=f"headline-{model}")
     with st.expander("Windows (computed and waiting)"):
         ui.table(data.windows(model), key=f"windows-{model}")
     quarantined = data.quarantine(model)
@@ -57,24 +70,34 @@ def _overview(model: str, row: dict[str, object], frame: pd.DataFrame) -> None:
 def _diagnose(model: str, frame: pd.DataFrame) -> None:
     drift = frame[frame["family"] == "drift"]
     if drift.empty:
-        ui.empty("No drift results yet: they need reference data (`duckwatch reference`) and a closed window.")
+        ui.empty(
+            "No drift results yet: they need reference data (`duckwatch reference`) and a closed window."
+        )
     else:
         windows = sorted(drift["window_start"].unique(), reverse=True)
         ws = st.selectbox("Window", windows, format_func=lambda w: f"{pd.Timestamp(w):%Y-%m-%d %H:%M}")
         table = av.drift_table(frame, ws)
-        top = table.groupby("column", as_index=False)["value"].max().sort_values("value", ascending=False)
-        ui.bars(top, "column", "value", key=f"drift-{model}", title="Drift score per feature (largest first)")
+        names = sorted(drift["metric"].unique())
+        metric = st.selectbox(
+            "Drift metric", names, index=names.index("js_distance") if "js_distance" in names else 0
+        )
+        top = table[table["metric"] == metric].groupby("column", as_index=False)["value"].max()
+        top = top.sort_values("value", ascending=False)
+        ui.bars(top, "column", "value", key=f"drift-{model}", title=f"{metric} per feature (largest first)")
         ui.table(table, key=f"drift-table-{model}")
-        metric = st.selectbox("Heatmap metric", sorted(drift["metric"].unique()))
         if st.toggle("Show feature × window heatmap", key="heatmap"):
-            ui.heatmap(av.drift_heatmap(frame, metric), key=f"heat-{model}", title=f"{metric} by feature and window")
+            ui.heatmap(
+                av.drift_heatmap(frame, metric), key=f"heat-{model}", title=f"{metric} by feature and window"
+            )
         col = st.selectbox("Compare distributions of", list(top["column"]))
         row = drift[(drift["window_start"] == ws)].iloc[0]
         pair = data.histogram_pair(model, col, str(ws), str(row["version"]), str(row["experiment"]))
         if pair.empty:
             st.caption("No stored profile for this column and window.")
         else:
-            ui.histogram_pair(pair, key=f"hist-{model}", title=f"{col}: reference vs {pd.Timestamp(ws):%Y-%m-%d}")
+            ui.histogram_pair(
+                pair, key=f"hist-{model}", title=f"{col}: reference vs {pd.Timestamp(ws):%Y-%m-%d}"
+            )
     st.markdown("#### Data quality (latest window)")
     counts = av.status_counts(frame, "quality")
     for c, (status, n) in zip(st.columns(3), counts.items(), strict=True):

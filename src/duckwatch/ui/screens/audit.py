@@ -18,10 +18,17 @@ def _card(model: str) -> None:
         return
     st.markdown(f"### {card['display_name']}")
     st.write(card["purpose"] or "No purpose written yet (set it with `Collector.declare(..., purpose=...)`).")
-    facts = {k: card[k] for k in ("owner", "task", "window", "timezone", "label_horizon_hours", "versions", "created_at")}
-    ui.table(pd.DataFrame([{"field": k, "value": str(v) or "—"} for k, v in facts.items()]), key=f"card-{model}")
+    facts = {
+        k: card[k]
+        for k in ("owner", "task", "window", "timezone", "label_horizon_hours", "versions", "created_at")
+    }
+    ui.table(
+        pd.DataFrame([{"field": k, "value": str(v) or "—"} for k, v in facts.items()]), key=f"card-{model}"
+    )
     st.markdown("#### Columns and roles")
-    ui.table(pd.DataFrame(card["columns"], columns=["column", "role", "type", "class"]), key=f"columns-{model}")
+    ui.table(
+        pd.DataFrame(card["columns"], columns=["column", "role", "type", "class"]), key=f"columns-{model}"
+    )
 
 
 def render() -> None:

@@ -9,9 +9,8 @@ import streamlit as st
 
 from duckwatch.jobs import app_views as av
 from duckwatch.metrics.registry import get, load_builtins
-from duckwatch.ui import auth
+from duckwatch.ui import auth, data
 from duckwatch.ui import components as ui
-from duckwatch.ui import data
 
 
 def _monitor_label(key: tuple[str, str]) -> str:
@@ -53,14 +52,17 @@ def _save(model: str, family: str, metric: str, column: str, sfx: str) -> None:
     state["thr_reason"] = ""
 
 
-def _current(existing: Any, history: pd.DataFrame) -> tuple[float, float]:
+def _current(existing: Any, history: pd.DataFrame, higher: bool) -> tuple[float, float]:
+    """Start from the absolute limits in force, else just beyond the worst value seen (nothing fires)."""
     if existing is not None and existing.kind == "absolute" and existing.warning is not None:
-        return float(existing.warning), float(existing.critical if existing.critical is not None else existing.warning)
-    limit = history["threshold"].dropna()
-    if not limit.empty:
-        return float(limit.iloc[-1]), float(limit.iloc[-1]) * 1.5
-    top = float(history["value"].max()) if not history.empty else 1.0
-    return top, top * 1.5
+        crit = existing.critical if existing.critical is not None else existing.warning
+        return float(existing.warning), float(crit)
+    values = history["value"].dropna()
+    if values.empty:
+        return 1.0, 1.5
+    worst = float(values.max() if higher else values.min())
+    step = abs(worst) * 0.1 or 0.1
+    return (worst + step, worst + 2 * step) if higher else (worst - step, worst - 2 * step)
 
 
 def render() -> None:
@@ -77,13 +79,17 @@ def render() -> None:
     monitors = sorted(set(zip(frame["metric"], frame["column"], strict=True)))
     name, _ = av.headline(frame)
     first = next((i for i, m in enumerate(monitors) if m[0] == name), 0)
-    metric, column = st.selectbox("Monitor", monitors, index=first, format_func=_monitor_label, key="thr_monitor")
+    metric, column = st.selectbox(
+        "Monitor", monitors, index=first, format_func=_monitor_label, key="thr_monitor"
+    )
     meaning, higher_default = _spec(metric)
     if meaning:
         st.caption(meaning)
     history = frame[(frame["metric"] == metric) & (frame["column"] == column)].sort_values("window_start")
     latest = history.iloc[-1]
-    existing = data.threshold_for(model, {k: str(latest[k]) for k in ("version", "family", "metric", "column", "segment")})
+    existing = data.threshold_for(
+        model, {k: str(latest[k]) for k in ("version", "family", "metric", "column", "segment")}
+    )
     if existing is None:
         st.caption("No threshold applies to this monitor yet.")
     else:
@@ -97,23 +103,32 @@ def render() -> None:
             "next `apply` unless you `export` it back.",
             icon=":material/code:",
         )
-    warning, critical = _current(existing, history)
-    if existing is not None and existing.kind == "absolute" and existing.direction in ("above", "below"):
+    if existing is not None and existing.direction in ("above", "below"):
         higher_default = existing.direction == "above"
+    warning, critical = _current(existing, history, higher_default)
     editable = auth.can_write()
     sfx = f"|{model}|{metric}|{column}"  # fresh inputs per monitor
     c1, c2, c3 = st.columns(3)
-    w = c1.number_input("Warning at", value=warning, format="%.4g", key="thr_warning" + sfx, disabled=not editable)
-    c = c2.number_input("Critical at", value=critical, format="%.4g", key="thr_critical" + sfx, disabled=not editable)
+    w = c1.number_input(
+        "Warning at", value=warning, format="%.4g", key="thr_warning" + sfx, disabled=not editable
+    )
+    c = c2.number_input(
+        "Critical at", value=critical, format="%.4g", key="thr_critical" + sfx, disabled=not editable
+    )
     higher = c3.toggle("Higher is worse", value=higher_default, key="thr_higher" + sfx, disabled=not editable)
-    ui.threshold_chart(history[["window_start", "value", "lower", "upper", "status"]], w, c, key=f"thr-{model}")
+    ui.threshold_chart(
+        history[["window_start", "value", "lower", "upper", "status"]], w, c, key=f"thr-{model}"
+    )
     preview = av.what_if(history["value"], w, c, higher)
     st.write(
         f"With these limits, of the last {preview['windows']} windows {preview['critical']} would have been "
         f"critical and {preview['warning']} warning."
     )
     if not editable:
-        st.info(f"Read-only: log in as an editor to change limits (`{auth.CREATE_EDITOR}`).", icon=":material/lock:")
+        st.info(
+            f"Read-only: log in as an editor to change limits (`{auth.CREATE_EDITOR}`).",
+            icon=":material/lock:",
+        )
         return
     if not data.alerting_available():
         st.caption("Saving needs the alerting modules (duckwatch.store.alerting), which are not installed.")
@@ -121,7 +136,13 @@ def render() -> None:
         st.checkbox("Override the value managed in code", key="thr_force")
     st.caption("Saving sets absolute limits in the metric's own units for this model.")
     st.text_input("Reason for the change (required, audited)", key="thr_reason")
-    st.button("Save limits", type="primary", on_click=_save, args=(model, str(latest["family"]), metric, column, sfx), key="thr_save")
+    st.button(
+        "Save limits",
+        type="primary",
+        on_click=_save,
+        args=(model, str(latest["family"]), metric, column, sfx),
+        key="thr_save",
+    )
     msg = st.session_state.pop("thr_msg", None)
     if msg:
         (st.success if msg[0] == "success" else st.error)(msg[1])

@@ -25,7 +25,7 @@ def _row(r: dict[str, Any]) -> None:
             st.caption(r["headline"] or "no headline metric yet")
             ui.sparkline(r["headline_values"], key=r["model"])
         with right:
-            st.caption(f"Label coverage {r['label_coverage']:.0%}")
+            st.caption(f"Labelled: {r['label_coverage']:.0%} of predictions")
             st.caption(f"Latest prediction {r['freshness'] or '—'}")
             if st.button("Open", key=f"open-{r['model']}", icon=":material/arrow_forward:"):
                 st.session_state["current_model"] = r["model"]
@@ -64,7 +64,9 @@ def _body() -> None:
     if gaps:
         st.markdown("#### Coverage gaps")
         st.caption("Monitoring is blind where a model has no labels, no owner or no reference.")
-        ui.table(pd.DataFrame([{"model": r["model"], "gaps": ", ".join(r["gaps"])} for r in gaps]), key="gaps")
+        ui.table(
+            pd.DataFrame([{"model": r["model"], "gaps": ", ".join(r["gaps"])} for r in gaps]), key="gaps"
+        )
     with st.expander("All models as a table"):
         ui.table(_frame(rows), key="portfolio")
     with st.expander("How health is decided"):

@@ -1,0 +1,125 @@
+"""CLI sub-commands `users`, `monitors` and `alerts` (wired into the main CLI by cli_more)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from duckwatch.config import resolve_data_dir
+from duckwatch.errors import BadInputError
+from duckwatch.store.settings import Settings
+
+__all__ = ["HANDLERS", "add_parsers"]
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add `users`, `monitors` and `alerts` to the CLI tree."""
+    p = sub.add_parser("users", help="local accounts and roles (viewer, editor, admin)")
+    users = p.add_subparsers(dest="users_cmd", required=True, metavar="ACTION")
+    add = users.add_parser("add", help="create a user (prompts for the password unless --password-stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("viewer", "editor", "admin"), default="viewer")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    data_dir_arg(add)
+    lst = users.add_parser("list", help="list users and roles")
+    data_dir_arg(lst)
+    HANDLERS["users"] = _users
+
+    p = sub.add_parser("monitors", help="monitors as code: validate, apply or export a model's YAML file")
+    mon = p.add_subparsers(dest="monitors_cmd", required=True, metavar="ACTION")
+    val = mon.add_parser("validate", help="check a file; errors name file:line: field")
+    val.add_argument("file")
+    app = mon.add_parser("apply", help="validate, then apply (thresholds become managed in code)")
+    app.add_argument("file")
+    app.add_argument("--actor", default=None, help="who applies it (default: the OS user)")
+    data_dir_arg(app)
+    exp = mon.add_parser("export", help="write a model's monitors file, including app edits")
+    exp.add_argument("--model", required=True)
+    exp.add_argument("--out", default=None, help="file to write (default: stdout)")
+    data_dir_arg(exp)
+    HANDLERS["monitors"] = _monitors
+
+    p = sub.add_parser("alerts", help="list incidents and their alerts")
+    p.add_argument("--model", default=None)
+    p.add_argument("--state", choices=("open", "acknowledged", "resolved"), default=None)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    data_dir_arg(p)
+    HANDLERS["alerts"] = _alerts
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(resolve_data_dir(args.data_dir).ensure().settings)
+
+
+def _users(args: argparse.Namespace) -> int:
+    from duckwatch.store import users
+
+    settings = _settings(args)
+    if args.users_cmd == "list":
+        for u in users.list_users(settings):
+            print(f"{u.name}\t{u.role}\t{u.created_at}")
+        return 0
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("repeat: ") != password:
+            raise BadInputError("the passwords differ; run the command again")
+    user = users.add_user(settings, args.name, password, args.role, actor=getpass.getuser())
+    print(f"user {user.name} added with role {user.role}")
+    return 0
+
+
+def _monitors(args: argparse.Namespace) -> int:
+    from duckwatch.jobs import monitors
+
+    if args.monitors_cmd == "validate":
+        errors = monitors.validate(args.file)
+        for err in errors:
+            print(err, file=sys.stderr)
+        if not errors:
+            print(f"{args.file}: ok")
+        return 1 if errors else 0
+    settings = _settings(args)
+    if args.monitors_cmd == "apply":
+        applied = monitors.apply(settings, args.file, actor=args.actor or getpass.getuser())
+        print(f"{args.file}: applied, {len(applied)} threshold(s) now managed in code")
+        return 0
+    text = monitors.export(settings, args.model)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from duckwatch.jobs.alerts import list_alerts, list_incidents
+
+    settings = _settings(args)
+    incidents = list_incidents(settings, args.model, args.state)
+    if args.format == "json":
+        for inc in incidents:
+            inc["alerts"] = list_alerts(settings, incident_id=inc["id"])
+        print(json.dumps(incidents, indent=2, default=str))
+        return 0
+    if not incidents:
+        print("no incidents" + (f" in state {args.state}" if args.state else ""))
+        return 0
+    for inc in incidents:
+        print(f"#{inc['id']} [{inc['severity']}] {inc['state']:<12} {inc['title']}  since {inc['since']}")
+        if inc["likely_cause"]:
+            print(f"    likely cause: {inc['likely_cause']}")
+        for a in list_alerts(settings, incident_id=inc["id"]):
+            print(
+                f"    - {a['metric']} {a['col']} = {a['value']} ({a['severity']}, {a['policy']}, {a['state']})"
+            )
+    return 0

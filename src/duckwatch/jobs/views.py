@@ -80,7 +80,15 @@ def quarantine_rows(data: DataDir, model: str, limit: int = 50) -> pd.DataFrame:
     )
     files = pending(data.landing, "quarantine", model)
     if files:
-        waiting = pd.concat([pd.read_parquet(f) for f in files[-20:]], ignore_index=True).rename(
+        parts = []
+        for f in files[-20:]:
+            try:
+                parts.append(pd.read_parquet(f))
+            except FileNotFoundError:  # the job ingested it meanwhile; it is in the published copy next time
+                continue
+        if not parts:
+            return frame.head(limit)
+        waiting = pd.concat(parts, ignore_index=True).rename(
             columns={
                 "_received_at": "received_at",
                 "_stream": "stream",

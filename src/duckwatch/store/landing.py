@@ -89,9 +89,9 @@ def _ts_expr(plan: BatchPlan) -> str:
     if plan.ts_kind == "epoch":
         # Epoch numbers: seconds, or milliseconds/microseconds when the magnitude says so.
         return (
-            f"CASE WHEN abs({src}) < 1e11 THEN to_timestamp(CAST({src} AS DOUBLE)) "
+            f"TRY(CASE WHEN abs({src}) < 1e11 THEN to_timestamp(CAST({src} AS DOUBLE)) "
             f"WHEN abs({src}) < 1e14 THEN to_timestamp(CAST({src} AS DOUBLE) / 1e3) "
-            f"ELSE to_timestamp(CAST({src} AS DOUBLE) / 1e6) END"
+            f"ELSE to_timestamp(CAST({src} AS DOUBLE) / 1e6) END)"
         )
     if plan.ts_kind == "timestamp":
         return f"CAST({src} AS TIMESTAMPTZ)"
@@ -258,7 +258,13 @@ def pending_models(landing: Path) -> set[str]:
 
 def count_rows(paths: Iterable[Path]) -> int:
     """Rows in sealed Parquet files, from their footers only."""
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+    total = 0
+    for p in paths:
+        try:
+            total += pq.ParquetFile(p).metadata.num_rows
+        except FileNotFoundError:  # ingested and removed by the job meanwhile: counted there now
+            continue
+    return total
 
 
 def remove_stale_temp_files(landing: Path, older_than_s: float = 3600.0) -> int:

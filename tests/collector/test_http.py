@@ -177,7 +177,6 @@ def test_body_too_large_is_refused_while_reading(data_dir: DataDir) -> None:
         ("/v1/models/m/predictions", b'{"rows": [{"id": "a"}], "roles": {"idd": "a"}}', 422, "unknown role"),
         ("/v1/models/m/predictions", b'{"rows": [{"id": "a"}], "roles": {"id": 3}}', 422, "column name"),
         ("/v1/models/m/outcomes", b'{"rows": [{"id": "a"}], "version": "v1"}', 422, "no version"),
-        ("/v1/models/m/predictions", b'{"id": "a", "ts": 1e300, "score": 0.5}', 422, "ISO-8601"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(
@@ -187,6 +186,14 @@ def test_bad_input_gets_a_clear_4xx(
     assert r.status_code == status, r.text
     body = r.json()
     assert needle in body["detail"] and body["error"]
+
+
+def test_out_of_range_epoch_quarantines_the_row_not_the_batch(client: httpx.Client) -> None:
+    body = {"rows": [{"id": "a", "ts": 1e300, "score": 0.5}, {"id": "b", "ts": 1.7e9, "score": 0.5}]}
+    r = client.post("/v1/models/m/predictions", json=body)
+    assert r.status_code == 200, r.text
+    assert (r.json()["landed"], r.json()["quarantined"]) == (1, 1)
+    assert any("ISO-8601" in reason for reason in r.json()["reasons"])
 
 
 def test_idempotency_key_must_be_printable_ascii(client: httpx.Client) -> None:

@@ -61,7 +61,9 @@ def test_incremental_ticks_equal_one_tick(tmp_path: pytest.TempPathFactory, rng:
     _assert_same(_metrics(one), _metrics(many))
 
 
-def test_late_labels_corrections_and_outcomes_before_predictions(tmp_path: pytest.TempPathFactory, rng: np.random.Generator) -> None:
+def test_late_labels_corrections_and_outcomes_before_predictions(
+    tmp_path: pytest.TempPathFactory, rng: np.random.Generator
+) -> None:
     ref, cur, out = _frames(rng, days=2)
     truth, late = DataDir(tmp_path / "t").ensure(), DataDir(tmp_path / "l").ensure()  # type: ignore[operator]
     with Collector(truth.root) as c:

@@ -16,7 +16,7 @@ from duckwatch.store.settings import Settings
 def _history(n: int = 7) -> pd.DataFrame:
     rows = []
     for i in range(n):
-        rows.append(row(i, "output", "positive_rate", 0.20 + 0.01 * (i % 3 - 1), col="score"))
+        rows.append(row(i, "output", "ks", 0.01 + 0.002 * (i % 3 - 1), col="score", threshold=0.05))
         rows.append(row(i, "drift", "psi", 0.01, col="income", threshold=0.1))
         rows.append(row(i, "drift", "psi", 0.02, col="age", threshold=0.1))
         rows.append(row(i, "quality", "out_of_range_share", 0.0, col="income", threshold=0.01))
@@ -26,7 +26,7 @@ def _history(n: int = 7) -> pd.DataFrame:
 def _broken(i: int) -> pd.DataFrame:
     return frame(
         [
-            row(i, "output", "positive_rate", 0.60, col="score"),
+            row(i, "output", "ks", 0.40, col="score", threshold=0.05, status="critical"),
             row(i, "drift", "psi", 0.80, col="income", threshold=0.1, status="critical"),
             row(i, "drift", "psi", 0.15, col="age", threshold=0.1, status="warning"),
             row(i, "quality", "out_of_range_share", 0.30, col="income", threshold=0.01, status="critical"),
@@ -44,11 +44,11 @@ def test_one_upstream_break_makes_one_incident_and_one_notification(data_dir: Da
     history = pd.concat([history, first.results], ignore_index=True)
     second = alerts.evaluate_and_alert(settings, info, _broken(8), history, now=day(9), notify=True)
     assert (second.opened, second.incidents_opened, second.notifications) == (1, 1, 1)
-    assert second.results.set_index("metric").loc["positive_rate", "status"] == "critical"
+    assert second.results.set_index("metric").loc["ks", "status"] == "critical"
     [incident] = alerts.list_incidents(settings, "churn", state="open")
     members = alerts.list_alerts(settings, incident_id=incident["id"])
     assert sorted(a["metric"] + ":" + a["col"] for a in members) == [
-        "out_of_range_share:income", "positive_rate:score", "psi:age", "psi:income",
+        "ks:score", "out_of_range_share:income", "psi:age", "psi:income",
     ]  # fmt: skip
     assert incident["likely_cause"].startswith("input drift in column 'income' (psi 0.8")
     assert incident["severity"] == "critical" and incident["since"] == day(7).isoformat(

@@ -61,6 +61,18 @@ def test_absolute_sigma_relative_known_answers() -> None:
     assert th.evaluate(absolute, 0.9, row_status="insufficient").status == "insufficient"
 
 
+def test_a_move_inside_the_windows_confidence_interval_does_not_breach() -> None:
+    relative = _t(kind="relative", direction="below", warning=-0.05, critical=-0.10, lookback=7)
+    prior = [(0.90, 250.0)] * 7
+    # 250 labels: accuracy 0.84 has a 95% interval of about [0.79, 0.88]; 0.90 is outside it: a real drop.
+    assert th.evaluate(relative, 0.84, prior=prior, interval=(0.79, 0.88)).status == "warning"
+    # 60 labels: the same 0.84 has an interval of about [0.73, 0.91]: noise explains it, so no page.
+    ev = th.evaluate(relative, 0.84, prior=prior, interval=(0.73, 0.91))
+    assert ev.status == "ok" and "confidence interval" in ev.note
+    absolute = _t(kind="absolute", direction="below", warning=0.85, critical=0.8)
+    assert th.evaluate(absolute, 0.84, interval=(0.73, 0.91)).status == "warning"  # absolute bounds are the user's
+
+
 def test_three_of_five_fires_on_third_breach_then_recovery_resolves(data_dir: DataDir) -> None:
     settings = Settings(data_dir.settings)
     info = model(settings)
@@ -93,7 +105,7 @@ def test_defaults_monitor_a_new_model_and_page_only_on_symptoms(data_dir: DataDi
     policy = {(t.family, t.metric): t.severity_policy for t in defaults}
     assert policy[("drift", "*")] == policy[("quality", "*")] == "annotate"
     for symptom in [("performance", "accuracy"), ("estimate", "*"), ("kpi", "*"), ("output", "*"),
-                    ("volume", "row_count"), ("volume", "label_coverage")]:  # fmt: skip
+                    ("volume", "row_count"), ("volume", "label_coverage_at_age")]:  # fmt: skip
         assert policy[symptom] == "page", symptom
     info = model(settings)
     history = frame([row(i, "volume", "row_count", 1000.0) for i in range(7)])

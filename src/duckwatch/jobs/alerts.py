@@ -119,7 +119,8 @@ def _decide(
     combined = combined.sort_values([*SERIES, "_start", "_new"], kind="stable")
     combined = combined.drop_duplicates([*SERIES, "_start"], keep="last").reset_index(drop=True)
     cols = {c: combined[c].tolist() for c in ("value", "n", "status", "threshold", "_start", "_end", "_new")}
-    cols.update({c: combined[c].tolist() for c in ("provisional", "method")})
+    for c in ("provisional", "method", "lower", "upper"):
+        cols[c] = combined[c].tolist() if c in combined else [None] * len(combined)
     keys = list(zip(*(combined[c].tolist() for c in SERIES), strict=True))
     bounds = [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
     decisions: list[_Decision] = []
@@ -148,7 +149,13 @@ def _series(
         raw = cols["status"][i]
         status = raw if isinstance(raw, str) and raw else "ok"
         ev = th.evaluate(
-            t, value, row_status=status, row_threshold=_float(cols["threshold"][i]), n=n, prior=prior
+            t,
+            value,
+            row_status=status,
+            row_threshold=_float(cols["threshold"][i]),
+            n=n,
+            prior=prior,
+            interval=(_float(cols["lower"][i]), _float(cols["upper"][i])),
         )
         statuses.append(ev.status)
         if ev.status == "ok" and value is not None:
@@ -160,7 +167,7 @@ def _series(
         if t.kind != "status" or t.warning is not None or t.critical is not None:
             out.at[new_idx, "status"] = ev.status
             out.at[new_idx, "threshold"] = math.nan if ev.bound is None else ev.bound
-        if cols["provisional"][i] in (True, 1) and key["family"] == "performance":
+        if cols["provisional"][i] in (True, 1) and key["family"] in ("performance", "volume", "kpi"):
             continue  # labels still arriving: judged later, when the window is final
         if th.persistent(statuses, t.persist_n, t.persist_m):
             action = "fire"

@@ -94,15 +94,45 @@ def evaluate(
     row_threshold: float | None = None,
     n: float | None = None,
     prior: Sequence[tuple[float, float | None]] = (),
+    interval: tuple[float | None, float | None] = (None, None),
 ) -> Evaluation:
-    """Judge one window; ``prior`` holds (value, n) of earlier windows of the same series, oldest first."""
+    """Judge one window; ``prior`` holds (value, n) of earlier windows of the same series, oldest first.
+
+    A window whose confidence ``interval`` still contains the baseline is judged normal: a move that
+    sampling noise explains (a few hundred labels make accuracy wobble by points) must not page anyone.
+    """
+    ev = _evaluate(t, value, row_status=row_status, row_threshold=row_threshold, n=n, prior=prior)
+    lower, upper = interval
+    if (
+        ev.status in BREACH
+        and t.kind in ("relative", "sigma")
+        and ev.baseline is not None
+        and lower is not None
+        and upper is not None
+        and lower <= ev.baseline <= upper
+    ):
+        return Evaluation("ok", ev.bound, ev.baseline, note="within the window's confidence interval")
+    return ev
+
+
+def _evaluate(
+    t: Threshold,
+    value: float | None,
+    *,
+    row_status: str,
+    row_threshold: float | None,
+    n: float | None,
+    prior: Sequence[tuple[float, float | None]],
+) -> Evaluation:
     if row_status == "insufficient":
         return Evaluation("insufficient", note="too few rows in the window to judge")
     if t.kind == "status":
         if t.warning is None and t.critical is None:
             return Evaluation(row_status if row_status in (*BREACH, "ok") else "ok", row_threshold)
         # An explicit bound on a statistically judged metric: the worse of the two decisions wins.
-        own = evaluate(replace(t, kind="absolute"), value)
+        own = _evaluate(
+            replace(t, kind="absolute"), value, row_status="ok", row_threshold=None, n=None, prior=()
+        )
         rank = ("ok", "warning", "critical")
         worse = max(row_status, own.status, key=lambda s: rank.index(s) if s in rank else 0)
         return Evaluation(worse, own.bound if own.status == worse else row_threshold)

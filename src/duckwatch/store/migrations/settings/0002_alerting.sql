@@ -39,9 +39,9 @@ INSERT INTO thresholds (family, metric, kind, direction, warning, critical, pers
  ('performance', 'log_loss', 'relative', 'above', 0.10, 0.25, 2, 3, 'page', 1, 'log loss rise vs recent windows'),
  ('estimate', '*', 'relative', 'below', -0.05, -0.10, 2, 3, 'page', 1, 'estimated performance drop'),
  ('kpi', '*', 'sigma', 'both', 3, 4, 2, 3, 'page', 1, 'business KPI far from its usual level'),
- ('output', '*', 'sigma', 'both', 3, 4, 2, 3, 'page', 1, 'output distribution moved (score drift, positive rate)'),
+ ('output', '*', 'status', 'above', NULL, NULL, 2, 3, 'page', 1, 'output distribution moved: statistical decision sized to the window'),
  ('volume', 'row_count', 'relative', 'below', -0.50, -0.80, 1, 1, 'page', 1, 'far fewer rows than usual'),
- ('volume', 'label_coverage', 'relative', 'below', -0.30, -0.60, 2, 3, 'page', 1, 'labels stopped arriving (coverage at equal window age)'),
+ ('volume', 'label_coverage_at_age', 'relative', 'below', -0.30, -0.60, 2, 3, 'page', 1, 'labels stopped arriving (coverage at equal window age)'),
  ('heuristic', '*', 'sigma', 'both', 3, 4, 2, 3, 'annotate', 1, 'quality heuristic unusual'),
  ('drift', '*', 'status', 'above', NULL, NULL, 1, 1, 'annotate', 1, 'input drift: statistical decision sized to the window'),
  ('quality', '*', 'status', 'above', NULL, NULL, 1, 1, 'annotate', 1, 'data quality: statistical decision sized to the window');

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,10 +13,30 @@ import pyarrow as pa
 from duckwatch.errors import BadInputError
 
 
+def _nested(arrow_type: pa.DataType) -> bool:
+    """Structs, maps and lists of them: stored as JSON text (their field names may collide in SQL)."""
+    if pa.types.is_struct(arrow_type) or pa.types.is_map(arrow_type):
+        return True
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return _nested(arrow_type.value_type)
+    return False
+
+
+def _as_json(values: Sequence[Any]) -> pa.Array:
+    return pa.array(
+        [
+            None if v is None else json.dumps(v, default=str, ensure_ascii=False, sort_keys=True)
+            for v in values
+        ],
+        pa.string(),
+    )
+
+
 def _loose_array(values: Sequence[Any]) -> pa.Array:
     """A column Arrow cannot type (mixed str/float, odd objects) is kept as text; validation decides."""
     try:
-        return pa.array(values, from_pandas=True)
+        arr = pa.array(values, from_pandas=True)
+        return _as_json(values) if _nested(arr.type) else arr
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         out: list[str | None] = []
         for v in values:
@@ -27,20 +48,20 @@ def _loose_array(values: Sequence[Any]) -> pa.Array:
 
 
 def _from_columns(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
-    arrays = [_loose_array(list(v)) for v in columns.values()]
+    arrays = [_loose_array(v if isinstance(v, list) else list(v)) for v in columns.values()]
     return pa.Table.from_arrays(arrays, names=[str(k) for k in columns])
 
 
 def to_arrow(data: Any) -> pa.Table:
     """Accept one row (a mapping), rows (a sequence of mappings), a pandas DataFrame or an Arrow table."""
     if isinstance(data, pa.Table):
-        return data
+        return _flatten_nested(data)
     if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
+        return _flatten_nested(pa.Table.from_batches([data]))
     if isinstance(data, pd.DataFrame):
         frame = data.reset_index(drop=True)
         try:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = _flatten_nested(pa.Table.from_pandas(frame, preserve_index=False))
             # Non-string column names (ints) are allowed in pandas; Arrow names are strings.
             return table.rename_columns([str(c) for c in frame.columns])
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
@@ -62,6 +83,11 @@ def to_arrow(data: Any) -> pa.Table:
 
 def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """Rows (possibly with different keys) to a table; missing keys become nulls."""
+    if rows:
+        first = rows[0].keys()
+        # Common case (buffered one-row calls): every row has the same string keys; build columns directly.
+        if all(type(k) is str for k in first) and all(r.keys() == first for r in rows):
+            return _from_columns({k: [r[k] for r in rows] for k in first})
     columns: dict[str, list[Any]] = {}
     for i, row in enumerate(rows):
         for key, value in row.items():
@@ -70,3 +96,11 @@ def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
                 columns[name] = [None] * len(rows)
             columns[name][i] = value
     return _from_columns(columns)
+
+
+def _flatten_nested(table: pa.Table) -> pa.Table:
+    """Nested columns of an Arrow/pandas input become JSON text, like those of row input."""
+    for i, field in enumerate(table.schema):
+        if _nested(field.type):
+            table = table.set_column(i, field.name, _as_json(table.column(i).to_pylist()))
+    return table

@@ -198,6 +198,8 @@ def _run_writer(
         word, *rest = line.split()
         if word == "ACK":
             acked[int(rest[0])] = int(rest[1])
+        elif word == "BEGIN":
+            begun[int(rest[0])] = int(rest[1])
     if not killed:
         assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
     else:
@@ -252,7 +254,7 @@ def test_kill_mid_big_batch_and_while_sealing_loses_no_acknowledged_row(
         "big",
         batches=8,
         big_at=5,
-        big_rows=300_000,
+        big_rows=1_500_000,  # long enough to be killed mid-batch even on a fast landing path
         kill=lambda line, _a: random.uniform(0.05, 0.4) if line.startswith("BEGIN 5 ") else None,
     )
     assert set(range(5)) <= set(acked) <= set(range(6))

@@ -222,3 +222,14 @@ def test_export_metrics_has_the_documented_columns_even_when_empty(data_dir: Dat
         "status",
     ):
         assert needed in cols
+
+
+def test_nested_values_are_kept_as_json_text(data_dir: DataDir) -> None:
+    # Field names that differ only in case collide inside a DuckDB struct: keep the value as JSON.
+    with Collector(data_dir.root) as c:
+        res = c.log_predictions(
+            "m", [{"id": "1", "score": 0.5, "meta": {"A": 1, "a": 2}, "items": ["x", "y"]}]
+        )
+    assert (res.landed, res.quarantined) == (1, 0)
+    cols = {col.name: col for col in catalog.get_columns(Settings(data_dir.settings), "m")}
+    assert cols["meta"].dtype == "categorical" and cols["items"].dtype == "list"

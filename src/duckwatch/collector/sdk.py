@@ -24,13 +24,21 @@ from duckwatch.convert import rows_to_arrow, to_arrow
 from duckwatch.errors import BadInputError, CollectorRefusedError, StorageError
 from duckwatch.names import check_label, check_model_name
 from duckwatch.store import catalog
-from duckwatch.store.landing import BatchOutcome, BatchPlan, ColumnPlan, land_batch, write_quarantine
+from duckwatch.store.landing import (
+    BatchOutcome,
+    BatchPlan,
+    ColumnPlan,
+    LandingPool,
+    land_batch,
+    write_quarantine,
+)
 from duckwatch.store.settings import Settings
 
 log = logging.getLogger("duckwatch.collector")
 
 _SEQ = itertools.count()
 _ROLE_FIELDS = {"id", "timestamp", "prediction", "label", "status", "latency", "cost"}
+_NO_ROLES = Roles()
 
 
 @dataclass
@@ -101,7 +109,9 @@ class Collector:
         self._init_process_state()
         self._closed = False
         ref = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _reinit_after_fork(ref))
+        os.register_at_fork(
+            before=lambda: _close_idle_before_fork(ref), after_in_child=lambda: _reinit_after_fork(ref)
+        )
         atexit.register(_close_quietly, ref)
 
     def _init_process_state(self) -> None:
@@ -116,6 +126,9 @@ class Collector:
         self._declared: dict[str, Roles] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        self._valid_models: set[str] = set()
+        # Reused validation connections; closed before every fork so a child never inherits one.
+        self._pool = LandingPool()
 
     # -- public API -------------------------------------------------------------------------------
     def declare(self, model: str, **settings_and_roles: Any) -> catalog.ModelInfo:
@@ -237,7 +250,10 @@ class Collector:
         self._closed = True
         self._wake.set()
         if os.getpid() == self._pid:
-            self.flush()
+            try:
+                self.flush()
+            finally:
+                self._pool.close_idle()
 
     def __enter__(self) -> Collector:
         return self
@@ -263,10 +279,13 @@ class Collector:
         self._check_process()
         if self._closed:
             raise BadInputError("this Collector is closed; create a new one")
-        check_model_name(model)
-        version = check_label("version", version)
-        experiment = check_label("experiment", experiment)
-        explicit = roles_from_kwargs(**roles)
+        if model not in self._valid_models:
+            check_model_name(model)
+            self._valid_models.add(model)
+        if version != "" or experiment != "":  # the common unlabelled call skips the regex checks
+            version = check_label("version", version)
+            experiment = check_label("experiment", experiment)
+        explicit = roles_from_kwargs(**roles) if roles else _NO_ROLES
         slot = (model, stream, version, experiment)
         if isinstance(data, dict) and key is None:
             with self._lock:
@@ -384,7 +403,8 @@ class Collector:
             known = catalog.assign_columns(self.settings, item.model, wanted)
             self._columns[item.model] = known
         plan = _plan(item, info, table, names, known, roles, batch_id)
-        outcome = land_batch(table, plan, self.data.landing)
+        with self._pool.connection() as con:
+            outcome = land_batch(table, plan, self.data.landing, con=con)
         if outcome.quarantined:
             rows = table.take([i for i, _ in outcome.quarantined]).to_pylist()
             now = datetime.now(UTC)
@@ -573,6 +593,12 @@ def _autoflush(ref: weakref.ref[Collector], wake: threading.Event) -> None:
         if collector._pending:
             collector._try_flush()
         del collector
+
+
+def _close_idle_before_fork(ref: weakref.ref[Collector]) -> None:
+    collector = ref()
+    if collector is not None and os.getpid() == collector._pid:
+        collector._pool.close_idle()
 
 
 def _reinit_after_fork(ref: weakref.ref[Collector]) -> None:

@@ -92,7 +92,12 @@ def main() -> int:
     head = [
         "# Benchmark results",
         "",
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; total run {time.perf_counter() - t0:.0f} s",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+        + (
+            "tables collected from earlier runs"
+            if collect_only
+            else f"total run {time.perf_counter() - t0:.0f} s"
+        ),
         f"- machine: {os.cpu_count()} CPUs ({cpu_model()}), {ram_gib()} RAM, {platform.system()} {platform.release()}",
         f"- load average (1/5/15 min) before: {' '.join(f'{x:.1f}' for x in load_before)}; "
         f"after: {' '.join(f'{x:.1f}' for x in load_after)}",

@@ -168,7 +168,8 @@ def trickle(data: DataDir, seconds: float, rate_per_s: float = 3.0, seed: int = 
             now = pd.Timestamp(datetime.now(UTC))
             ts = pd.Series([now])
             traffic = gen(rng, ts, np.array([10_000]), 10_000, now + pd.Timedelta(days=60))
-            version, experiment, frame = traffic.predictions[0]
+            # After a version switch the first (older) version's frame is empty: take one with a row.
+            version, experiment, frame = next(p for p in traffic.predictions if len(p[2]))
             row = frame.iloc[0].to_dict()
             id_col = str(spec["id"])
             row[id_col] = f"{run}-{logged}"

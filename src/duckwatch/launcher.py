@@ -146,11 +146,18 @@ def run(data: DataDir, port: int, trickle_rate: float = 2.0) -> int:
                 f"the app did not answer on {_url(port)} within {HEALTH_TIMEOUT_S:.0f}s; see {logs / 'serve.log'}"
             )
             stopping = True
+        trickle_warned = False
         while not stopping:
             dead = [n for n, p in procs.items() if p.poll() is not None and n != "trickle"]
             if dead:
                 print(f"{', '.join(dead)} stopped unexpectedly; see {logs}/<name>.log. Stopping the rest.")
                 break
+            if not trickle_warned and procs["trickle"].poll() is not None:
+                trickle_warned = True  # live demo traffic is optional: say so once, keep the rest running
+                print(
+                    f"live demo traffic stopped; see {logs / 'trickle.log'} (the app and the job keep running)",
+                    flush=True,
+                )
             time.sleep(0.5)
     finally:
         print("stopping duckwatch…", flush=True)

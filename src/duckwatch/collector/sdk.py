@@ -402,6 +402,11 @@ class Collector:
         if new_names:
             known = catalog.assign_columns(self.settings, item.model, wanted)
             self._columns[item.model] = known
+        # Columns declared before any data was seen take their type from the first batch.
+        untyped = [(w[0], w[2]) for w in wanted if w[0] in known and not known[w[0]].dtype]
+        if untyped:
+            known = catalog.set_column_dtypes(self.settings, item.model, untyped)
+            self._columns[item.model] = known
         plan = _plan(item, info, table, names, known, roles, batch_id)
         with self._pool.connection() as con:
             outcome = land_batch(table, plan, self.data.landing, con=con)
@@ -481,9 +486,9 @@ class Collector:
 
 
 def _declared_dtype(role: str) -> str:
-    return {"score": "numeric", "latency": "numeric", "cost": "numeric", "value": "numeric"}.get(
-        role, "categorical"
-    )
+    # Only roles whose type is fixed get one now; the rest ("") are typed by the first batch, so a
+    # numeric prediction declared up front is not mistaken for a category.
+    return {"score": "numeric", "latency": "numeric", "cost": "numeric", "value": "numeric"}.get(role, "")
 
 
 def _stored_roles(known: dict[str, catalog.ColumnInfo]) -> dict[str, Any]:

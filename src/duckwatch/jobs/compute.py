@@ -12,10 +12,12 @@ import pandas as pd
 import pyarrow as pa
 
 from duckwatch.jobs.outcomes import performance_rows
+from duckwatch.jobs.output_lists import list_output_rows
 from duckwatch.jobs.profiling import (
     build_reference,
     current_seq,
     load_reference,
+    mark_profiled,
     profiled_columns,
     update_profiles,
     window_profiles,
@@ -45,8 +47,16 @@ def compute_model(
     cols = profiled_columns(columns)
     if not wh.has_table(info.model_key, "predictions"):
         return 0
-    if build_reference(wh, info, cols, now) is None:
-        update_profiles(wh, info, cols, current_seq(wh))
+    seq = current_seq(wh)
+    wh.execute("BEGIN")  # profiles and the profiled-up-to mark move together, or not at all
+    try:
+        if build_reference(wh, info, cols, now) is None:
+            update_profiles(wh, info, cols, seq)
+        mark_profiled(wh, info.model, seq)
+        wh.execute("COMMIT")
+    except BaseException:
+        wh.execute("ROLLBACK")
+        raise
     reference = load_reference(wh, info.model)
     windows = wh.rows(
         "SELECT version, experiment, window_start, window_end FROM window_state "
@@ -57,14 +67,15 @@ def compute_model(
         return 0
     by_id = {c.col_id: c for c in columns}
     frames = []
-    for version, experiment, ws, we in windows:
+    volumes = _window_volumes(wh, info, windows)
+    for (version, experiment, ws, we), (n, prev) in zip(windows, volumes, strict=True):
         rows: list[dict[str, Any]] = []
         profiles = window_profiles(wh, info.model, version, experiment, ws)
-        n = _window_rows(wh, info, version, experiment, ws, we)
-        rows += _volume_rows(wh, info, version, experiment, ws, n)
+        rows += _volume_rows(info, n, prev)
         if reference:
             rows += _drift_and_quality_rows(reference, profiles, by_id)
         rows += performance_rows(wh, info, columns, version, experiment, ws, we, now)
+        rows += list_output_rows(wh, info, columns, version, experiment, ws, we)
         frame = pd.DataFrame(rows)
         if frame.empty:
             continue
@@ -74,18 +85,34 @@ def compute_model(
     results = _finish(frames, now)
     history = _history(wh, info.model, results)
     results = _alerting(settings, info, results, history, now, notify)
-    for version, experiment, ws, _we in windows:
+    # One statement each for all windows (a statement costs milliseconds; there can be hundreds).
+    keys = (
+        "(SELECT unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
+        "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws) AS w"
+    )
+    wh.execute("BEGIN")  # results, clean windows and the publish mark commit together
+    try:
+        lists = [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows]]
         wh.execute(
-            "DELETE FROM metric_results WHERE model = ? AND version = ? AND experiment = ? AND window_start = ?",
-            [info.model, version, experiment, ws],
+            f"DELETE FROM metric_results USING {keys} WHERE metric_results.model = ? "
+            "AND metric_results.version = w.v AND metric_results.experiment = w.e AND metric_results.window_start = w.ws",
+            [*lists, info.model],
         )
         wh.execute(
-            "UPDATE window_state SET dirty = false, dirty_since = NULL, computed_at = ? "
-            "WHERE model = ? AND version = ? AND experiment = ? AND window_start = ?",
-            [now, info.model, version, experiment, ws],
+            f"UPDATE window_state SET dirty = false, dirty_since = NULL, computed_at = ? FROM {keys} "
+            "WHERE window_state.model = ? AND window_state.version = w.v AND window_state.experiment = w.e "
+            "AND window_state.window_start = w.ws",
+            [now, *lists, info.model],
         )
-    if not results.empty:
-        wh.insert_arrow("metric_results", pa.Table.from_pandas(results[RESULT_COLUMNS], preserve_index=False))
+        if not results.empty:
+            wh.insert_arrow(
+                "metric_results", pa.Table.from_pandas(results[RESULT_COLUMNS], preserve_index=False)
+            )
+        wh.execute("INSERT OR REPLACE INTO job_state VALUES (?, '1')", [f"publish_pending:{info.model}"])
+        wh.execute("COMMIT")
+    except BaseException:
+        wh.execute("ROLLBACK")
+        raise
     return len(windows)
 
 
@@ -144,31 +171,32 @@ def _alerting(
     return frame if isinstance(frame, pd.DataFrame) else results
 
 
-def _window_rows(
-    wh: Warehouse, info: catalog.ModelInfo, version: str, experiment: str, ws: Any, we: Any
-) -> int:
+def _window_volumes(
+    wh: Warehouse, info: catalog.ModelInfo, windows: list[tuple[Any, ...]]
+) -> list[tuple[int, list[float]]]:
+    """Per window: its rows, and the raw counts of the previous (up to 14) windows, in one query."""
     pred = raw_table(info.model_key, "predictions")
-    return int(
-        wh.rows(
-            f"SELECT count(*) FROM {pred} WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?",
-            [version, experiment, ws, we],
-        )[0][0]
+    unit = info.window
+    found = wh.rows(
+        f"""WITH w AS (SELECT unnest(range(?)) AS i, unnest(CAST(? AS VARCHAR[])) AS v,
+                unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws,
+                unnest(CAST(? AS TIMESTAMPTZ[])) AS we),
+        b AS (SELECT _version, _experiment, {window_expr(unit)} AS bs, count(*) AS n FROM {pred}
+              WHERE _ts >= (SELECT min(ws) FROM w) - INTERVAL 14 {unit} AND _ts < (SELECT max(we) FROM w)
+              GROUP BY ALL)
+        SELECT w.i, coalesce(sum(b.n) FILTER (WHERE b.bs >= w.ws AND b.bs < w.we), 0),
+               list(b.n) FILTER (WHERE b.bs < w.ws AND b.bs >= w.ws - INTERVAL 14 {unit})
+        FROM w LEFT JOIN b ON b._version = w.v AND b._experiment = w.e GROUP BY w.i""",
+        [len(windows), *([w[j] for w in windows] for j in range(4))],
     )
+    out: list[tuple[int, list[float]]] = [(0, [])] * len(windows)
+    for i, n, prev in found:
+        out[int(i)] = (int(n), [float(x) for x in prev or []])
+    return out
 
 
-def _volume_rows(
-    wh: Warehouse, info: catalog.ModelInfo, version: str, experiment: str, ws: Any, n: int
-) -> list[dict[str, Any]]:
+def _volume_rows(info: catalog.ModelInfo, n: int, prev: list[float]) -> list[dict[str, Any]]:
     """Row count, and its ratio to the median of the previous (up to 14) windows' raw counts."""
-    pred = raw_table(info.model_key, "predictions")
-    prev = [
-        float(r[0])
-        for r in wh.rows(
-            f"SELECT count(*) FROM {pred} WHERE _version = ? AND _experiment = ? AND _ts < ? "
-            f"AND _ts >= CAST(? AS TIMESTAMPTZ) - INTERVAL 14 {info.window} GROUP BY {window_expr(info.window)}",
-            [version, experiment, ws, ws],
-        )
-    ]
     rows: list[dict[str, Any]] = [
         {"family": "volume", "metric": "row_count", "value": float(n), "n": n, "method": "count"}
     ]

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from duckwatch.jobs.segments_job import segment_rows
+from duckwatch.jobs.value import value_at_stake_row
 from duckwatch.metrics import fairness
 from duckwatch.metrics.estimate import Calibrator, estimate_binary
 from duckwatch.metrics.performance import (
@@ -51,20 +53,17 @@ def joined_window(
         vsel = "".join(f", arg_max(o.{c.col_id}, o._received_at) AS {c.col_id}" for c in values)
         sql = f"""
         WITH p AS (SELECT _id, _ts{sel} FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?),
-        o AS (SELECT o._id, arg_max(o.{lab.col_id}, o._received_at) AS _label, max(o._received_at) AS _label_at{vsel}
+        o AS (SELECT o._id, arg_max(o.{lab.col_id}, o._received_at) AS _label, max(o._received_at) AS _label_at, min(o._received_at) AS _label_first{vsel}
               FROM {out} o SEMI JOIN p ON o._id = p._id GROUP BY o._id)
         SELECT p.*, o.* EXCLUDE (_id) FROM p LEFT JOIN o ON p._id = o._id"""
     else:
-        sql = f"SELECT _id, _ts{sel}, NULL AS _label, NULL AS _label_at FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
+        sql = f"SELECT _id, _ts{sel}, NULL AS _label, NULL AS _label_at, NULL AS _label_first FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
     frame: pd.DataFrame = wh.arrow(sql, [version, experiment, ws, we]).to_pandas()
     return frame
 
 
 def _table_cols(wh: Warehouse, table: str) -> set[str]:
-    return {
-        r[0]
-        for r in wh.rows("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
-    }
+    return set(wh.table_columns(table))
 
 
 def performance_rows(
@@ -86,9 +85,10 @@ def performance_rows(
     horizon_passed = pd.Timestamp(we) + timedelta(hours=info.label_horizon_hours) <= pd.Timestamp(now)
     labelled = df["_label"].notna()
     rows: list[dict[str, Any]] = [
-        {"family": "volume", "metric": "label_coverage", "value": float(labelled.mean()), "n": len(df),
+        {"family": "performance", "metric": "label_coverage", "value": float(labelled.mean()), "n": len(df),
          "provisional": not horizon_passed, "method": f"share of predictions with an outcome (horizon {info.label_horizon_hours:g} h)"}
     ]  # fmt: skip
+    rows += _coverage_at_age(info, df, we, now)
     task = info.task or _infer_task(df, scores, preds)
     y = df["_label"]
     if task == "binary":
@@ -105,8 +105,13 @@ def performance_rows(
         rows += _metric_rows("performance", metrics, not horizon_passed)
         pred01 = p if p is not None else (s >= 0.5).astype(float) if s is not None else None
         if pred01 is not None:
-            rows += _value_rows(info, y_true, pred01, not horizon_passed)
+            value_rows = _value_rows(info, y_true, pred01, not horizon_passed)
+            rows += value_rows
+            vpp = [r["value"] for r in value_rows if r["metric"] == "value_per_prediction"]
+            if vpp:
+                rows += value_at_stake_row(wh, info, columns, float(vpp[0]), len(df), not horizon_passed)
             rows += _fairness_rows(df, columns, y_true, pred01)
+        rows += segment_rows(wh, info, columns, df, not horizon_passed)
         if s is not None:
             cal = _calibrator(wh, info, columns)
             if cal is not None:
@@ -134,6 +139,23 @@ def performance_rows(
             rows.append({"family": "kpi", "metric": f"total_{col.name}", "col": col.name, "value": float(vals.sum()),
                          "n": int(vals.notna().sum()), "method": "sum per window", "provisional": not horizon_passed})  # fmt: skip
     return rows
+
+
+def _coverage_at_age(info: ModelInfo, df: pd.DataFrame, we: Any, now: datetime) -> list[dict[str, Any]]:
+    """Share of predictions whose first outcome arrived within half the label horizon of the window's end.
+
+    Comparing windows at equal age is what makes "labels stopped arriving" detectable: raw coverage of
+    recent windows is always low because their labels are still on the way.
+    """
+    age = timedelta(hours=info.label_horizon_hours / 2)
+    cutoff = pd.Timestamp(we) + age
+    first = pd.to_datetime(df["_label_first"], utc=True)
+    value = float((first <= cutoff).mean()) if len(df) else math.nan
+    return [
+        {"family": "volume", "metric": "label_coverage_at_age", "value": value, "n": len(df),
+         "provisional": cutoff > pd.Timestamp(now),
+         "method": f"share labelled within {age.total_seconds() / 3600:g} h of the window's end (half the horizon)"}
+    ]  # fmt: skip
 
 
 def _infer_task(df: pd.DataFrame, scores: list[ColumnInfo], preds: list[ColumnInfo]) -> str:
@@ -222,7 +244,10 @@ def _calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Ca
     have = _table_cols(wh, ref)
     if scores[0].col_id not in have or labels[0].col_id not in have:
         return None
-    stamp = int(wh.rows(f"SELECT count(*) + coalesce(max(_seq), 0) FROM {ref}")[0][0])
+    memo_key = ("calibrator_stamp", info.model)
+    if memo_key not in wh.memo:  # the reference cannot change after ingestion: ask once per tick
+        wh.memo[memo_key] = int(wh.rows(f"SELECT count(*) + coalesce(max(_seq), 0) FROM {ref}")[0][0])
+    stamp = int(wh.memo[memo_key])
     key = (info.model, stamp)
     if key not in _CALIBRATORS:
         df = wh.arrow(f"SELECT {scores[0].col_id} AS s, {labels[0].col_id} AS y FROM {ref}").to_pandas()

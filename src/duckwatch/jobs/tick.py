@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from duckwatch.config import DataDir
 from duckwatch.jobs.lock import job_lock
+from duckwatch.jobs.profiling import profiled_seq
 from duckwatch.store import catalog
 from duckwatch.store.landing import pending, pending_models, remove_stale_temp_files
 from duckwatch.store.published import publish_model
@@ -76,8 +77,11 @@ def run_tick(
                     say(f"{info.model}: computing windows")
                     computed = compute(wh, settings, info, now, notify)
                     report.windows_computed += computed
-                    if rows or computed or not _published(data, info.model):
+                    pending_key = f"publish_pending:{info.model}"
+                    pending_publish = bool(wh.rows("SELECT 1 FROM job_state WHERE key = ?", [pending_key]))
+                    if rows or computed or pending_publish or not _published(data, info.model):
                         publish_model(wh, info.model, info.model_key)
+                        wh.execute("DELETE FROM job_state WHERE key = ?", [pending_key])
                     report.models.append(info.model)
                 except Exception as exc:  # isolate models: report, keep going
                     log.error("model %s failed in this tick: %s", info.model, exc)
@@ -122,15 +126,17 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
         return
     w = window_expr(info.window, "_ts")
     unit = info.window
-    sources = [f"SELECT DISTINCT _version, _experiment, {w} AS ws FROM {pred} WHERE _seq = ?"]
-    params: list[object] = [seq]
+    # Rows of every tick not yet profiled: a tick killed between ingest and compute leaves them to us.
+    since = profiled_seq(wh, info.model)
+    sources = [f"SELECT DISTINCT _version, _experiment, {w} AS ws FROM {pred} WHERE _seq > ? AND _seq <= ?"]
+    params: list[object] = [since, seq]
     if wh.has_table(info.model_key, "outcomes"):
         out = raw_table(info.model_key, "outcomes")
         sources.append(
             f"SELECT DISTINCT p._version, p._experiment, {window_expr(info.window, 'p._ts')} AS ws FROM {pred} p "
-            f"SEMI JOIN (SELECT _id FROM {out} WHERE _seq = ?) o ON p._id = o._id"
+            f"SEMI JOIN (SELECT _id FROM {out} WHERE _seq > ? AND _seq <= ?) o ON p._id = o._id"
         )
-        params.append(seq)
+        params += [since, seq]
     wh.execute(
         f"""INSERT INTO window_state BY NAME
         SELECT ? AS model, _version AS version, _experiment AS experiment, ws AS window_start,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +75,8 @@ DEFAULT_FLOORS: dict[str, float] = {
 
 _NULL_CACHE: dict[tuple[object, ...], float] = {}
 _NULL_CACHE_MAX = 4096
+_REF_DRAWS: dict[tuple[bytes, int, int], tuple[FloatArray, Mapping[str, Any]]] = {}
+_REF_DRAWS_MAX = 64
 
 
 def _round_sig2(n: int) -> int:
@@ -143,8 +146,19 @@ def null_threshold(
     if cached is not None:
         return cached
     p = counts / n_ref
+    # The reference draws come first from the seeded stream and do not depend on n_current: reuse
+    # them (and the stream's state after them) across window sizes; results are unchanged.
+    ref_key = (counts.tobytes(), draws, seed)
     rng = np.random.default_rng(seed)
-    r = rng.multinomial(n_ref, p, size=draws).astype(np.float64)
+    if ref_key in _REF_DRAWS:
+        r, state = _REF_DRAWS[ref_key]
+        rng.bit_generator.state = state
+    else:
+        r = rng.multinomial(n_ref, p, size=draws).astype(np.float64)
+        r.flags.writeable = False
+        if len(_REF_DRAWS) >= _REF_DRAWS_MAX:
+            _REF_DRAWS.clear()
+        _REF_DRAWS[ref_key] = (r, rng.bit_generator.state)
     c = rng.multinomial(n_sim, p, size=draws).astype(np.float64)
     value = float(np.quantile(_null_stat(metric_name, ref_profile, r, c), quantile))
     if len(_NULL_CACHE) >= _NULL_CACHE_MAX:

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
-from duckwatch.metrics.performance import MetricValue, insufficient
+from duckwatch.metrics.performance import MetricValue, insufficient, rankdata
 from duckwatch.metrics.registry import MetricSpec, register
 
 __all__ = ["BinaryEstimate", "Calibrator", "estimate_binary", "expected_auc", "register_all"]
@@ -176,7 +175,7 @@ def estimate_binary(
             "f1": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn > 0 else float("nan"),
             "roc_auc": expected_auc(s, prob),
         }
-    sims = _simulate(prob, pred, stats.rankdata(s), draws, seed)
+    sims = _simulate(prob, pred, rankdata(s), draws, seed)
     metrics = {k: _band(k, point[k], sims[k], n) for k in names}
     return BinaryEstimate(tp, fp, tn, fn, metrics)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy.special import stdtrit
 
 from duckwatch.metrics.registry import MetricSpec, register
 
@@ -34,6 +34,7 @@ __all__ = [
     "delong_auc",
     "expected_calibration_error",
     "insufficient",
+    "rankdata",
     "register_all",
     "row_value_sum",
     "t_interval",
@@ -102,7 +103,7 @@ def t_interval(values: FloatArray, level: float = 0.95) -> tuple[float, float, f
     mean = float(values.mean())
     if n < 2:
         return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
+    half = float(stdtrit(n - 1, 0.5 + level / 2)) * float(values.std(ddof=1)) / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
@@ -142,17 +143,33 @@ def confusion_counts(y_true: ArrayLike, y_pred: ArrayLike) -> ConfusionCounts:
     )
 
 
+def rankdata(values: ArrayLike) -> FloatArray:
+    """Average (mid) ranks of a 1-D array, all NaN if any is NaN: ``scipy.stats.rankdata``, minus its import."""
+    x = np.asarray(values).reshape(-1)
+    if x.size == 0:
+        return np.empty(0, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    y = x[order]
+    first = np.flatnonzero(np.concatenate([[True], y[:-1] != y[1:]]))
+    counts = np.diff(first, append=y.size)
+    ranks = np.empty(x.size, dtype=np.float64)
+    ranks[order] = np.repeat((first + 1).astype(np.float64) + (counts - 1) / 2, counts)
+    if x.dtype.kind in "fc" and np.isnan(x).any():
+        ranks[:] = np.nan
+    return ranks
+
+
 def delong_auc(y_true: NDArray[Any], y_score: FloatArray) -> tuple[float, float]:
     """ROC AUC and its DeLong standard error (midranks handle ties like sklearn)."""
     pos = y_score[y_true.astype(bool)]
     neg = y_score[~y_true.astype(bool)]
     m, n = pos.size, neg.size
-    combined = stats.rankdata(np.concatenate([pos, neg]))
+    combined = rankdata(np.concatenate([pos, neg]))
     auc = float((combined[:m].sum() - m * (m + 1) / 2) / (m * n))
     if m < 2 or n < 2:
         return auc, float("nan")
-    v10 = (combined[:m] - stats.rankdata(pos)) / n
-    v01 = 1.0 - (combined[m:] - stats.rankdata(neg)) / m
+    v10 = (combined[:m] - rankdata(pos)) / n
+    v01 = 1.0 - (combined[m:] - rankdata(neg)) / m
     return auc, math.sqrt(float(v10.var(ddof=1)) / m + float(v01.var(ddof=1)) / n)
 
 

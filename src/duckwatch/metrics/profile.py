@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -21,6 +22,7 @@ __all__ = [
     "NumericProfile",
     "merge",
     "profile_categorical",
+    "profile_category_counts",
     "profile_numeric",
 ]
 
@@ -310,7 +312,11 @@ class CategoricalVocabulary:
         cls, values: npt.ArrayLike, null_mask: npt.ArrayLike | None = None, top: int = MAX_VOCABULARY
     ) -> CategoricalVocabulary:
         """Top `top` reference categories (ties broken by name); the rest go to "other"."""
-        counts = _count_values(values, null_mask)[0]
+        return cls.from_counts(_count_values(values, null_mask)[0], top)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], top: int = MAX_VOCABULARY) -> CategoricalVocabulary:
+        """`from_reference` from already counted non-null values (category -> rows)."""
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         # Beyond MAX_OTHER_VALUES distinct tail values, the rarest are treated as unseen; reference
         # and current are classified by the same rule, so comparisons stay consistent.
@@ -394,6 +400,13 @@ def profile_categorical(
     counter, n_null = _count_values(values, null_mask)
     if null_mask is not None:
         n_null += int(np.asarray(null_mask, dtype=bool).sum())
+    return profile_category_counts(counter, vocabulary, n_null)
+
+
+def profile_category_counts(
+    counter: Mapping[str, int], vocabulary: CategoricalVocabulary, n_null: int = 0
+) -> CategoricalProfile:
+    """`profile_categorical` from already counted non-null values (category -> rows) and a NULL count."""
     index = vocabulary._index
     counts = np.zeros(len(vocabulary.values), dtype=np.int64)
     other = 0

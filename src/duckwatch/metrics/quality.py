@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
+from scipy.special._ufuncs import _binom_ppf  # scipy.stats.binom's own kernel
 
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import metric
@@ -47,6 +47,15 @@ class QualityResult:
     detail: str = ""
 
 
+def _binom_quantile(q: float, n: int, p: float) -> float:
+    """``scipy.stats.binom.ppf(q, n, p)`` without importing scipy.stats (~1-3 s) on the usual path."""
+    if 0.0 < q < 1.0 and 0.0 <= p <= 1.0 and n >= 0:
+        return float(_binom_ppf(q, n, p))
+    from scipy import stats  # edge cases: let scipy apply its own support rules
+
+    return float(stats.binom.ppf(q, n, p))
+
+
 @lru_cache(maxsize=8192)  # scipy's binom.ppf costs ~0.2 ms; windows repeat the same reference shares
 def share_change_threshold(
     ref_share: float,
@@ -58,8 +67,8 @@ def share_change_threshold(
     if n_current <= 0:
         return float("nan")
     p = min(max(ref_share, 0.0), 1.0)
-    hi = float(stats.binom.ppf(quantile, n_current, p)) / n_current - p
-    lo = p - float(stats.binom.ppf(1.0 - quantile, n_current, p)) / n_current
+    hi = _binom_quantile(quantile, n_current, p) / n_current - p
+    lo = p - _binom_quantile(1.0 - quantile, n_current, p) / n_current
     return max(floor, hi, lo)
 
 
@@ -163,7 +172,11 @@ def special_share(reference: NumericProfile, current: NumericProfile) -> list[Qu
 def out_of_range_share(reference: NumericProfile, current: NumericProfile) -> QualityResult:
     """Share of finite values in the below/above-range bins."""
     cur = (int(current.counts[0] + current.counts[-1]), current.n)
-    ref = (int(reference.counts[0] + reference.counts[-1]), reference.n)
+    # The range is the reference's own min..max, so the reference has no values outside it by
+    # construction; a new sample from the same continuous distribution lands outside with
+    # probability 2/(m+1). Judge the change against that, not against 0.
+    outside = int(reference.counts[0] + reference.counts[-1])
+    ref = (max(outside, 2), reference.n + 1) if reference.n else (outside, reference.n)
     return _share("out_of_range_share", cur, ref)
 
 

@@ -172,6 +172,16 @@ def assign_columns(
     return known
 
 
+def set_column_dtypes(settings: Settings, model: str, typed: list[tuple[str, str]]) -> dict[str, ColumnInfo]:
+    """Give declared-but-untyped columns their type from the first data seen; returns all columns."""
+    with settings.write() as con:
+        for name, dtype in typed:
+            con.execute(
+                "UPDATE columns SET dtype = ? WHERE model = ? AND name = ? AND dtype = ''", (dtype, model, name)
+            )
+    return {c.name: c for c in get_columns(settings, model)}
+
+
 def set_column_role(settings: Settings, model: str, name: str, role: str, actor: str) -> None:
     """Change a known column's role (audited)."""
     with settings.write() as con:

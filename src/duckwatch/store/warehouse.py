@@ -63,6 +63,10 @@ class Warehouse:
         self.data = data
         self.con = open_file(data.warehouse, read_only=False)
         self.version = migrate(self.con)
+        # Column names per table: information_schema costs ~5 ms a lookup, paid per window otherwise.
+        self._columns: dict[str, frozenset[str]] = {}
+        # Memo for values that stay fixed for the rest of a tick once ingestion is done (job code only).
+        self.memo: dict[tuple[str, ...], Any] = {}
 
     def close(self) -> None:
         """Checkpoint and close (no WAL left behind for readers of copies)."""
@@ -90,17 +94,31 @@ class Warehouse:
         """Create the raw table if needed and add any column first seen since."""
         table = raw_table(model_key, stream)
         cols = ", ".join(f"{name} {typ}" for name, typ in SYSTEM_COLUMNS)
+        self._columns.clear()
         self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
-        existing = {
-            r[0]
-            for r in self.con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-            ).fetchall()
-        }
+        existing = self.table_columns(table)
         for col in columns:
-            if col.col_id not in existing and col.role not in ("id", "timestamp", "ignore"):
+            if (
+                col.col_id not in existing
+                and col.role not in ("id", "timestamp", "ignore")
+                and col.dtype in SQL_TYPE
+            ):
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {col.col_id} {SQL_TYPE[col.dtype]}")
+        self._columns.clear()
         return table
+
+    def table_columns(self, table: str) -> frozenset[str]:
+        """Column names of a table (empty when it does not exist); cached until this connection changes DDL."""
+        cols = self._columns.get(table)
+        if cols is None:
+            cols = frozenset(
+                r[0]
+                for r in self.con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+                ).fetchall()
+            )
+            self._columns[table] = cols
+        return cols
 
     def already_ingested(self, model: str, stream: str, batch_ids: list[str]) -> set[str]:
         """Batch ids that the warehouse has already taken in."""
@@ -167,40 +185,10 @@ class Warehouse:
         select_cols = ", ".join(
             ["_batch", "_row", "_id", "_ts", "_version", "_experiment", "_received_at", *data_cols]
         )
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE incoming AS SELECT {select_cols}, "
-            f"CAST(date_trunc('month', timezone('UTC', _ts)) AS DATE) AS _month, CAST(? AS BIGINT) AS _seq "
-            f"FROM read_parquet(?, union_by_name = true)",
-            [seq, paths],
+        source = (
+            f"SELECT {select_cols}, CAST(date_trunc('month', timezone('UTC', _ts)) AS DATE) AS _month, "
+            f"CAST(? AS BIGINT) AS _seq FROM read_parquet(?, union_by_name = true)"
         )
-        rows_in = self._count("SELECT count(*) FROM incoming")
-        if stream in ("predictions", "inputs"):
-            # Duplicate keys count once: against earlier batches (bounded to nearby time, where
-            # retries land) and among the new files themselves (first arrival wins).
-            self.con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE dup AS
-                SELECT i._batch, i._row FROM incoming i
-                WHERE EXISTS (SELECT 1 FROM {table} r WHERE r._id = i._id AND r._version = i._version
-                              AND r._experiment = i._experiment
-                              AND r._ts >= (SELECT min(_ts) FROM incoming) - INTERVAL 7 DAY)
-                UNION ALL
-                SELECT _batch, _row FROM (
-                    SELECT _batch, _row, row_number() OVER (PARTITION BY _id, _version, _experiment
-                                                            ORDER BY _received_at, _batch, _row) AS k
-                    FROM incoming) WHERE k > 1"""
-            )
-            self.con.execute(
-                "INSERT INTO quarantine SELECT ?, ?, i._batch, i._row, i._version, i._experiment, "
-                "'duplicate of an earlier ' || ? || ' row with the same id (counted once)', to_json(i), i._received_at "
-                "FROM incoming i SEMI JOIN dup d ON i._batch = d._batch AND i._row = d._row",
-                [model, stream, stream.rstrip("s")],
-            )
-            self.con.execute("DELETE FROM incoming WHERE (_batch, _row) IN (SELECT (_batch, _row) FROM dup)")
-        elif stream == "reference":
-            self.con.execute(
-                f"DELETE FROM {table} WHERE _version IN (SELECT DISTINCT _version FROM incoming)"
-            )
-        rows_new = self._count("SELECT count(*) FROM incoming")
         cols = ", ".join(
             [
                 "_batch",
@@ -210,14 +198,81 @@ class Warehouse:
                 "_version",
                 "_experiment",
                 "_received_at",
+                *data_cols,
                 "_month",
                 "_seq",
-                *data_cols,
             ]
-        )
-        self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming")
+        )  # the order of `source`
+        if stream in ("predictions", "inputs"):
+            rows_in, distinct, first_ts = self.con.execute(
+                "WITH k AS (SELECT _id, _version, _experiment, _ts FROM read_parquet($1, union_by_name = true)) "
+                "SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM (SELECT DISTINCT _id, _version, _experiment "
+                "FROM k)), (SELECT min(_ts) FROM k)",
+                [paths],
+            ).fetchall()[0]
+            if distinct < rows_in or self._earlier_keys(table, paths, first_ts):
+                rows_new = self._ingest_with_duplicates(model, stream, table, source, cols, seq, paths)
+                self._ledger(model, stream, files, seq, paths)
+                return IngestResult(stream, len(files), rows_in, rows_new, rows_in - rows_new)
+        else:
+            rows_in = self._count("SELECT count(*) FROM read_parquet(?)", [paths])
+            if stream == "reference":
+                self.con.execute(
+                    f"DELETE FROM {table} WHERE _version IN "
+                    f"(SELECT DISTINCT _version FROM read_parquet(?, union_by_name = true))",
+                    [paths],
+                )
+        # The common case, no duplicate anywhere: straight from the files into the raw table.
+        self.con.execute(f"INSERT INTO {table} ({cols}) {source}", [seq, paths])
         self._ledger(model, stream, files, seq, paths)
-        return IngestResult(stream, len(files), rows_in, rows_new, rows_in - rows_new)
+        return IngestResult(stream, len(files), rows_in, rows_in, 0)
+
+    def _earlier_keys(self, table: str, paths: list[str], first_ts: datetime | None) -> bool:
+        """True when a new row's key was already taken in (earlier batches, bounded to nearby time)."""
+        if first_ts is None:
+            return False
+        recent = f"SELECT _id, _version, _experiment FROM {table} WHERE _ts >= CAST(? AS TIMESTAMPTZ) - INTERVAL 7 DAY"
+        if not self._count(f"SELECT count(*) FROM ({recent})", [first_ts]):
+            return False
+        return bool(
+            self._count(
+                f"SELECT count(*) FROM (SELECT _id, _version, _experiment FROM read_parquet(?, union_by_name = true)) i "
+                f"SEMI JOIN ({recent}) r ON r._id = i._id AND r._version = i._version AND r._experiment = i._experiment",
+                [paths, first_ts],
+            )
+        )
+
+    def _ingest_with_duplicates(
+        self, model: str, stream: str, table: str, source: str, cols: str, seq: int, paths: list[str]
+    ) -> int:
+        """Set duplicate keys aside in quarantine and insert the rest; returns rows inserted."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {source}", [seq, paths])
+        # Duplicate keys count once: against earlier batches (bounded to nearby time, where
+        # retries land) and among the new files themselves (first arrival wins).
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE dup AS
+            SELECT i._batch, i._row FROM incoming i
+            WHERE EXISTS (SELECT 1 FROM {table} r WHERE r._id = i._id AND r._version = i._version
+                          AND r._experiment = i._experiment
+                          AND r._ts >= (SELECT min(_ts) FROM incoming) - INTERVAL 7 DAY)
+            UNION ALL
+            SELECT _batch, _row FROM (
+                SELECT _batch, _row, row_number() OVER (PARTITION BY _id, _version, _experiment
+                                                        ORDER BY _received_at, _batch, _row) AS k
+                FROM incoming) WHERE k > 1"""
+        )
+        self.con.execute(
+            "INSERT INTO quarantine SELECT ?, ?, i._batch, i._row, i._version, i._experiment, "
+            "'duplicate of an earlier ' || ? || ' row with the same id (counted once)', to_json(i), i._received_at "
+            "FROM incoming i SEMI JOIN dup d ON i._batch = d._batch AND i._row = d._row",
+            [model, stream, stream.rstrip("s")],
+        )
+        self.con.execute("DELETE FROM incoming WHERE (_batch, _row) IN (SELECT (_batch, _row) FROM dup)")
+        self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming")
+        rows_new = self._count("SELECT count(*) FROM incoming")
+        self.con.execute("DROP TABLE incoming")
+        self.con.execute("DROP TABLE dup")
+        return rows_new
 
     def _ledger(self, model: str, stream: str, files: list[Path], seq: int, paths: list[str]) -> None:
         counts = dict(
@@ -242,11 +297,7 @@ class Warehouse:
     # -- reads for the job ------------------------------------------------------------------------
     def has_table(self, model_key: int, stream: str) -> bool:
         """True once the model's stream has a raw table."""
-        rows = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-            [raw_table(model_key, stream)],
-        ).fetchall()
-        return bool(rows and rows[0][0])
+        return bool(self.table_columns(raw_table(model_key, stream)))
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """Run a query and return Arrow."""
@@ -258,6 +309,8 @@ class Warehouse:
 
     def execute(self, sql: str, params: list[Any] | None = None) -> None:
         """Run a statement."""
+        if any(word in sql.upper() for word in ("CREATE", "ALTER", "DROP")):
+            self._columns.clear()
         self.con.execute(sql, params or [])
 
     def upsert_profiles(

@@ -1,0 +1,287 @@
+"""Portfolio health for the app: one small aggregate query per model instead of reading every metric row.
+
+`health` and `headline` also work on a whole `export_frame` (pandas); `portfolio_row` gets the same answer
+from SUMMARY_SQL, which returns only per-window worst severities, the latest window's breaches and the
+headline series. tests/ui/test_portfolio_fast.py checks that both paths agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from duckwatch.config import DataDir
+from duckwatch.metrics.registry import get, load_builtins
+from duckwatch.store.published import query
+
+SEVERITY = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}
+SEV_NAME = {v: k for k, v in SEVERITY.items()}
+BREACH = ("warning", "critical")
+# Informational: raw coverage of recent windows is always low; the job pages on label_coverage_at_age.
+INFORMATIONAL = ("label_coverage",)
+HEADLINE_FAMILIES = ("performance", "kpi", "estimate", "output", "heuristic", "volume", "drift", "quality")
+HEADLINE_PREFERRED = (
+    "roc_auc",
+    "pr_auc",
+    "accuracy",
+    "rmse",
+    "mae",
+    "estimated_roc_auc",
+    "estimated_accuracy",
+)
+_FAMILY_RANK = {f: i for i, f in enumerate(HEADLINE_FAMILIES)}
+OVERALL_SEGMENTS = ("", "all", "__all__", "*")
+HEALTH_RULE = (
+    "Critical: a metric in the model's latest computed window is critical (or an open critical incident). "
+    "Needs attention: a warning there, quarantined rows, or an open incident. "
+    "Provisional results (labels still arriving) never make a model red: they are shown as provisional. "
+    "label_coverage is informational (labels are paged on label_coverage_at_age), and a flag whose value is "
+    "inside its recorded limit is not a breach. "
+    "Not evaluated: rows arrived but no metric has been computed yet. Healthy: everything else."
+)
+
+# Only aggregates leave the file: per-window worst severity of the primary version/experiment, the
+# latest window's breaches (final or provisional) and the headline metric's series.
+SUMMARY_SQL = """
+WITH pair AS (
+    SELECT version, experiment FROM metric_results GROUP BY version, experiment
+    ORDER BY max(window_start) DESC, count(*) DESC, version, experiment LIMIT 1
+), prim AS (
+    SELECT m.*, CASE
+        WHEN list_contains($1, m.metric) THEN 0
+        WHEN m.status IN ('warning', 'critical') AND coalesce(m.provisional, false) THEN 0
+        WHEN m.status IN ('warning', 'critical') AND isfinite(m.value) AND isfinite(m.threshold) AND (
+            (list_contains($5, m.metric) AND m.value < m.threshold)
+            OR (list_contains($6, m.metric) AND m.value > m.threshold)) THEN 0
+        WHEN m.status = 'critical' THEN 3 WHEN m.status = 'warning' THEN 2 WHEN m.status = 'unknown' THEN 1
+        ELSE 0 END AS sev
+    FROM metric_results AS m JOIN pair AS p
+    ON m.version IS NOT DISTINCT FROM p.version AND m.experiment IS NOT DISTINCT FROM p.experiment
+), ov AS (
+    SELECT * FROM prim WHERE value IS NOT NULL AND (
+        list_contains($2, coalesce(segment, ''))
+        OR NOT EXISTS (SELECT 1 FROM prim WHERE list_contains($2, coalesce(segment, ''))))
+), pick AS (
+    SELECT metric FROM ov GROUP BY metric
+    ORDER BY coalesce(list_position($3, metric), 999),
+        coalesce(list_position($4, first(family ORDER BY window_start, family)), 99), metric
+    LIMIT 1
+), out AS (
+    SELECT 'window' AS kind, window_start, max(sev) AS sev, NULL AS segment, NULL AS family, NULL AS metric,
+        NULL AS col, NULL AS value, NULL AS threshold, NULL AS status, NULL AS provisional
+    FROM prim GROUP BY window_start
+    UNION ALL
+    SELECT 'breach', window_start, sev, segment, family, metric, col, value, threshold, status, provisional
+    FROM prim WHERE window_start = (SELECT max(window_start) FROM prim) AND status IN ('warning', 'critical')
+        AND NOT list_contains($1, metric)
+    UNION ALL
+    SELECT 'headline', window_start, NULL, NULL, NULL, metric, NULL, max(value), NULL, NULL, NULL
+    FROM ov WHERE metric = (SELECT metric FROM pick) GROUP BY window_start, metric
+)
+SELECT * FROM out ORDER BY kind, window_start, family, metric, col, segment
+"""
+
+
+@dataclass(frozen=True)
+class Health:
+    """A model's status for the portfolio: status, a one-line reason, since when, and provisional breaches."""
+
+    status: str  # critical | warning | unknown | ok
+    reason: str
+    since: str
+    provisional: bool = False
+
+
+def ago(ts: Any, now: datetime | None = None) -> str:
+    """Human age of a timestamp ("3 h ago"); empty string for missing values."""
+    if ts is None or ts == "" or (not isinstance(ts, str) and pd.isna(ts)):
+        return ""
+    then = pd.Timestamp(ts)
+    if then.tzinfo is None:
+        then = then.tz_localize("UTC")
+    secs = ((now or datetime.now(UTC)) - then.to_pydatetime()).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if abs(secs) >= size:
+            return f"{secs / size:.0f} {unit} ago"
+    return "just now"
+
+
+def overall(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows for the whole population (no segment), or all rows when segments are all named."""
+    if frame.empty:
+        return frame
+    mask = frame["segment"].fillna("").isin(OVERALL_SEGMENTS)
+    return frame[mask] if mask.any() else frame
+
+
+def primary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the version/experiment with the latest window (ties: the most rows)."""
+    if frame.empty:
+        return frame
+    keys = frame.groupby(["version", "experiment"]).agg(last=("window_start", "max"), rows=("value", "size"))
+    best = keys.sort_values(["last", "rows"], ascending=False).index[0]
+    out: pd.DataFrame = frame[(frame["version"] == best[0]) & (frame["experiment"] == best[1])]
+    return out
+
+
+def severity(frame: pd.DataFrame) -> pd.Series:
+    """Per-row severity for health: provisional breaches and informational metrics count as 0."""
+    sev = frame["status"].map(SEVERITY).fillna(0).astype(int)
+    provisional = frame["provisional"].fillna(False).astype(bool) if "provisional" in frame else False
+    quiet = (frame["status"].isin(BREACH) & provisional) | frame["metric"].isin(INFORMATIONAL)
+    quiet |= inside_limit(frame)
+    return sev.where(~quiet, 0)
+
+
+def _directions() -> tuple[list[str], list[str]]:
+    """Registered metrics where higher is worse, and where lower is worse."""
+    specs = load_builtins()
+    return [m.name for m in specs if m.higher_is_worse], [m.name for m in specs if not m.higher_is_worse]
+
+
+def inside_limit(frame: pd.DataFrame) -> pd.Series:
+    """Rows flagged warning/critical whose value is on the good side of the recorded limit (not breaches)."""
+    up, down = _directions()
+    value, limit = frame["value"].astype(float), frame["threshold"].astype(float)
+    finite = value.map(math.isfinite) & limit.map(math.isfinite)
+    good = (frame["metric"].isin(up) & (value < limit)) | (frame["metric"].isin(down) & (value > limit))
+    result: pd.Series = frame["status"].isin(BREACH) & finite & good
+    return result
+
+
+def _describe(row: pd.Series) -> str:
+    col = f" on {row['column']}" if row["column"] else ""
+    limit = "" if pd.isna(row["threshold"]) else f" (limit {row['threshold']:.3g})"
+    return f"{row['metric']}{col} = {row['value']:.3g}{limit}"
+
+
+def _no_metrics(overview_row: dict[str, Any], open_inc: list[dict[str, Any]]) -> Health:
+    crit_inc = [i for i in open_inc if str(i.get("severity", "")) == "critical"]
+    if crit_inc:
+        return Health("critical", str(crit_inc[0].get("title", "open critical incident")), "")
+    if open_inc:
+        return Health("warning", str(open_inc[0].get("title", "open incident")), "")
+    if overview_row.get("quarantined"):
+        return Health("warning", f"{overview_row['quarantined']} rows quarantined", "")
+    if overview_row.get("predictions"):
+        return Health("unknown", "rows arrived; no metric computed yet", "")
+    return Health("unknown", "no predictions yet", "")
+
+
+def judge(
+    by_window: pd.Series,
+    breaches: pd.DataFrame,
+    overview_row: dict[str, Any],
+    incidents: list[dict[str, Any]],
+) -> Health:
+    """HEALTH_RULE from per-window worst severities (sorted by window) and the latest window's breaches."""
+    open_inc = [i for i in incidents if str(i.get("state", "open")) != "resolved"]
+    if by_window.empty:
+        return _no_metrics(overview_row, open_inc)
+    crit_inc = [i for i in open_inc if str(i.get("severity", "")) == "critical"]
+    values = by_window.to_numpy()
+    last = int(values[-1])
+    status = SEV_NAME[last]
+    changed = (values != last).nonzero()[0]
+    since = by_window.index[int(changed[-1]) + 1 if len(changed) else 0]
+    provisional = breaches[(breaches["sev"] == 0) & breaches["provisional"].fillna(False).astype(bool)]
+    if status in BREACH:
+        bad = breaches[breaches["sev"] == last]
+        reason = "; ".join(_describe(r) for _, r in bad.head(2).iterrows())
+        reason += f" (+{len(bad) - 2} more)" if len(bad) > 2 else ""
+    elif not provisional.empty:
+        reason = "provisional, labels still arriving: " + "; ".join(
+            _describe(r) for _, r in provisional.head(2).iterrows()
+        )
+    else:
+        reason = "all metrics within limits in the latest window"
+    if status != "critical" and crit_inc:
+        status, reason = "critical", str(crit_inc[0].get("title", "open critical incident"))
+    elif status == "ok" and (open_inc or overview_row.get("quarantined")):
+        status = "warning"
+        reason = (
+            str(open_inc[0].get("title", "open incident"))
+            if open_inc
+            else f"{overview_row['quarantined']} rows quarantined"
+        )
+    flagged = status not in BREACH and not provisional.empty
+    return Health(status, reason, pd.Timestamp(since).isoformat(), provisional=flagged)
+
+
+def health(frame: pd.DataFrame, overview_row: dict[str, Any], incidents: list[dict[str, Any]]) -> Health:
+    """Apply HEALTH_RULE to one model's metrics (an export frame), overview row and open incidents."""
+    if frame.empty:
+        return judge(pd.Series(dtype=int), frame, overview_row, incidents)
+    frame = primary(frame).assign(sev=lambda f: severity(f))
+    by_window = frame.groupby("window_start")["sev"].max().sort_index()
+    latest = frame[frame["window_start"] == by_window.index[-1]]
+    breaches = latest[latest["status"].isin(BREACH) & ~latest["metric"].isin(INFORMATIONAL)]
+    return judge(by_window, breaches, overview_row, incidents)
+
+
+def headline(frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The model's headline metric (symptoms first) and its series over windows."""
+    frame = overall(primary(frame))
+    frame = frame[frame["value"].notna()] if not frame.empty else frame
+    if frame.empty:
+        return "", frame
+    names = set(frame["metric"])
+    for name in HEADLINE_PREFERRED:
+        if name in names:
+            break
+    else:
+        first = frame.sort_values(["window_start", "family"], kind="stable").drop_duplicates("metric")
+        ranks = first["family"].map(_FAMILY_RANK).fillna(99)
+        name = str(min(zip(ranks, first["metric"], strict=True))[1])
+    rows = frame[frame["metric"] == name]
+    series: pd.DataFrame = rows.groupby("window_start")["value"].max().reset_index()
+    return name, series
+
+
+def label_coverage(overview_row: dict[str, Any]) -> float:
+    """Share of all predictions that have a label so far (outcomes / predictions, at most 1)."""
+    preds = overview_row.get("predictions") or 0
+    return min(1.0, (overview_row.get("outcomes") or 0) / preds) if preds else 0.0
+
+
+def summary(data: DataDir, model: str) -> pd.DataFrame:
+    """SUMMARY_SQL's rows for one model (kind = window | breach | headline); empty before any metric."""
+    up, down = _directions()
+    params = [list(INFORMATIONAL), list(OVERALL_SEGMENTS), list(HEADLINE_PREFERRED), list(HEADLINE_FAMILIES)]
+    params += [up, down]
+    frame = query(data, model, SUMMARY_SQL, params)
+    return frame.rename(columns={"col": "column"}) if not frame.empty else frame
+
+
+def portfolio_row(
+    data: DataDir, ov: dict[str, Any], incidents: list[dict[str, Any]], now: datetime | None = None
+) -> dict[str, Any]:
+    """One model's portfolio row (health, reason, headline series, coverage, freshness, gaps)."""
+    model = ov["model"]
+    rows = summary(data, model)
+    part = {k: rows[rows["kind"] == k] for k in ("window", "breach", "headline")} if not rows.empty else {}
+    windows = part.get("window", pd.DataFrame(columns=["window_start", "sev"]))
+    by_window = windows.set_index("window_start")["sev"].astype(int).sort_index()
+    breaches = part.get("breach", pd.DataFrame(columns=["sev", "provisional"]))
+    h = judge(by_window, breaches, ov, [i for i in incidents if i.get("model") == model])
+    head = part.get("headline", pd.DataFrame(columns=["metric", "value"]))
+    name = str(head["metric"].iloc[0]) if not head.empty else ""
+    gaps = [g for g, missing in (("no labels", not ov["outcomes"]), ("no owner", not ov["owner"]),
+                                 ("no reference", not ov["reference"])) if missing]  # fmt: skip
+    return {
+        **ov,
+        "status": h.status,
+        "severity": SEVERITY[h.status],
+        "reason": h.reason,
+        "since": h.since,
+        "provisional": h.provisional,
+        "headline": name,
+        "headline_values": [float(v) for v in head["value"]],
+        "label_coverage": label_coverage(ov),
+        "freshness": ago(ov["last_ts"], now),
+        "gaps": gaps,
+    }

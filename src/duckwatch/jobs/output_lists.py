@@ -1,0 +1,46 @@
+"""Output monitoring for list predictions (rankings, recommendations): length, empty share, item mix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from duckwatch.store.catalog import ColumnInfo, ModelInfo
+from duckwatch.store.warehouse import Warehouse, raw_table
+
+TOP_ITEMS = 10
+
+
+def list_output_rows(
+    wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], version: str, experiment: str, ws: Any, we: Any
+) -> list[dict[str, Any]]:
+    """Mean list length, share of empty or missing lists, and the share of the top items per window."""
+    pred = raw_table(info.model_key, "predictions")
+    rows: list[dict[str, Any]] = []
+    for col in columns:
+        if col.role != "prediction" or col.dtype != "list":
+            continue
+        where = "_version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
+        params = [version, experiment, ws, we]
+        n, mean_len, empty = wh.rows(
+            f"SELECT count(*), avg(len({col.col_id})), avg(CASE WHEN {col.col_id} IS NULL OR len({col.col_id}) = 0 "
+            f"THEN 1.0 ELSE 0.0 END) FROM {pred} WHERE {where}",
+            params,
+        )[0]
+        if not n:
+            continue
+        top = wh.rows(
+            f"SELECT item, count(*) AS k FROM (SELECT unnest({col.col_id}) AS item FROM {pred} WHERE {where}) "
+            f"GROUP BY item ORDER BY k DESC, item LIMIT {TOP_ITEMS}",
+            params,
+        )
+        total = wh.rows(f"SELECT coalesce(sum(len({col.col_id})), 0) FROM {pred} WHERE {where}", params)[0][0]
+        shares = {str(item): k / total for item, k in top} if total else {}
+        base = {"family": "output", "col": col.name, "n": int(n), "method": "per window"}
+        rows.append({**base, "metric": "mean_list_length", "value": float(mean_len or 0.0)})
+        rows.append({**base, "metric": "empty_share", "value": float(empty or 0.0)})
+        rows.append(
+            {**base, "metric": "top_item_share", "value": max(shares.values()) if shares else 0.0,
+             "details": json.dumps({"top_items": shares})}
+        )  # fmt: skip
+    return rows

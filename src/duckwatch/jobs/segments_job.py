@@ -1,0 +1,126 @@
+"""Segments where the model got worse: accuracy per segment level (and per pair of segment columns)
+in a window against the same level in the labelled reference, one-sided tests with BH control."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Hashable, Mapping
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from duckwatch.metrics.segments import rank_degraded_segments
+from duckwatch.store.catalog import ColumnInfo, ModelInfo
+from duckwatch.store.warehouse import Warehouse, raw_table
+
+MIN_CELL = 100
+TOP_LEVELS = 20
+_REFERENCE: dict[tuple[str, int], dict[str, dict[str, tuple[int, int]]]] = {}
+
+
+def _correct(labels: pd.Series, decisions: np.ndarray, positive: str) -> tuple[np.ndarray, np.ndarray]:
+    """(labelled mask, correct mask) for binary labels against 0/1 decisions."""
+    text = labels.astype("string").str.strip().str.lower()
+    labelled = text.notna().to_numpy()
+    truth = text.isin([positive.lower(), "1", "1.0", "true", "yes"]).to_numpy()
+    return labelled, labelled & (truth == (decisions > 0.5))
+
+
+def _keys(df: pd.DataFrame, cols: list[ColumnInfo]) -> dict[str, pd.Series]:
+    """Segment keys per column and per pair of columns: 'region=north' or 'region=north & age=18-30'."""
+    single = {
+        c.name: c.name + "=" + df[c.col_id].astype("string").fillna("(missing)")
+        for c in cols
+        if c.col_id in df
+    }
+    out = dict(single)
+    for a, b in itertools.combinations(sorted(single), 2):
+        out[f"{a} & {b}"] = single[a] + " & " + single[b]
+    return out
+
+
+def _counts(keys: pd.Series, labelled: np.ndarray, correct: np.ndarray) -> dict[str, tuple[int, int]]:
+    frame = pd.DataFrame({"k": keys.to_numpy()[labelled], "c": correct[labelled]})
+    grouped = frame.groupby("k")["c"].agg(["sum", "count"])
+    return {str(k): (int(r["sum"]), int(r["count"])) for k, r in grouped.iterrows()}
+
+
+def _decisions(
+    df: pd.DataFrame, score: ColumnInfo | None, pred: ColumnInfo | None, positive: str
+) -> np.ndarray | None:
+    if pred is not None and pred.col_id in df:
+        text = df[pred.col_id].astype("string").str.strip().str.lower()
+        return text.isin([positive.lower(), "1", "1.0", "true", "yes"]).to_numpy(dtype=float)
+    if score is not None and score.col_id in df:
+        return (pd.to_numeric(df[score.col_id], errors="coerce").to_numpy(dtype=float) >= 0.5).astype(float)
+    return None
+
+
+def _reference_counts(
+    wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]
+) -> dict[str, dict[str, tuple[int, int]]]:
+    if not wh.has_table(info.model_key, "reference"):
+        return {}
+    table = raw_table(info.model_key, "reference")
+    have = {
+        r[0]
+        for r in wh.rows("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
+    }
+    stamp = int(wh.rows(f"SELECT count(*) + coalesce(max(_seq), 0) FROM {table}")[0][0])
+    key = (info.model, stamp)
+    if key in _REFERENCE:
+        return _REFERENCE[key]
+    segs = [c for c in columns if c.role == "segment" and c.col_id in have]
+    label = next((c for c in columns if c.role == "label" and c.col_id in have), None)
+    score = next((c for c in columns if c.role == "score" and c.col_id in have), None)
+    pred = next((c for c in columns if c.role == "prediction" and c.col_id in have), None)
+    result: dict[str, dict[str, tuple[int, int]]] = {}
+    if segs and label is not None and (score or pred):
+        wanted = {c.col_id for c in [*segs, label, score, pred] if c is not None}
+        df = wh.arrow(f"SELECT {', '.join(sorted(wanted))} FROM {table}").to_pandas()
+        decisions = _decisions(df, score, pred, info.positive_label)
+        if decisions is not None:
+            labelled, correct = _correct(df[label.col_id], decisions, info.positive_label)
+            result = {name: _counts(keys, labelled, correct) for name, keys in _keys(df, segs).items()}
+    _REFERENCE[key] = result
+    return result
+
+
+def segment_rows(
+    wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], df: pd.DataFrame, provisional: bool
+) -> list[dict[str, Any]]:
+    """One row per tested segment: the accuracy drop vs reference, flagged when BH-significant."""
+    reference = _reference_counts(wh, info, columns)
+    if not reference or "_label" not in df:
+        return []
+    segs = [c for c in columns if c.role == "segment" and c.col_id in df]
+    score = next((c for c in columns if c.role == "score"), None)
+    pred = next((c for c in columns if c.role == "prediction"), None)
+    decisions = _decisions(df, score, pred, info.positive_label)
+    if decisions is None:
+        return []
+    labelled, correct = _correct(df["_label"], decisions, info.positive_label)
+    rows: list[dict[str, Any]] = []
+    for name, keys in _keys(df, segs).items():
+        ref = reference.get(name)
+        if not ref:
+            continue
+        cur = _counts(keys, labelled, correct)
+        report = rank_degraded_segments(
+            cast(Mapping[Hashable, tuple[int, int]], ref),
+            cast(Mapping[Hashable, tuple[int, int]], cur),
+            min_n=MIN_CELL,
+            top_levels=TOP_LEVELS,
+        )
+        for rank, r in enumerate(report.ranked, start=1):
+            rows.append(
+                {"family": "segment", "metric": "accuracy_drop", "col": name, "segment": str(r.segment),
+                 "value": r.degradation, "n": r.cur_n, "provisional": provisional,
+                 "status": "warning" if r.significant else "ok", "method": "one-sided two-proportion z-test, BH",
+                 "details": json.dumps({"rank": rank, "ref_rate": r.ref_rate, "cur_rate": r.cur_rate,
+                                        "p_value": r.p_value, "q_value": r.q_value, "score": r.score,
+                                        "skipped_small": report.skipped_small})}
+            )  # fmt: skip
+    return rows

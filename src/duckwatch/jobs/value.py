@@ -1,0 +1,78 @@
+"""Value at stake: what a drop in value per prediction, against the labelled reference, costs a window."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from duckwatch.metrics.performance import business_value, confusion_counts
+from duckwatch.store.catalog import ColumnInfo, ModelInfo
+from duckwatch.store.warehouse import Warehouse, raw_table
+
+_BASELINE: dict[tuple[str, int], float] = {}
+
+
+def reference_value_per_prediction(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> float:
+    """Business value per labelled prediction on the reference data (NaN when it cannot be computed)."""
+    if not info.value_matrix or not wh.has_table(info.model_key, "reference"):
+        return math.nan
+    table = raw_table(info.model_key, "reference")
+    have = {
+        r[0]
+        for r in wh.rows("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
+    }
+    stamp = int(wh.rows(f"SELECT count(*) + coalesce(max(_seq), 0) FROM {table}")[0][0])
+    key = (info.model, stamp)
+    if key not in _BASELINE:
+        label = next((c for c in columns if c.role == "label" and c.col_id in have), None)
+        score = next((c for c in columns if c.role == "score" and c.col_id in have), None)
+        pred = next((c for c in columns if c.role == "prediction" and c.col_id in have), None)
+        value = math.nan
+        if label is not None and (score is not None or pred is not None):
+            wanted = sorted({c.col_id for c in (label, score, pred) if c is not None})
+            df = wh.arrow(f"SELECT {', '.join(wanted)} FROM {table}").to_pandas()
+            positives = [info.positive_label.lower(), "1", "1.0", "true", "yes"]
+            text = df[label.col_id].astype("string").str.strip().str.lower()
+            keep = text.notna().to_numpy()
+            truth = text.isin(positives).to_numpy(dtype=float)
+            if pred is not None:
+                decided = (
+                    df[pred.col_id]
+                    .astype("string")
+                    .str.strip()
+                    .str.lower()
+                    .isin(positives)
+                    .to_numpy(dtype=float)
+                )
+            else:
+                assert score is not None
+                decided = (
+                    pd.to_numeric(df[score.col_id], errors="coerce").to_numpy(dtype=float) >= 0.5
+                ).astype(float)
+            if keep.any():
+                counts = confusion_counts(truth[keep], decided[keep])
+                value = business_value(counts, info.value_matrix) / counts.n
+        _BASELINE[key] = value
+    return _BASELINE[key]
+
+
+def value_at_stake_row(
+    wh: Warehouse,
+    info: ModelInfo,
+    columns: list[ColumnInfo],
+    current_vpp: float,
+    volume: int,
+    provisional: bool,
+) -> list[dict[str, Any]]:
+    """A kpi row: max(0, reference value per prediction − this window's) × predictions in the window."""
+    baseline = reference_value_per_prediction(wh, info, columns)
+    if not (math.isfinite(baseline) and math.isfinite(current_vpp)):
+        return []
+    at_stake = max(0.0, baseline - current_vpp) * volume
+    return [
+        {"family": "kpi", "metric": "value_at_stake", "value": float(np.round(at_stake, 6)), "n": volume,
+         "provisional": provisional, "method": f"(reference {baseline:.4g} − window {current_vpp:.4g}) per prediction × {volume}"}
+    ]  # fmt: skip

@@ -1,0 +1,58 @@
+"""Segments where the model got worse, end to end through the SDK and a tick."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from duckwatch import Collector
+from duckwatch.config import DataDir
+from duckwatch.jobs.tick import run_tick
+from duckwatch.jobs.views import export_frame
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+REGIONS = np.array(["north", "south", "east", "west"])
+
+
+def _frame(rng: np.random.Generator, n: int, weights: list[float], broken: str | None, start: str | None) -> pd.DataFrame:
+    region = rng.choice(REGIONS, n, p=weights)
+    x = rng.normal(size=n)
+    score = 1 / (1 + np.exp(-2 * x))
+    label = (rng.uniform(size=n) < score).astype(int)
+    if broken is not None:  # the model is wrong much more often in one region
+        flip = (region == broken) & (rng.uniform(size=n) < 0.35)
+        label = np.where(flip, 1 - label, label)
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "region": region, "x": x, "score": score, "label": label})
+    if start is not None:
+        df["ts"] = pd.date_range(start, periods=n, freq="20s", tz="UTC")
+    return df
+
+
+def _run(data: DataDir, rng: np.random.Generator, weights: list[float], broken: str | None) -> pd.DataFrame:
+    ref = _frame(rng, 20_000, [0.25] * 4, None, None).drop(columns=["id"])
+    cur = _frame(rng, 4_000, weights, broken, "2026-01-01")
+    with Collector(data.root) as c:
+        c.declare("m", id="id", timestamp="ts", scores=["score"], label="label", segments=["region"])
+        c.log_reference("m", ref)
+        c.log_predictions("m", cur.drop(columns=["label"]))
+        c.log_outcomes("m", cur[["id", "label"]])
+    run_tick(data, now=NOW, notify=False)
+    m = export_frame(data, "metrics", "m")
+    return m[m["family"] == "segment"]
+
+
+def test_only_the_degraded_segment_is_reported_and_ranked_first(data_dir: DataDir) -> None:
+    seg = _run(data_dir, np.random.default_rng(1), [0.25] * 4, broken="south")
+    assert not seg.empty
+    flagged = seg[seg["status"] != "ok"]
+    assert set(flagged["segment"]) == {"region=south"}
+    single = seg[seg["column"] == "region"].sort_values("value", ascending=False)
+    assert single.iloc[0]["segment"] == "region=south"
+
+
+def test_a_shift_in_segment_mix_alone_is_not_a_segment_problem(data_dir: DataDir) -> None:
+    seg = _run(data_dir, np.random.default_rng(2), [0.7, 0.1, 0.1, 0.1], broken=None)
+    assert not seg.empty
+    assert (seg["status"] == "ok").all()

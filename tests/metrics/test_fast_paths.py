@@ -1,0 +1,98 @@
+"""The import-light and cached fast paths return exactly what scipy.stats and the plain paths return."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy import stats
+
+from duckwatch.jobs import profiling
+from duckwatch.metrics import drift_decision
+from duckwatch.metrics._kstwo import kstwo_sf
+from duckwatch.metrics.performance import rankdata
+from duckwatch.metrics.profile import (
+    CategoricalVocabulary,
+    NumericBinning,
+    profile_categorical,
+    profile_numeric,
+)
+from duckwatch.metrics.quality import _binom_quantile
+from duckwatch.store.catalog import ColumnInfo
+
+
+def test_kstwo_sf_is_scipys_on_every_branch(rng: np.random.Generator) -> None:
+    for n in [*range(1, 160, 13), 1000, 100_001]:
+        grid = np.concatenate(
+            [rng.uniform(0, 1, 8), rng.uniform(0, 5 / np.sqrt(n), 8), [0.5 / n, 1 / n, 0.5, 1.0]]
+        )
+        for x in grid:
+            assert kstwo_sf(float(x), n) == float(stats.kstwo.sf(x, n))
+
+
+def test_binomial_quantile_ranks_and_ppfs_are_scipys(rng: np.random.Generator) -> None:
+    for _ in range(500):
+        n, p = int(rng.integers(1, 10**6)), float(rng.choice([rng.uniform(), 0.0, 1.0, rng.uniform() * 1e-4]))
+        for q in (0.999, 0.001, float(rng.uniform())):
+            assert _binom_quantile(q, n, p) == float(stats.binom.ppf(q, n, p))
+    for _ in range(50):
+        x = rng.integers(0, 20, int(rng.integers(0, 300))).astype(float)
+        assert np.array_equal(rankdata(x), stats.rankdata(x))
+    assert np.isnan(rankdata([1.0, np.nan])).all()
+
+
+def test_null_threshold_reuses_reference_draws_without_changing_values(rng: np.random.Generator) -> None:
+    x = rng.normal(size=3000)
+    ref = profile_numeric(x, NumericBinning.from_reference(x))
+    drift_decision._NULL_CACHE.clear()
+    drift_decision._REF_DRAWS.clear()
+    warm = [drift_decision.null_threshold("ks", ref, n) for n in (300, 2000)]
+    drift_decision._NULL_CACHE.clear()
+    drift_decision._REF_DRAWS.clear()
+    assert drift_decision.null_threshold("ks", ref, 2000) == warm[1]
+
+
+def test_arrow_profiles_equal_the_plain_profiles(rng: np.random.Generator) -> None:
+    n = 20_000
+    x = rng.normal(size=n)
+    x[rng.uniform(size=n) < 0.05] = np.nan
+    xs = pa.array(x, mask=rng.uniform(size=n) < 0.1)
+    cs = pa.array(
+        rng.choice(["a", "b", "", *[f"z{i}" for i in range(300)]], n), mask=rng.uniform(size=n) < 0.1
+    )
+    day = np.datetime64("2026-01-01", "us")
+    ws = pa.array(day + rng.integers(0, 3, n) * np.timedelta64(1, "D"), pa.timestamp("us", tz="UTC"))
+    table = pa.table(
+        {"_version": rng.choice(["", "v2"], n), "_experiment": [""] * n, "ws": ws, "x": xs, "c": cs}
+    )
+    cols = [
+        ColumnInfo("x", "x", "feature", "numeric", None),
+        ColumnInfo("c", "c", "feature", "categorical", None),
+    ]
+    arrays = profiling._columns_frame(table, cols)
+    xv = xs.fill_null(0.0).to_numpy(zero_copy_only=False)
+    xn = xs.is_null().to_numpy(zero_copy_only=False)
+    cv = np.asarray(cs.fill_null("").to_pylist(), dtype=object)
+    cn = cs.is_null().to_numpy(zero_copy_only=False)
+    ref_x = profile_numeric(xv, NumericBinning.from_reference(xv[~xn]), xn)
+    ref_c = profile_categorical(cv, CategoricalVocabulary.from_reference(cv, cn), cn)
+    assert json.dumps(profiling._profile(arrays["x"], None).to_dict()) == json.dumps(ref_x.to_dict())
+    assert json.dumps(profiling._profile(arrays["c"], None).to_dict()) == json.dumps(ref_c.to_dict())
+    groups = profiling._groups(table)
+    assert len(groups) == 6 and sum(len(i) for i in groups.values() if i is not None) == n
+    for (v, _e, _ws), idx in groups.items():
+        assert idx is not None and (table.column("_version").to_numpy()[idx] == v).all()
+        assert np.all(np.diff(idx) > 0)
+        plain = profile_numeric(xv[idx], ref_x.binning, xn[idx]).to_dict()
+        assert json.dumps(profiling._profile(arrays["x"], ref_x, idx).to_dict()) == json.dumps(plain)
+        plain = profile_categorical(cv[idx], ref_c.vocabulary, cn[idx]).to_dict()
+        assert json.dumps(profiling._profile(arrays["c"], ref_c, idx).to_dict()) == json.dumps(plain)
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_one_group_means_all_rows(rows: int) -> None:
+    ts = pa.array(np.full(rows, np.datetime64("2026-01-01", "us")), pa.timestamp("us", tz="UTC"))
+    table = pa.table({"_version": [""] * rows, "_experiment": [""] * rows, "ws": ts})
+    assert list(profiling._groups(table).values()) == [None]

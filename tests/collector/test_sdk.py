@@ -238,7 +238,9 @@ def test_nested_values_are_kept_as_json_text(data_dir: DataDir) -> None:
 def test_columns_declared_before_data_take_their_type_from_the_first_batch(data_dir: DataDir) -> None:
     with Collector(data_dir.root) as c:
         c.declare("m", id="id", prediction="price_pred", label="price", scores=["p"])
-        c.log_predictions("m", pd.DataFrame({"id": ["1", "2"], "price_pred": [1.5e5, 2.5e5], "p": [0.1, 0.2]}))
+        c.log_predictions(
+            "m", pd.DataFrame({"id": ["1", "2"], "price_pred": [1.5e5, 2.5e5], "p": [0.1, 0.2]})
+        )
     cols = {col.name: col for col in catalog.get_columns(Settings(data_dir.settings), "m")}
     assert cols["price_pred"].dtype == "numeric"  # not a category of 100k distinct prices
     assert cols["p"].dtype == "numeric"

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,7 @@ tick.run_tick(DataDir(__import__("pathlib").Path(sys.argv[1])), now=datetime.fro
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict[str, object]] = []
+    received: ClassVar[list[dict[str, object]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -88,7 +89,9 @@ def _prepare(data: DataDir, url: str) -> pd.DataFrame:
         c.declare("m", display_name="Loan approvals", owner="ana@example.com")
         c.log_reference("m", ref)
         c.log_predictions("m", history)
-    set_channels(settings, "*", [{"kind": "webhook", "target": url}], actor="admin", role="admin", reason="test")
+    set_channels(
+        settings, "*", [{"kind": "webhook", "target": url}], actor="admin", role="admin", reason="test"
+    )
     run_tick(data, now=datetime(2026, 1, 9, tzinfo=UTC))  # quiet history
     with Collector(data.root) as c:
         c.log_predictions("m", broken)
@@ -99,7 +102,9 @@ def _state(data: DataDir) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     m = export_frame(data, "metrics", "m")
     keys = ["window_start", "family", "metric", "column", "version", "experiment", "segment"]
     m = m.sort_values(keys).reset_index(drop=True)[[*keys, "value", "status"]]
-    incidents = sorted((str(i["state"]), str(i["opened_at"])) for i in list_incidents(Settings(data.settings)))
+    incidents = sorted(
+        (str(i["state"]), str(i["opened_at"])) for i in list_incidents(Settings(data.settings))
+    )
     return m, incidents
 
 
@@ -113,7 +118,9 @@ def test_a_killed_tick_rerun_equals_an_uninterrupted_one(tmp_path: Path, receive
     _Receiver.received = []
 
     _prepare(crashed, receiver)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(crashed.root), stage, NOW.isoformat()], timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(crashed.root), stage, NOW.isoformat()], timeout=300
+    )
     assert proc.returncode == -9  # it really died at that stage
     run_tick(crashed, now=NOW)
     send_digest(Settings(crashed.settings), NOW)

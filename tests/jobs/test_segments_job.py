@@ -16,7 +16,9 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 REGIONS = np.array(["north", "south", "east", "west"])
 
 
-def _frame(rng: np.random.Generator, n: int, weights: list[float], broken: str | None, start: str | None) -> pd.DataFrame:
+def _frame(
+    rng: np.random.Generator, n: int, weights: list[float], broken: str | None, start: str | None
+) -> pd.DataFrame:
     region = rng.choice(REGIONS, n, p=weights)
     x = rng.normal(size=n)
     score = 1 / (1 + np.exp(-2 * x))
@@ -24,7 +26,9 @@ def _frame(rng: np.random.Generator, n: int, weights: list[float], broken: str |
     if broken is not None:  # the model is wrong much more often in one region
         flip = (region == broken) & (rng.uniform(size=n) < 0.35)
         label = np.where(flip, 1 - label, label)
-    df = pd.DataFrame({"id": [f"r{i}" for i in range(n)], "region": region, "x": x, "score": score, "label": label})
+    df = pd.DataFrame(
+        {"id": [f"r{i}" for i in range(n)], "region": region, "x": x, "score": score, "label": label}
+    )
     if start is not None:
         df["ts"] = pd.date_range(start, periods=n, freq="20s", tz="UTC")
     return df

@@ -70,7 +70,9 @@ def test_a_move_inside_the_windows_confidence_interval_does_not_breach() -> None
     ev = th.evaluate(relative, 0.84, prior=prior, interval=(0.73, 0.91))
     assert ev.status == "ok" and "confidence interval" in ev.note
     absolute = _t(kind="absolute", direction="below", warning=0.85, critical=0.8)
-    assert th.evaluate(absolute, 0.84, interval=(0.73, 0.91)).status == "warning"  # absolute bounds are the user's
+    assert (
+        th.evaluate(absolute, 0.84, interval=(0.73, 0.91)).status == "warning"
+    )  # absolute bounds are the user's
 
 
 def test_three_of_five_fires_on_third_breach_then_recovery_resolves(data_dir: DataDir) -> None:

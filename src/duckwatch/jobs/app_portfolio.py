@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from duckwatch.config import DataDir
-from duckwatch.metrics.registry import get, load_builtins
+from duckwatch.metrics.registry import load_builtins
 from duckwatch.store.published import query
 
 SEVERITY = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}

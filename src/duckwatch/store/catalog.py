@@ -177,7 +177,8 @@ def set_column_dtypes(settings: Settings, model: str, typed: list[tuple[str, str
     with settings.write() as con:
         for name, dtype in typed:
             con.execute(
-                "UPDATE columns SET dtype = ? WHERE model = ? AND name = ? AND dtype = ''", (dtype, model, name)
+                "UPDATE columns SET dtype = ? WHERE model = ? AND name = ? AND dtype = ''",
+                (dtype, model, name),
             )
     return {c.name: c for c in get_columns(settings, model)}
 

@@ -15,17 +15,19 @@ from duckwatch.collector.sdk import Collector
 from duckwatch.config import DataDir
 
 # Incidents the demo plants, as days before the end of the generated period (window = one day).
+# The incidents the demo plants: the symptom that pages (family/metric), since which window
+# (days before the end), its severity, and the input column that explains it (likely cause).
 EXPECTED_INCIDENTS: list[dict[str, Any]] = [
-    {"model": "fraud-detector", "what": "txn_seconds_since_last switched from seconds to milliseconds upstream",
-     "days_before_end": 12, "days": 12, "family": "drift", "column": "txn_seconds_since_last", "severity": "critical"},
-    {"model": "churn-model", "what": "broken pipeline: 35% NULLs in tenure_months for 2 days",
-     "days_before_end": 15, "days": 2, "family": "quality", "column": "tenure_months", "severity": "warning"},
-    {"model": "house-price", "what": "market shift: market_index +40%; drift rises, error does not",
-     "days_before_end": 20, "days": 20, "family": "drift", "column": "market_index", "severity": "warning"},
+    {"model": "fraud-detector", "what": "txn_seconds_since_last switched from seconds to milliseconds upstream; scores collapse",
+     "days_before_end": 12, "days": 12, "family": "performance", "metric": "roc_auc", "column": "txn_seconds_since_last", "severity": "critical"},
+    {"model": "churn-model", "what": "broken pipeline: 35% NULLs in tenure_months for 2 days, imputed as 0: scores jump",
+     "days_before_end": 15, "days": 2, "family": "output", "metric": "ks", "column": "tenure_months", "severity": "warning"},
+    {"model": "house-price", "what": "market shift: market_index +40%; predictions follow, relative error does not move",
+     "days_before_end": 20, "days": 20, "family": "output", "metric": "ks", "column": "market_index", "severity": "warning"},
     {"model": "reco-home", "what": "post-processing filter too aggressive: short or empty lists, revenue drops",
-     "days_before_end": 8, "days": 8, "family": "drift", "column": "n_returned", "severity": "critical"},
-    {"model": "lead-scoring", "what": "labels stop arriving (CRM export broken)",
-     "days_before_end": 10, "days": 10, "family": "performance", "column": "", "severity": "warning"},
+     "days_before_end": 8, "days": 8, "family": "kpi", "metric": "total_revenue", "column": "n_returned", "severity": "critical"},
+    {"model": "lead-scoring", "what": "CRM export breaks: labels of the last 14 days' leads never arrive",
+     "days_before_end": 14, "days": 14, "family": "volume", "metric": "label_coverage_at_age", "column": "", "severity": "critical"},
 ]  # fmt: skip
 
 # model -> (generator, rows per day, declare() settings and roles)
@@ -86,8 +88,12 @@ def generate(
     end: datetime | None = None,
     progress: Callable[[str], None] = print,
     models: Sequence[str] | None = None,
+    tick: bool = True,
 ) -> dict[str, Any]:
-    """Write the demo models through the Collector SDK, then run one backfill tick; return a summary."""
+    """Write the demo models through the Collector SDK, then run one backfill tick; return a summary.
+
+    ``tick=False`` only logs the data, so a caller can replay the job day by day (tests do).
+    """
     from duckwatch.jobs.tick import run_tick
 
     if days < 21:
@@ -119,14 +125,12 @@ def generate(
                 f"demo: {model}: {n:,} predictions, {0 if traffic.outcomes is None else len(traffic.outcomes):,} outcomes"
             )
         col.flush()
-    progress(
-        "demo: computing 60 days of history (one backfill tick)…"
-        if days == 60
-        else f"demo: computing {days} days of history…"
-    )
-    report = run_tick(data, now=end_ts.to_pydatetime(), notify=False)
-    if report.errors:
-        progress("demo: tick errors: " + "; ".join(report.errors))
+    errors: list[str] = []
+    if tick:
+        progress(f"demo: computing {days} days of history (one backfill tick, no notifications)…")
+        errors = run_tick(data, now=end_ts.to_pydatetime(), notify=False).errors
+    if errors:
+        progress("demo: tick errors: " + "; ".join(errors))
     incidents = [
         {
             "model": inc["model"],
@@ -135,6 +139,7 @@ def generate(
             "days": inc["days"],
             "severity": inc["severity"],
             "family": inc["family"],
+            "metric": inc["metric"],
             "column": inc["column"],
         }
         for inc in EXPECTED_INCIDENTS
@@ -148,7 +153,7 @@ def generate(
         "start": start.date().isoformat(),
         "end": end_ts.date().isoformat(),
         "incidents": incidents,
-        "tick_errors": report.errors,
+        "tick_errors": errors,
         "seconds": round(took, 2),
     }
 

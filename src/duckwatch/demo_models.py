@@ -22,7 +22,7 @@ class Traffic:
 
 
 def _sig(x: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-x)), dtype=float)
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -500.0, 500.0))), dtype=float)
 
 
 def _ids(prefix: str, n: int, offset: int = 0) -> list[str]:
@@ -75,7 +75,12 @@ def _credit_scored(
     rng: np.random.Generator, f: pd.DataFrame, truth: np.ndarray, noise: float
 ) -> pd.DataFrame:
     out = f.copy()
-    p = _sig(truth + rng.normal(0, noise, len(f)))
+    # Less noise ranks applicants better; rescaling keeps the logit's spread (and so the score
+    # distribution) equal to v1's, as a recalibrated retrain would: v2 is better, not shifted.
+    logit = truth + rng.normal(0, noise, len(f))
+    spread = float(np.var(truth)) if len(truth) > 1 else 1.0
+    logit = truth.mean() + (logit - truth.mean()) * np.sqrt((spread + 0.81) / (spread + noise**2))
+    p = _sig(logit)
     out["p_default"] = np.round(p, 5)
     out["score_band"] = pd.cut(p, [-1, 0.05, 0.1, 0.2, 0.35, 2], labels=list("ABCDE")).astype(str)
     out["declined"] = (p >= 0.25).astype(int)
@@ -136,10 +141,14 @@ def fraud(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, e
         - 0.00015 * f["txn_seconds_since_last"]
     )
     is_fraud = rng.random(n) < _sig(np.asarray(logit, float) + 1.2)
-    score = _sig(np.asarray(logit, float) + 1.2 + rng.normal(0, 0.8, n))
+    # The model reads the field after the upstream change: milliseconds look like "a long time since
+    # the last transaction", so scores collapse and the model stops flagging fraud.
+    broken = day >= days - 12
+    f.loc[broken, "txn_seconds_since_last"] *= 1000
+    seen = logit - np.where(broken, 0.00015 * 999 * f["txn_seconds_since_last"] / 1000, 0.0)
+    score = _sig(np.asarray(seen, float) + 1.2 + rng.normal(0, 0.8, n))
     f["fraud_score"] = np.round(score, 5)
     f["flagged"] = (score >= 0.3).astype(int)
-    f.loc[day >= days - 12, "txn_seconds_since_last"] *= 1000
     t = Traffic(predictions=[("2024.11", "", f)])
     t.outcomes = _arrivals(
         f["txn_id"], ts, rng.uniform(1, 4, n), end, {"is_fraud": is_fraud.astype(int)}
@@ -234,14 +243,15 @@ def churn(rng: np.random.Generator, ts: pd.Series, day: np.ndarray, days: int, e
             "support_tickets": rng.poisson(1.2, n).astype(float),
         }
     )
-    logit = np.asarray(
-        -1.0 - 0.04 * tenure + 0.4 * f["support_tickets"] + 1.0 * (f["contract"] == "monthly"), float
-    )
-    churned = rng.random(n) < _sig(logit)
-    p = _sig(logit + rng.normal(0, 0.7, n))
+    rest = np.asarray(0.4 * f["support_tickets"] + 1.0 * (f["contract"] == "monthly"), float)
+    churned = rng.random(n) < _sig(-1.0 - 0.04 * tenure + rest)
+    spike = (day >= days - 15) & (day < days - 13) & (rng.random(n) < 0.35)
+    # The serving code imputes a missing tenure as 0 months: new customers churn most, so the
+    # broken pipeline also pushes scores up; that output shift is the symptom that pages.
+    seen = np.where(spike, 0.0, tenure)
+    p = _sig(-1.0 - 0.04 * seen + rest + rng.normal(0, 0.7, n))
     f["churn_probability"] = np.round(p, 5)
     f["will_churn"] = (p >= 0.5).astype(int)
-    spike = (day >= days - 15) & (day < days - 13) & (rng.random(n) < 0.35)
     f.loc[spike, "tenure_months"] = np.nan
     t = Traffic(predictions=[("2.1.0", "", f)])
     t.outcomes = _arrivals(

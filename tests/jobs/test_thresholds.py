@@ -106,7 +106,7 @@ def test_defaults_monitor_a_new_model_and_page_only_on_symptoms(data_dir: DataDi
     defaults = alerting.list_thresholds(settings, "brand_new")
     policy = {(t.family, t.metric): t.severity_policy for t in defaults}
     assert policy[("drift", "*")] == policy[("quality", "*")] == "annotate"
-    for symptom in [("performance", "accuracy"), ("estimate", "*"), ("kpi", "*"), ("output", "*"),
+    for symptom in [("performance", "accuracy"), ("estimate", "estimated_accuracy"), ("kpi", "*"), ("output", "*"),
                     ("volume", "row_count"), ("volume", "label_coverage_at_age")]:  # fmt: skip
         assert policy[symptom] == "page", symptom
     info = model(settings)

@@ -255,3 +255,16 @@ def test_degenerate_windows_never_raise_or_warn(y: np.ndarray, score: np.ndarray
     for mv in got.values():
         assert (mv.status == "ok") == (not math.isnan(mv.value)), mv
         assert mv.status == "ok" or mv.reason
+
+
+def test_rare_class_metrics_need_enough_rows_of_that_class() -> None:
+    rng = np.random.default_rng(3)
+    y = np.zeros(500)
+    y[:4] = 1  # four frauds in a day
+    score = np.clip(rng.uniform(size=500) * 0.6 + y * 0.3, 0, 1)
+    out = perf.compute_classification(y, score)
+    for name in ("recall", "f1", "roc_auc", "pr_auc"):
+        assert out[name].status == "insufficient" and "need 10" in out[name].reason, name
+    assert out["accuracy"].status == "ok"
+    enough = perf.compute_classification(y, score, min_class=2)
+    assert enough["recall"].status == "ok"

@@ -144,6 +144,16 @@ def _series(
     prior: list[tuple[float, float | None]] = []
     statuses: list[str] = []
     decisions: list[_Decision] = []
+    # An old window recomputed now while later windows were already judged gets its status, but must
+    # not open or clear today's alert: only windows newer than every stored one decide. Label-driven
+    # series are the exception: their windows are judged only once final (the label horizon passed),
+    # which happens in window order, so a window that just became final is the newest decision.
+    label_driven = key["family"] in ("performance", "volume", "kpi")
+    decided_until = (
+        ""
+        if label_driven
+        else max((cols["_start"][i] for i in range(lo, hi) if cols["_new"][i] < 0), default="")
+    )
     for i in range(lo, hi):
         value, n = _float(cols["value"][i]), _float(cols["n"][i])
         raw = cols["status"][i]
@@ -167,8 +177,10 @@ def _series(
         if t.kind != "status" or t.warning is not None or t.critical is not None:
             out.at[new_idx, "status"] = ev.status
             out.at[new_idx, "threshold"] = math.nan if ev.bound is None else ev.bound
-        if cols["provisional"][i] in (True, 1) and key["family"] in ("performance", "volume", "kpi"):
+        if cols["provisional"][i] in (True, 1) and label_driven:
             continue  # labels still arriving: judged later, when the window is final
+        if cols["_start"][i] < decided_until:
+            continue
         if th.persistent(statuses, t.persist_n, t.persist_m):
             action = "fire"
         elif ev.status == "ok":
@@ -325,7 +337,8 @@ class _Run:
             incident_id,
             {
                 "severity": top["severity"],
-                "since": min(a["since"] for a in alerts),
+                # Since when the symptom that paged: annotations explain it but do not move the start.
+                "since": min(a["since"] for a in page),
                 "span_end": max(a["window_end"] for a in alerts),
                 "likely_cause": _likely_cause(alerts),
                 "title": f"{name}: {top['metric']} moved{extra}",

@@ -9,77 +9,48 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from duckwatch.config import DataDir
-from duckwatch.jobs.views import export_frame, models_overview
+from duckwatch.jobs.app_portfolio import (
+    HEADLINE_FAMILIES,
+    HEADLINE_PREFERRED,
+    HEALTH_RULE,
+    OVERALL_SEGMENTS,
+    SEVERITY,
+    Health,
+    ago,
+    headline,
+    health,
+    label_coverage,
+    overall,
+    portfolio_row,
+    primary,
+)
+from duckwatch.jobs.views import export_frame, model_overview, models_overview
 from duckwatch.store import catalog
 from duckwatch.store.published import query
 from duckwatch.store.settings import Settings
 
-SEVERITY = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}
-HEADLINE_FAMILIES = ("performance", "kpi", "estimate", "output", "heuristic", "volume", "drift", "quality")
-HEADLINE_PREFERRED = (
-    "roc_auc",
-    "pr_auc",
-    "accuracy",
-    "rmse",
-    "mae",
-    "estimated_roc_auc",
-    "estimated_accuracy",
-)
-OVERALL_SEGMENTS = ("", "all", "__all__", "*")
+__all__ = [
+    "HEADLINE_FAMILIES",
+    "HEADLINE_PREFERRED",
+    "HEALTH_RULE",
+    "OVERALL_SEGMENTS",
+    "SEVERITY",
+    "Health",
+    "ago",
+    "headline",
+    "health",
+    "label_coverage",
+    "overall",
+    "primary",
+]
+
 FAIRNESS_METRICS = ("four_fifths", "max_gap", "disparate_impact")
-HEALTH_RULE = (
-    "Critical: a metric in the model's latest computed window is critical (or an open critical incident). "
-    "Needs attention: a warning there, quarantined rows, or an open incident. "
-    "Not evaluated: rows arrived but no metric has been computed yet. Healthy: everything else."
-)
-
-
-@dataclass(frozen=True)
-class Health:
-    """A model's status for the portfolio: status, a one-line reason and since when."""
-
-    status: str  # critical | warning | unknown | ok
-    reason: str
-    since: str
-
-
-def ago(ts: Any, now: datetime | None = None) -> str:
-    """Human age of a timestamp ("3 h ago"); empty string for missing values."""
-    if ts is None or ts == "" or (not isinstance(ts, str) and pd.isna(ts)):
-        return ""
-    then = pd.Timestamp(ts)
-    if then.tzinfo is None:
-        then = then.tz_localize("UTC")
-    secs = ((now or datetime.now(UTC)) - then.to_pydatetime()).total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if abs(secs) >= size:
-            return f"{secs / size:.0f} {unit} ago"
-    return "just now"
-
-
-def overall(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows for the whole population (no segment), or all rows when segments are all named."""
-    if frame.empty:
-        return frame
-    mask = frame["segment"].fillna("").isin(OVERALL_SEGMENTS)
-    return frame[mask] if mask.any() else frame
-
-
-def primary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the version/experiment with the latest window (ties: the most rows)."""
-    if frame.empty:
-        return frame
-    keys = frame.groupby(["version", "experiment"]).agg(last=("window_start", "max"), rows=("value", "size"))
-    best = keys.sort_values(["last", "rows"], ascending=False).index[0]
-    out: pd.DataFrame = frame[(frame["version"] == best[0]) & (frame["experiment"] == best[1])]
-    return out
 
 
 def metrics(data: DataDir, model: str) -> pd.DataFrame:
@@ -87,116 +58,20 @@ def metrics(data: DataDir, model: str) -> pd.DataFrame:
     return export_frame(data, "metrics", model)
 
 
-def _worst(statuses: pd.Series) -> str:
-    values = [s for s in statuses.fillna("") if s in SEVERITY]
-    return max(values, key=lambda s: SEVERITY[s]) if values else "ok"
-
-
-def _describe(row: pd.Series) -> str:
-    col = f" on {row['column']}" if row["column"] else ""
-    limit = "" if pd.isna(row["threshold"]) else f" (limit {row['threshold']:.3g})"
-    return f"{row['metric']}{col} = {row['value']:.3g}{limit}"
-
-
-def health(frame: pd.DataFrame, overview_row: dict[str, Any], incidents: list[dict[str, Any]]) -> Health:
-    """Apply HEALTH_RULE to one model's metrics, overview row and open incidents."""
-    open_inc = [i for i in incidents if str(i.get("state", "open")) != "resolved"]
-    crit_inc = [i for i in open_inc if str(i.get("severity", "")) == "critical"]
-    if frame.empty:
-        if crit_inc:
-            return Health("critical", str(crit_inc[0].get("title", "open critical incident")), "")
-        if open_inc:
-            return Health("warning", str(open_inc[0].get("title", "open incident")), "")
-        if overview_row.get("quarantined"):
-            return Health("warning", f"{overview_row['quarantined']} rows quarantined", "")
-        if overview_row.get("predictions"):
-            return Health("unknown", "rows arrived; no metric computed yet", "")
-        return Health("unknown", "no predictions yet", "")
-    frame = primary(frame)
-    by_window = frame.groupby("window_start")["status"].agg(_worst).sort_index()
-    status = str(by_window.iloc[-1])
-    latest = frame[frame["window_start"] == by_window.index[-1]]
-    since = by_window.index[-1]
-    for ws, st in reversed(list(by_window.items())):
-        if st != status:
-            break
-        since = ws
-    if status in ("critical", "warning"):
-        bad = latest[latest["status"] == status]
-        reason = "; ".join(_describe(r) for _, r in bad.head(2).iterrows())
-        reason += f" (+{len(bad) - 2} more)" if len(bad) > 2 else ""
-    else:
-        reason = "all metrics within limits in the latest window"
-    if status != "critical" and crit_inc:
-        status, reason = "critical", str(crit_inc[0].get("title", "open critical incident"))
-    elif status == "ok" and (open_inc or overview_row.get("quarantined")):
-        status = "warning"
-        reason = (
-            str(open_inc[0].get("title", "open incident"))
-            if open_inc
-            else f"{overview_row['quarantined']} rows quarantined"
-        )
-    return Health(status, reason, pd.Timestamp(since).isoformat())
-
-
-def headline(frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
-    """The model's headline metric (symptoms first) and its series over windows."""
-    frame = overall(primary(frame))
-    frame = frame[frame["value"].notna()] if not frame.empty else frame
-    if frame.empty:
-        return "", frame
-    names = set(frame["metric"])
-    for name in HEADLINE_PREFERRED:
-        if name in names:
-            break
-    else:
-        rank = {f: i for i, f in enumerate(HEADLINE_FAMILIES)}
-        name = min(names, key=lambda m: (rank.get(str(frame[frame["metric"] == m]["family"].iloc[0]), 99), m))
-    rows = frame[frame["metric"] == name]
-    series: pd.DataFrame = rows.groupby("window_start")["value"].max().reset_index()
-    return name, series
-
-
-def label_coverage(overview_row: dict[str, Any]) -> float:
-    """Share of all predictions that have a label so far (outcomes / predictions, at most 1)."""
-    preds = overview_row.get("predictions") or 0
-    return min(1.0, (overview_row.get("outcomes") or 0) / preds) if preds else 0.0
-
-
 def portfolio(
     data: DataDir, incidents: list[dict[str, Any]] | None = None, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """One row per model: health, reason, owner, headline series, label coverage, freshness, gaps."""
-    rows = []
-    for ov in models_overview(data):
-        model = ov["model"]
-        frame = metrics(data, model)
-        mine = [i for i in (incidents or []) if i.get("model") == model]
-        h = health(frame, ov, mine)
-        name, series = headline(frame)
-        gaps = []
-        if not ov["outcomes"]:
-            gaps.append("no labels")
-        if not ov["owner"]:
-            gaps.append("no owner")
-        if not ov["reference"]:
-            gaps.append("no reference")
-        coverage = label_coverage(ov)
-        rows.append(
-            {
-                **ov,
-                "status": h.status,
-                "severity": SEVERITY[h.status],
-                "reason": h.reason,
-                "since": h.since,
-                "headline": name,
-                "headline_values": [float(v) for v in series["value"]] if name else [],
-                "label_coverage": coverage,
-                "freshness": ago(ov["last_ts"], now),
-                "gaps": gaps,
-            }
-        )
+    rows = [portfolio_row(data, ov, incidents or [], now) for ov in models_overview(data)]
     return sorted(rows, key=lambda r: (-r["severity"], r["model"]))
+
+
+def model_row(
+    data: DataDir, model: str, incidents: list[dict[str, Any]] | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """One model's portfolio row without building the others (empty when the model is not registered)."""
+    ov = model_overview(data, model)
+    return portfolio_row(data, ov, incidents or [], now) if ov else {}
 
 
 def summary_sentence(rows: list[dict[str, Any]]) -> str:
@@ -355,7 +230,7 @@ def model_card(data: DataDir, model: str) -> dict[str, Any]:
     info = catalog.get_model(settings, model)
     if info is None:
         return {}
-    ov = next((r for r in models_overview(data) if r["model"] == model), {})
+    ov = model_overview(data, model)
     columns = [
         {"column": c.name, "role": c.role, "type": c.dtype, "class": c.class_label}
         for c in catalog.get_columns(settings, model)

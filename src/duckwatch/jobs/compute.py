@@ -145,10 +145,13 @@ def _finish(frames: list[pd.DataFrame], now: datetime) -> pd.DataFrame:
 def _history(wh: Warehouse, model: str, results: pd.DataFrame) -> pd.DataFrame:
     if results.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
+    # Every stored window up to the newest one recomputed now: a tick may recompute an old window
+    # (late labels, a matured horizon) together with today's, and persistence (n of the last m) must
+    # still see the windows in between. Recomputed windows replace their stored copies downstream.
     start = pd.Timestamp(results["window_start"].min()).to_pydatetime() - timedelta(days=120)
     table = wh.arrow(
-        "SELECT * FROM metric_results WHERE model = ? AND window_start >= ? AND window_start < ?",
-        [model, start, pd.Timestamp(results["window_start"].min()).to_pydatetime()],
+        "SELECT * FROM metric_results WHERE model = ? AND window_start >= ? AND window_start <= ?",
+        [model, start, pd.Timestamp(results["window_start"].max()).to_pydatetime()],
     )
     return table.to_pandas() if table.num_rows else pd.DataFrame(columns=RESULT_COLUMNS)
 

@@ -20,6 +20,8 @@ from duckwatch.metrics.performance import (
     compute_multiclass,
     compute_regression,
     confusion_counts,
+    row_value_sum,
+    t_interval,
 )
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
@@ -47,18 +49,22 @@ def joined_window(
     out = raw_table(info.model_key, "outcomes")
     if labels and wh.has_table(info.model_key, "outcomes") and labels[0].col_id in _table_cols(wh, out):
         lab = labels[0]
-        values = [
-            c for c in _role(columns, "value") if c.col_id in _table_cols(wh, out) and c.col_id not in have_p
-        ]
-        vsel = "".join(f", arg_max(o.{c.col_id}, o._received_at) AS {c.col_id}" for c in values)
+        # Every raw table carries every known column, so a value column may exist (empty) on the
+        # prediction side too: take the outcome's value when it has one.
+        values = [c for c in _role(columns, "value") if c.col_id in _table_cols(wh, out)]
+        vsel = "".join(f", arg_max(o.{c.col_id}, o._received_at) AS _ov_{c.col_id}" for c in values)
         sql = f"""
         WITH p AS (SELECT _id, _ts{sel} FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?),
-        o AS (SELECT o._id, arg_max(o.{lab.col_id}, o._received_at) AS _label, max(o._received_at) AS _label_at, min(o._received_at) AS _label_first{vsel}
+        o AS (SELECT o._id, arg_max(o.{lab.col_id}, o._received_at) AS _label, max(o._received_at) AS _label_at, min(o._ts) AS _label_first{vsel}
               FROM {out} o SEMI JOIN p ON o._id = p._id GROUP BY o._id)
         SELECT p.*, o.* EXCLUDE (_id) FROM p LEFT JOIN o ON p._id = o._id"""
     else:
         sql = f"SELECT _id, _ts{sel}, NULL AS _label, NULL AS _label_at, NULL AS _label_first FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
     frame: pd.DataFrame = wh.arrow(sql, [version, experiment, ws, we]).to_pandas()
+    for name in [c for c in frame.columns if c.startswith("_ov_")]:
+        col_id = name[len("_ov_") :]
+        frame[col_id] = frame[name].combine_first(frame[col_id]) if col_id in frame else frame[name]
+        del frame[name]
     return frame
 
 
@@ -135,26 +141,30 @@ def performance_rows(
         rows += _metric_rows("performance", compute_multiclass(truth, predicted), not horizon_passed)
     for col in _role(columns, "value"):
         if col.col_id in df:
-            vals = pd.to_numeric(df[col.col_id], errors="coerce")
-            rows.append({"family": "kpi", "metric": f"total_{col.name}", "col": col.name, "value": float(vals.sum()),
-                         "n": int(vals.notna().sum()), "method": "sum per window", "provisional": not horizon_passed})  # fmt: skip
+            vals = pd.to_numeric(df[col.col_id], errors="coerce").to_numpy(dtype=float)
+            total = row_value_sum(vals, f"total_{col.name}")
+            rows.append({"family": "kpi", "metric": f"total_{col.name}", "col": col.name,
+                         "value": float(np.nansum(vals)), "lower": total.lower, "upper": total.upper,
+                         "n": total.n, "method": "sum per window (t-interval)", "provisional": not horizon_passed})  # fmt: skip
     return rows
 
 
 def _coverage_at_age(info: ModelInfo, df: pd.DataFrame, we: Any, now: datetime) -> list[dict[str, Any]]:
-    """Share of predictions whose first outcome arrived within half the label horizon of the window's end.
+    """Share of predictions whose first outcome arrived within the label horizon of the window's end.
 
     Comparing windows at equal age is what makes "labels stopped arriving" detectable: raw coverage of
     recent windows is always low because their labels are still on the way.
     """
-    age = timedelta(hours=info.label_horizon_hours / 2)
+    if info.missing_label_is_negative:
+        return []  # one-sided labels (only defaults arrive): coverage is the event rate, not a pipeline signal
+    age = timedelta(hours=info.label_horizon_hours)
     cutoff = pd.Timestamp(we) + age
     first = pd.to_datetime(df["_label_first"], utc=True)
     value = float((first <= cutoff).mean()) if len(df) else math.nan
     return [
         {"family": "volume", "metric": "label_coverage_at_age", "value": value, "n": len(df),
          "provisional": cutoff > pd.Timestamp(now),
-         "method": f"share labelled within {age.total_seconds() / 3600:g} h of the window's end (half the horizon)"}
+         "method": f"share labelled within {age.total_seconds() / 3600:g} h of the window's end (the label horizon)"}
     ]  # fmt: skip
 
 
@@ -205,13 +215,20 @@ def _value_rows(
     keep = ~np.isnan(y_true)
     if not keep.any():
         return []
-    counts = confusion_counts(y_true[keep], pred01[keep])
+    y, p = y_true[keep] > 0.5, pred01[keep] > 0.5
+    counts = confusion_counts(y, p)
     value = business_value(counts, info.value_matrix)
+    vm = {k: float(info.value_matrix.get(k, 0.0)) for k in ("tp", "fp", "tn", "fn")}
+    per_row = np.where(y, np.where(p, vm["tp"], vm["fn"]), np.where(p, vm["fp"], vm["tn"]))
+    # A t-interval on the mean value per prediction: a few costly misses swing it a lot on small
+    # windows, and the alerting only pages when the baseline falls outside this interval.
+    _mean, lo, hi = t_interval(per_row) if per_row.size > 1 else (math.nan, math.nan, math.nan)
     return [
         {"family": "kpi", "metric": "business_value", "value": value, "n": counts.n, "provisional": provisional,
-         "method": "value matrix x confusion counts"},
+         "lower": lo * counts.n, "upper": hi * counts.n, "method": "value matrix x confusion counts"},
         {"family": "kpi", "metric": "value_per_prediction", "value": value / counts.n if counts.n else math.nan,
-         "n": counts.n, "provisional": provisional, "method": "business value / labelled predictions"},
+         "lower": lo, "upper": hi, "n": counts.n, "provisional": provisional,
+         "method": "business value / labelled predictions"},
     ]  # fmt: skip
 
 

@@ -74,6 +74,7 @@ def run_tick(
                     rows = _ingest_model(wh, settings, info, seq, report)
                     wh.set_timezone(info.timezone)
                     _mark_dirty(wh, info, seq)
+                    _mark_matured(wh, info, now)
                     say(f"{info.model}: computing windows")
                     computed = compute(wh, settings, info, now, notify)
                     report.windows_computed += computed
@@ -145,6 +146,23 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
         ON CONFLICT (model, version, experiment, window_start) DO UPDATE SET dirty = true,
             dirty_since = coalesce(window_state.dirty_since, excluded.dirty_since)""",
         [info.model, *params],
+    )
+
+
+def _mark_matured(wh: Warehouse, info: catalog.ModelInfo, now: datetime) -> None:
+    """Windows whose label horizon has passed since they were computed are computed again.
+
+    Their results were provisional (labels still on the way), and provisional results never open or
+    clear an alert; without this step a window that receives no new rows would stay provisional
+    forever and a late-label symptom (labels that stopped arriving, a fall in accuracy) never page.
+    """
+    horizon = float(info.label_horizon_hours) * 3600.0
+    wh.execute(
+        "UPDATE window_state SET dirty = true, dirty_since = coalesce(dirty_since, CAST(? AS TIMESTAMPTZ)) "
+        "WHERE model = ? AND NOT dirty AND computed_at IS NOT NULL "
+        "AND window_end + to_seconds(CAST(? AS DOUBLE)) <= CAST(? AS TIMESTAMPTZ) "
+        "AND computed_at < window_end + to_seconds(CAST(? AS DOUBLE))",
+        [now, info.model, horizon, now, horizon],
     )
 
 

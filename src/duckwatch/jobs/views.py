@@ -40,29 +40,49 @@ def models_overview(data: DataDir) -> list[dict[str, Any]]:
     """Every model with versions, rows per stream, quarantined and pending rows, first/last timestamps."""
     if not data.settings.exists():
         return []
-    settings = Settings(data.settings)
-    out = []
-    for info in catalog.list_models(settings):
+    return [overview_row(data, info) for info in catalog.list_models(Settings(data.settings))]
+
+
+def model_overview(data: DataDir, model: str) -> dict[str, Any]:
+    """One model's `models_overview` row (empty when the model is not registered)."""
+    if not data.settings.exists():
+        return {}
+    info = catalog.get_model(Settings(data.settings), model)
+    return {} if info is None else overview_row(data, info)
+
+
+def overview_row(data: DataDir, info: catalog.ModelInfo) -> dict[str, Any]:
+    """A model's overview row, read with one open of its published file."""
+    stats = query(
+        data,
+        info.model,
+        "SELECT s.*, q.n AS quarantined_rows FROM (SELECT sum(rows) AS n FROM quarantine_counts) AS q "
+        "LEFT JOIN stream_stats AS s ON true",
+    )
+    qcount = (
+        0
+        if stats.empty or pd.isna(stats["quarantined_rows"].iloc[0])
+        else int(stats["quarantined_rows"].iloc[0])
+    )
+    if stats.empty:  # an older file without quarantine_counts
         stats = query(data, info.model, "SELECT * FROM stream_stats")
-        qcount = query(data, info.model, "SELECT sum(rows) AS n FROM quarantine_counts")
-        row: dict[str, Any] = {"model": info.model, "display_name": info.display_name, "owner": info.owner}
-        versions: set[str] = set()
-        for stream in (*STREAMS, "reference"):
-            part = stats[stats["stream"] == stream] if not stats.empty else stats
-            row[stream] = int(part["rows"].sum()) if not part.empty else 0
-            if stream == "predictions" and not part.empty:
-                versions.update(v or "(none)" for v in part["version"])
-        landing_q = count_rows(pending(data.landing, "quarantine", info.model))
-        row["quarantined"] = int((qcount["n"].iloc[0] or 0) if not qcount.empty else 0) + landing_q
-        row["pending"] = sum(
-            count_rows(pending(data.landing, s, info.model)) for s in (*STREAMS, "reference")
-        )
-        row["versions"] = ",".join(sorted(versions))
-        preds = stats[stats["stream"] == "predictions"] if not stats.empty else stats
-        row["first_ts"] = _iso(preds["first_ts"].min()) if not preds.empty else ""
-        row["last_ts"] = _iso(preds["last_ts"].max()) if not preds.empty else ""
-        out.append(row)
-    return out
+    elif stats["stream"].isna().all():
+        stats = stats.iloc[0:0]
+    row: dict[str, Any] = {"model": info.model, "display_name": info.display_name, "owner": info.owner}
+    versions: set[str] = set()
+    for stream in (*STREAMS, "reference"):
+        part = stats[stats["stream"] == stream] if not stats.empty else stats
+        row[stream] = int(part["rows"].sum()) if not part.empty else 0
+        if stream == "predictions" and not part.empty:
+            versions.update(v or "(none)" for v in part["version"])
+    landing_q = count_rows(pending(data.landing, "quarantine", info.model))
+    row["quarantined"] = qcount + landing_q
+    row["pending"] = sum(count_rows(pending(data.landing, s, info.model)) for s in (*STREAMS, "reference"))
+    row["versions"] = ",".join(sorted(versions))
+    preds = stats[stats["stream"] == "predictions"] if not stats.empty else stats
+    row["first_ts"] = _iso(preds["first_ts"].min()) if not preds.empty else ""
+    row["last_ts"] = _iso(preds["last_ts"].max()) if not preds.empty else ""
+    return row
 
 
 def _iso(value: Any) -> str:

@@ -265,9 +265,15 @@ def compute_classification(
     *,
     threshold: float = 0.5,
     min_labelled: int = 30,
+    min_class: int = 10,
     seed: int = 0,
 ) -> dict[str, MetricValue]:
-    """Binary classification metrics with intervals; NaN labels mark rows not yet labelled."""
+    """Binary classification metrics with intervals; NaN labels mark rows not yet labelled.
+
+    Metrics built on the rare class (precision, recall, F1, ROC/PR AUC) need at least ``min_class``
+    rows of it: on a fraud model's 3 daily positives F1 swings between 0 and 0.4 by chance, and its
+    bootstrap interval collapses to a point, so a number there would only page people.
+    """
     labels = np.asarray(y_true, dtype=np.float64)
     score = None if y_score is None else np.asarray(y_score, dtype=np.float64)
     if y_pred is not None:
@@ -298,12 +304,23 @@ def compute_classification(
         out[key] = MetricValue(key, float(count), float(count), float(count), n)
     out["accuracy"] = _proportion("accuracy", cm.tp + cm.tn, n, "no labelled rows")
     out["prevalence"] = _proportion("prevalence", cm.tp + cm.fn, n, "no labelled rows")
-    out["precision"] = _proportion(
-        "precision", cm.tp, cm.tp + cm.fp, "no predicted positives: precision undefined"
+    positives, negatives, flagged = cm.tp + cm.fn, cm.tn + cm.fp, cm.tp + cm.fp
+    few_pos = f"only {positives} positive labels in this window (need {min_class})"
+    few_flagged = f"only {flagged} predicted positives in this window (need {min_class})"
+    out["precision"] = (
+        _proportion("precision", cm.tp, flagged, "no predicted positives: precision undefined")
+        if flagged >= min_class
+        else insufficient("precision", n, few_flagged)
     )
-    out["recall"] = _proportion("recall", cm.tp, cm.tp + cm.fn, "no positive labels: recall undefined")
+    out["recall"] = (
+        _proportion("recall", cm.tp, positives, "no positive labels: recall undefined")
+        if positives >= min_class
+        else insufficient("recall", n, few_pos)
+    )
     if 2 * cm.tp + cm.fp + cm.fn == 0:
         out["f1"] = insufficient("f1", n, "no positive labels or predictions: F1 undefined")
+    elif positives < min_class or flagged < min_class:
+        out["f1"] = insufficient("f1", n, few_pos if positives < min_class else few_flagged)
     else:
         out["f1"] = _boot("f1", _batch_f1, (y, pred), seed)
     if score is None:
@@ -317,6 +334,10 @@ def compute_classification(
     if one_class:
         for key in ("roc_auc", "pr_auc"):
             out[key] = insufficient(key, n, f"only one class present: {key.replace('_', ' ')} undefined")
+    elif min(positives, negatives) < min_class:
+        why = f"only {min(positives, negatives)} rows of the rarer class in this window (need {min_class})"
+        for key in ("roc_auc", "pr_auc"):
+            out[key] = insufficient(key, n, why)
     else:
         auc, se = delong_auc(y, score)
         out["roc_auc"] = MetricValue("roc_auc", auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se), n)

@@ -18,6 +18,8 @@ STATUS = {
     "insufficient": (":material/help:", "Too few rows", "#999999"),
     "ok": (":material/check_circle:", "Healthy", "#009E73"),
 }
+# Shown beside a status when the latest breaches are provisional (labels still arriving): not red.
+PROVISIONAL = ":material/hourglass_top: Provisional (labels still arriving)"
 # Plain symbols (not emoji): they render in every font, including a headless browser's.
 ICON_TEXT = {"critical": "✖", "warning": "⚠", "unknown": "?", "insufficient": "?", "ok": "✓"}
 
@@ -68,16 +70,34 @@ def chart(fig: go.Figure, frame: pd.DataFrame, key: str) -> None:
         table(frame, key)
 
 
+def sparkline_svg(values: list[float], width: int = 160, height: int = 36) -> str:
+    """A tiny line without axes as inline SVG (no chart library: one per portfolio row stays cheap)."""
+    finite = [v for v in values if v == v]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    span = (hi - lo) or 1.0
+    step = width / max(len(values) - 1, 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (v - lo) / span * (height - 4):.1f}"
+        for i, v in enumerate(values)
+        if v == v
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="trend from {lo:.3g} to {hi:.3g}">'
+        f'<polyline fill="none" stroke="{PALETTE[0]}" stroke-width="2" points="{points}"/></svg>'
+    )
+
+
 def sparkline(values: list[float], key: str) -> None:
-    """A tiny line without axes (portfolio rows)."""
+    """A tiny line without axes (portfolio rows), with the latest value."""
     if len(values) < 2:
         st.caption("—" if not values else f"{values[-1]:.3g}")
         return
-    fig = go.Figure(go.Scatter(y=values, mode="lines", line={"color": PALETTE[0], "width": 2}))
-    fig.update_layout(
-        height=50, margin={"l": 0, "r": 0, "t": 0, "b": 0}, xaxis={"visible": False}, yaxis={"visible": False}
+    st.markdown(
+        f'<div data-testid="dw-sparkline" title="{key}">{sparkline_svg(values)} '
+        f"<small>{values[-1]:.3g}</small></div>",
+        unsafe_allow_html=True,
     )
-    st.plotly_chart(fig, key=f"spark-{key}", width="stretch", config={"staticPlot": True})
 
 
 def small_multiples(series: pd.DataFrame, key: str) -> None:

@@ -16,9 +16,12 @@ import streamlit as st
 
 from duckwatch.config import DataDir, resolve_data_dir
 from duckwatch.jobs import app_views, views
+from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
 
-TTL_S = 30
+# Reads are keyed on the published files' mtimes (they change only when the job publishes), not on a timer;
+# writes from the app clear the cache. MAX_ENTRIES bounds what stale keys can hold.
+MAX_ENTRIES = 64
 INCIDENTS = ("duckwatch.store.incidents",)
 THRESHOLDS = ("duckwatch.store.alerting",)
 WRITE_ROLES = ("editor", "admin")
@@ -49,7 +52,7 @@ def _fn(name: str, modules: tuple[str, ...]) -> Callable[..., Any] | None:
     return None
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner=False)
 def _portfolio(root: str, stamp: float) -> list[dict[str, Any]]:
     return app_views.portfolio(data_dir(), incidents=incidents(state="open"))
 
@@ -59,42 +62,65 @@ def portfolio() -> list[dict[str, Any]]:
     return _portfolio(str(data_dir().root), _stamp())
 
 
-def _stamp() -> float:
-    """Changes whenever the job publishes, so cached reads never outlive the published files."""
+def models() -> list[dict[str, Any]]:
+    """Registered models for the picker (model, display_name): a settings read, no published file opened."""
+    folder = data_dir()
+    if not folder.settings.exists():
+        return []
+    return [{"model": m.model, "display_name": m.display_name} for m in catalog.list_models(_settings())]
+
+
+def _stamp(model: str | None = None) -> float:
+    """Changes whenever the job publishes (one model's file, or any), so cached reads never outlive it."""
     folder = data_dir().published
+    if model is not None:
+        try:
+            return (folder / f"{model}.duckdb").stat().st_mtime
+        except OSError:
+            return 0.0
     if not folder.is_dir():
         return 0.0
     return max((p.stat().st_mtime for p in folder.glob("*.duckdb")), default=0.0)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _model_row(root: str, model: str, stamp: float) -> dict[str, Any]:
+    return app_views.model_row(data_dir(), model, incidents=incidents(model=model, state="open"))
+
+
+def model_row(model: str) -> dict[str, Any]:
+    """One model's portfolio row (status, reason, since) without building the whole portfolio."""
+    return _model_row(str(data_dir().root), model, _stamp(model))
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
 def _metrics(root: str, model: str, stamp: float) -> pd.DataFrame:
     return app_views.metrics(data_dir(), model)
 
 
 def metrics(model: str) -> pd.DataFrame:
     """A model's metric results, identical to `duckwatch export metrics`."""
-    return _metrics(str(data_dir().root), model, _stamp())
+    return _metrics(str(data_dir().root), model, _stamp(model))
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
 def _windows(root: str, model: str, stamp: float) -> pd.DataFrame:
     return views.export_frame(data_dir(), "windows", model)
 
 
 def windows(model: str) -> pd.DataFrame:
     """A model's windows and whether each is computed."""
-    return _windows(str(data_dir().root), model, _stamp())
+    return _windows(str(data_dir().root), model, _stamp(model))
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def _histogram_pair(root: str, *key: str) -> pd.DataFrame:
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _histogram_pair(root: str, stamp: float, *key: str) -> pd.DataFrame:
     return app_views.histogram_pair(data_dir(), *key)
 
 
 def histogram_pair(model: str, column: str, window: str, version: str, experiment: str) -> pd.DataFrame:
     """Reference vs current distribution of one column in one window."""
-    return _histogram_pair(str(data_dir().root), model, column, window, version, experiment)
+    return _histogram_pair(str(data_dir().root), _stamp(model), model, column, window, version, experiment)
 
 
 def job_status() -> dict[str, Any]:
@@ -102,9 +128,14 @@ def job_status() -> dict[str, Any]:
     return views.job_status(data_dir())
 
 
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _model_card(root: str, model: str, stamp: float) -> dict[str, Any]:
+    return app_views.model_card(data_dir(), model)
+
+
 def model_card(model: str) -> dict[str, Any]:
     """Purpose, owner, versions, columns and roles."""
-    return app_views.model_card(data_dir(), model)
+    return _model_card(str(data_dir().root), model, _stamp(model))
 
 
 def quarantine(model: str) -> pd.DataFrame:

@@ -50,7 +50,7 @@ def render() -> None:
     ui.table(log, key="audit")
     st.divider()
     st.subheader("Model card")
-    model = ui.pick_model(data.portfolio())
+    model = ui.pick_model(data.models())
     if model is None:
         st.caption("No models yet.")
         return

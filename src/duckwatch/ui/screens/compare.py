@@ -16,7 +16,7 @@ def _label(pair: tuple[str, str]) -> str:
 def render() -> None:
     """The compare page."""
     st.title("Compare")
-    model = ui.pick_model(data.portfolio())
+    model = ui.pick_model(data.models())
     if model is None:
         ui.empty("No models yet.", ui.SDK_SNIPPET)
         return

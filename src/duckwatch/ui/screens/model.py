@@ -34,7 +34,8 @@ def _version_filter(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _overview(model: str, row: dict[str, object], frame: pd.DataFrame) -> None:
     since = f" since {pd.Timestamp(str(row['since'])):%a %d %b %H:%M}" if row.get("since") else ""
-    st.markdown(f"### {ui.status_word(str(row['status']))}{since}")
+    badge = f" · {ui.PROVISIONAL}" if row.get("provisional") else ""
+    st.markdown(f"### {ui.status_word(str(row['status']))}{since}{badge}")
     st.write(f"{row['display_name']}: {row['reason']}. Owner: {row['owner'] or 'nobody yet'}.")
     for inc in data.incidents(model):
         if str(inc.get("state")) == "resolved":
@@ -139,13 +140,15 @@ def _history(model: str) -> None:
 
 def render() -> None:
     """The model page."""
-    rows = data.portfolio()
     st.title("Model")
-    model = ui.pick_model(rows)
+    model = ui.pick_model(data.models())
     if model is None:
         ui.empty("No models yet.", ui.SDK_SNIPPET)
         return
-    row = next(r for r in rows if r["model"] == model)
+    row = data.model_row(model)
+    if not row:
+        ui.empty(f"Model {model} is not registered any more: pick another one.")
+        return
     frame = _version_filter(data.metrics(model))
     tab = st.query_params.get("tab", TABS[0])
     tabs = st.tabs(TABS, default=tab if tab in TABS else TABS[0], key="model_tab", on_change="rerun")

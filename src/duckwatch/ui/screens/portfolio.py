@@ -18,7 +18,8 @@ def _row(r: dict[str, Any]) -> None:
     with st.container(border=True):
         left, mid, right = st.columns([3, 2, 2])
         with left:
-            st.markdown(f"**{r['display_name']}** · {ui.status_word(r['status'])}")
+            badge = f" · {ui.PROVISIONAL}" if r.get("provisional") else ""
+            st.markdown(f"**{r['display_name']}** · {ui.status_word(r['status'])}{badge}")
             st.caption(r["reason"])
             st.caption(f"Owner: {r['owner'] or '— (no owner)'}")
         with mid:
@@ -34,7 +35,17 @@ def _row(r: dict[str, Any]) -> None:
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    cols = ["model", "display_name", "status", "reason", "owner", "headline", "label_coverage", "freshness"]
+    cols = [
+        "model",
+        "display_name",
+        "status",
+        "provisional",
+        "reason",
+        "owner",
+        "headline",
+        "label_coverage",
+        "freshness",
+    ]
     cols += ["predictions", "outcomes", "reference", "quarantined", "versions", "last_ts"]
     frame = pd.DataFrame(rows, columns=[*cols, "gaps"])
     frame["gaps"] = frame["gaps"].map(", ".join)

@@ -68,7 +68,7 @@ def _current(existing: Any, history: pd.DataFrame, higher: bool) -> tuple[float,
 def render() -> None:
     """The thresholds page."""
     st.title("Thresholds")
-    model = ui.pick_model(data.portfolio())
+    model = ui.pick_model(data.models())
     if model is None:
         ui.empty("No models yet.", ui.SDK_SNIPPET)
         return

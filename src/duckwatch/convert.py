@@ -32,23 +32,25 @@ def _as_json(values: Sequence[Any]) -> pa.Array:
     )
 
 
-def _loose_array(values: Sequence[Any]) -> pa.Array:
+def _loose_array(values: Sequence[Any], nan_is_null: bool = False) -> pa.Array:
     """A column Arrow cannot type (mixed str/float, odd objects) is kept as text; validation decides."""
     try:
-        arr = pa.array(values, from_pandas=True)
+        # Rows keep NaN apart from a missing value (a NaN score is a model bug, a missing one is not);
+        # pandas input follows pandas, where NaN means missing.
+        arr = pa.array(values, from_pandas=nan_is_null)
         return _as_json(values) if _nested(arr.type) else arr
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         out: list[str | None] = []
         for v in values:
-            if v is None or (isinstance(v, float) and math.isnan(v)):
+            if v is None or (nan_is_null and isinstance(v, float) and math.isnan(v)):
                 out.append(None)
             else:
                 out.append(str(v))
         return pa.array(out, pa.string())
 
 
-def _from_columns(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
-    arrays = [_loose_array(v if isinstance(v, list) else list(v)) for v in columns.values()]
+def _from_columns(columns: Mapping[str, Sequence[Any]], nan_is_null: bool = False) -> pa.Table:
+    arrays = [_loose_array(v if isinstance(v, list) else list(v), nan_is_null) for v in columns.values()]
     return pa.Table.from_arrays(arrays, names=[str(k) for k in columns])
 
 
@@ -65,7 +67,9 @@ def to_arrow(data: Any) -> pa.Table:
             # Non-string column names (ints) are allowed in pandas; Arrow names are strings.
             return table.rename_columns([str(c) for c in frame.columns])
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-            return _from_columns({str(c): frame.iloc[:, i].tolist() for i, c in enumerate(frame.columns)})
+            return _from_columns(
+                {str(c): frame.iloc[:, i].tolist() for i, c in enumerate(frame.columns)}, nan_is_null=True
+            )
     if isinstance(data, Mapping):
         return rows_to_arrow([data])
     if isinstance(data, Sequence) and not isinstance(data, str | bytes):

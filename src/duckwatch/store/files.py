@@ -50,10 +50,12 @@ def read_file(path: Path, fmt: str | None = None) -> FileRead:
             "SELECT * FROM read_csv(?, store_rejects = true, header = true, sample_size = -1)",
             params=[str(path)],
         ).to_arrow_table()
+        # DuckDB may report several errors for one line: one reject per line, its messages joined.
         rejects = [
             (int(line or 0), str(msg), str(raw or ""))
             for line, msg, raw in con.execute(
-                "SELECT line, error_message, csv_line FROM reject_errors ORDER BY line"
+                "SELECT line, string_agg(DISTINCT error_message, '; '), any_value(csv_line) "
+                "FROM reject_errors GROUP BY line ORDER BY line"
             ).fetchall()
         ]
         return FileRead(table, rejects)

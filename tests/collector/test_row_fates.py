@@ -39,7 +39,9 @@ def rows(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, str]]:
     fates: dict[str, str] = {}
     used: list[str] = []
     for i in range(n):
-        kind = draw(st.sampled_from(["good", "good", "good", "no_id", "empty_id", "dup", "bad_score", "bad_ts"]))
+        kind = draw(
+            st.sampled_from(["good", "good", "good", "no_id", "empty_id", "dup", "bad_score", "bad_ts"])
+        )
         rid = f"r{i}-" + draw(st.text(alphabet="abcé漢😀", max_size=3))
         row: dict[str, Any] = {"id": rid, "ts": draw(GOOD_TS), "score": draw(GOOD_SCORE), "x": draw(FEATURE)}
         fate = ""
@@ -62,7 +64,9 @@ def rows(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, str]]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=rows())
-def test_each_row_meets_its_generated_fate(tmp_path: Path, batch: tuple[list[dict[str, Any]], dict[str, str]]) -> None:
+def test_each_row_meets_its_generated_fate(
+    tmp_path: Path, batch: tuple[list[dict[str, Any]], dict[str, str]]
+) -> None:
     data, fates = batch
     model = f"m{next(_COUNTER)}"
     with Collector(tmp_path / "d") as c:

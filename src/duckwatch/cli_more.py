@@ -26,6 +26,15 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
     p.add_argument("--max-ticks", type=int, default=0, help="stop after N ticks (0 = forever)")
     data_dir_arg(p)
     HANDLERS["schedule"] = _schedule
+    p = sub.add_parser(
+        "retention",
+        help="drop a model's raw rows of the months before YYYY-MM (summaries stay)",
+        epilog="example: duckwatch retention --model fraud --before 2026-01",
+    )
+    p.add_argument("--model", required=True)
+    p.add_argument("--before", required=True, help="first month to keep, YYYY-MM")
+    data_dir_arg(p)
+    HANDLERS["retention"] = _retention
     for name, module_name in _SINGLE.items():
         module = importlib.import_module(module_name)
         module.add_parser(sub, data_dir_arg)
@@ -37,6 +46,15 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
             continue
         module.add_parsers(sub, data_dir_arg)
         HANDLERS.update(module.HANDLERS)
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from duckwatch.config import resolve_data_dir
+    from duckwatch.jobs.retention import drop_before
+
+    rows = drop_before(resolve_data_dir(args.data_dir), args.model, args.before)
+    print(f"dropped {rows} raw rows of {args.model!r} before {args.before}; metrics and profiles are kept")
+    return 0
 
 
 def _schedule(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from duckwatch.store.duck import fsync_dir, fsync_file, memory
 
+LANDING_FORMAT_VERSION = 1  # recorded in every sealed file's Parquet key-value metadata
 LANDING_STREAMS = ("predictions", "outcomes", "inputs", "reference", "quarantine")
 # Landing files are read once and deleted: building Parquet dictionaries for (mostly unique) ids and
 # floats cost about half the write time and saved nothing, so dictionaries are effectively off.
@@ -312,7 +313,8 @@ def _seal(
     final = folder / f"{batch_id}.parquet"
     tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
     con.execute(
-        f"COPY ({select}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT {_DICTIONARY_LIMIT})",
+        f"COPY ({select}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT {_DICTIONARY_LIMIT}, "
+        f"KV_METADATA {{duckwatch_landing_version: '{LANDING_FORMAT_VERSION}'}})",
         params,
     )
     fsync_file(tmp)

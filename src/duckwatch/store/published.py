@@ -39,6 +39,7 @@ def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
     con = wh.con
     con.execute(f"ATTACH {_lit(str(tmp))} AS pub")
     try:
+        con.execute("CREATE TABLE pub.schema_version AS SELECT * FROM schema_version")
         for table in ("metric_results", "window_state", "profiles", "reference_profiles"):
             con.execute(f"CREATE TABLE pub.{table} AS SELECT * FROM {table} WHERE model = ?", [model])
         con.execute(

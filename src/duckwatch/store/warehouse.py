@@ -350,18 +350,17 @@ class Warehouse:
             self.con.unregister("incoming_rows")
 
 
-def drop_month(data: DataDir, model_key: int, month: str) -> int:
-    """Retention: delete one month of a model's raw rows (all streams); returns rows deleted."""
-    wh = Warehouse(data)
-    try:
-        total = 0
-        for stream in ("predictions", "outcomes", "inputs"):
-            if wh.has_table(model_key, stream):
-                table = raw_table(model_key, stream)
-                total += wh._count(
-                    f"SELECT count(*) FROM {table} WHERE _month = CAST(? AS DATE)", [month + "-01"]
-                )
-                wh.execute(f"DELETE FROM {table} WHERE _month = CAST(? AS DATE)", [month + "-01"])
-        return total
-    finally:
-        wh.close()
+def drop_months_before(wh: Warehouse, model_key: int, month: str) -> int:
+    """Retention: delete a model's raw rows of every month before ``month`` (YYYY-MM), all streams.
+
+    Profiles and metric results stay (they are the summaries); the file's space is reused after the
+    checkpoint that closing the warehouse runs. Returns the rows deleted.
+    """
+    first = f"{month}-01"
+    total = 0
+    for stream in ("predictions", "outcomes", "inputs"):
+        if wh.has_table(model_key, stream):
+            table = raw_table(model_key, stream)
+            total += wh._count(f"SELECT count(*) FROM {table} WHERE _month < CAST(? AS DATE)", [first])
+            wh.execute(f"DELETE FROM {table} WHERE _month < CAST(? AS DATE)", [first])
+    return total

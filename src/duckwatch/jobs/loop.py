@@ -29,6 +29,19 @@ def _digest(data: DataDir) -> None:
         log.exception("digest failed: %s", exc)
 
 
+def _own_cadences(data: DataDir) -> dict[str, float]:
+    """Models whose settings ask for their own cadence (meta.cadence_seconds), e.g. hourly models."""
+    from duckwatch.store import catalog
+    from duckwatch.store.settings import Settings
+
+    out: dict[str, float] = {}
+    for info in catalog.list_models(Settings(data.settings)):
+        seconds = info.meta.get("cadence_seconds")
+        if isinstance(seconds, int | float) and seconds > 0:
+            out[info.model] = float(seconds)
+    return out
+
+
 def run_loop(data: DataDir, every_s: float = 60.0, max_ticks: int = 0) -> int:
     """Tick now and then every ``every_s`` seconds until stopped; only one loop per data dir."""
     stop = threading.Event()
@@ -45,10 +58,15 @@ def run_loop(data: DataDir, every_s: float = 60.0, max_ticks: int = 0) -> int:
         with job_lock(data.locks, "scheduler"):
             scheduler = schedule.Scheduler()
 
-            def _tick() -> None:
+            own = _own_cadences(data)
+
+            def _tick(only: str | None = None) -> None:
                 nonlocal ticks
                 try:
-                    report = run_tick(data)
+                    # The default tick covers every model without a cadence of its own; a model with
+                    # one ("cadence_seconds" in its settings' meta) is ticked on its own schedule.
+                    pick = (lambda m: m.model == only) if only else (lambda m: m.model not in own)
+                    report = run_tick(data, models=pick)
                     print(
                         f"tick: {report.rows_ingested} rows, {report.windows_computed} windows, "
                         f"{report.duration_s:.2f}s, {len(report.errors)} errors",
@@ -62,6 +80,8 @@ def run_loop(data: DataDir, every_s: float = 60.0, max_ticks: int = 0) -> int:
                     stop.set()
 
             scheduler.every(max(1, round(every_s))).seconds.do(_tick)
+            for model, seconds in own.items():
+                scheduler.every(max(1, round(seconds))).seconds.do(_tick, model)
             scheduler.every().day.at("08:00").do(_digest, data)
             _tick()
             while not stop.is_set():

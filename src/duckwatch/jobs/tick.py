@@ -48,8 +48,10 @@ def run_tick(
     notify: bool = True,
     compute: ComputeFn | None = None,
     progress: Callable[[str], None] | None = None,
+    models: Callable[[catalog.ModelInfo], bool] | None = None,
 ) -> TickReport:
-    """Run one tick over every model of ``data``; one model's failure never stops the others."""
+    """Run one tick over every model of ``data`` (or those ``models`` selects); one model's failure
+    never stops the others."""
     data.ensure()
     now = now or datetime.now(UTC)
     say = progress or (lambda _msg: None)
@@ -69,6 +71,8 @@ def run_tick(
         try:
             seq = wh.next_seq()
             for info in catalog.list_models(settings):
+                if models is not None and not models(info):
+                    continue
                 try:
                     say(f"{info.model}: ingesting")
                     rows = _ingest_model(wh, settings, info, seq, report)

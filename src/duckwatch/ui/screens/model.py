@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pandas as pd
 import streamlit as st
 
 from duckwatch.jobs import app_views as av
+from duckwatch.jobs.report import build_report
 from duckwatch.ui import components as ui
 from duckwatch.ui import data
 
@@ -60,12 +63,33 @@ def _overview(model: str, row: dict[str, object], frame: pd.DataFrame) -> None:
         shown = st.multiselect("Metrics over time", bases, default=default, key="overview_metrics")
         if shown:
             ui.small_multiples(series[series["base"].isin(shown)], key=f"headline-{model}")
+    _report_button(model)
     with st.expander("Windows (computed and waiting)"):
         ui.table(data.windows(model), key=f"windows-{model}")
     quarantined = data.quarantine(model)
     if not quarantined.empty:
         with st.expander(f"Quarantined rows ({len(quarantined)} shown)"):
             ui.table(quarantined, key=f"quarantine-{model}")
+
+
+def _report_button(model: str) -> None:
+    today = datetime.now(UTC).date()
+    picked = st.date_input("Report period", (today - timedelta(days=30), today), key=f"report-period-{model}")
+    days = [d for d in (picked if isinstance(picked, tuple) else (picked,)) if isinstance(d, date)]
+    start, end = (min(days), max(days)) if days else (None, None)
+
+    def html() -> str:  # built only when clicked (the report reads every section)
+        return build_report(data.data_dir(), model, start, end, now=datetime.now(UTC))
+
+    st.download_button(
+        "Download report (HTML, printable)",
+        html,
+        file_name=f"{model}-report-{start or 'all'}-{end or 'now'}.html",
+        mime="text/html",
+        on_click="ignore",
+        icon=":material/download:",
+        key=f"report-{model}",
+    )
 
 
 def _diagnose(model: str, frame: pd.DataFrame) -> None:

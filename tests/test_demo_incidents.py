@@ -4,12 +4,8 @@ its window with its severity and sends one notification; no other incident opens
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -21,36 +17,30 @@ from duckwatch.jobs.tick import run_tick
 from duckwatch.store.incidents import list_alerts, list_incidents
 from duckwatch.store.routing import set_channels
 from duckwatch.store.settings import Settings
+from tests.receivers import Receiver, webhook_receiver
 
 END = datetime(2026, 3, 2, tzinfo=UTC)
 DAYS = 40
 LIVE_DAYS = 22  # the earliest planted incident starts 20 days before the end
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, object]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        type(self).received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataDir]:
-    _Receiver.received = []
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DataDir, Receiver]]:
+    with webhook_receiver() as receiver:
+        yield _replay(tmp_path_factory, receiver), receiver
+
+
+def _replay(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> DataDir:
     data = DataDir(tmp_path_factory.mktemp("demo-live") / "data").ensure()
     generate(data, seed=7, days=DAYS, end=END, progress=lambda _m: None, tick=False)
     settings = Settings(data.settings)
-    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     set_channels(
-        settings, "*", [{"kind": "webhook", "target": url}], actor="admin", role="admin", reason="test"
+        settings,
+        "*",
+        [{"kind": "webhook", "target": receiver.url}],
+        actor="admin",
+        role="admin",
+        reason="test",
     )
     first_live = END - timedelta(days=LIVE_DAYS)
     assert run_tick(data, now=first_live, notify=False).errors == []  # history: recorded, never notified
@@ -58,12 +48,13 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataDir]:
         now = first_live + timedelta(days=day)
         assert run_tick(data, now=now).errors == []
         send_digest(settings, now + timedelta(hours=8))  # the daily digest carries the warnings
-    yield data
-    server.shutdown()
+    return data
 
 
-def test_each_planted_incident_opens_in_its_window_with_its_severity_and_no_other(replay: DataDir) -> None:
-    settings = Settings(replay.settings)
+def test_each_planted_incident_opens_in_its_window_with_its_severity_and_no_other(
+    replay: tuple[DataDir, Receiver],
+) -> None:
+    settings = Settings(replay[0].settings)
     names = {model: spec["display_name"] for model, (_g, _n, spec) in MODELS.items()}
     opened = sorted(
         (str(i["model"]), pd.Timestamp(str(i["since"])).date().isoformat(), str(i["severity"]))
@@ -77,8 +68,8 @@ def test_each_planted_incident_opens_in_its_window_with_its_severity_and_no_othe
     assert opened == expected, (opened, names)
 
 
-def test_each_incident_pages_on_its_symptom_and_names_its_cause(replay: DataDir) -> None:
-    settings = Settings(replay.settings)
+def test_each_incident_pages_on_its_symptom_and_names_its_cause(replay: tuple[DataDir, Receiver]) -> None:
+    settings = Settings(replay[0].settings)
     by_model = {str(i["model"]): i for i in list_incidents(settings)}
     for inc in EXPECTED_INCIDENTS:
         incident = by_model[inc["model"]]
@@ -90,15 +81,15 @@ def test_each_incident_pages_on_its_symptom_and_names_its_cause(replay: DataDir)
             assert inc["column"] in str(incident["likely_cause"]), (inc["model"], incident["likely_cause"])
 
 
-def test_each_incident_notifies_once_per_severity_it_reaches(replay: DataDir) -> None:
+def test_each_incident_notifies_once_per_severity_it_reaches(replay: tuple[DataDir, Receiver]) -> None:
     """One message per incident, plus one escalation if it turns critical later (fraud: the output
     shift is a warning in the digest at once; the ROC AUC drop is critical once the labels are final)."""
-    settings = Settings(replay.settings)
+    settings = Settings(replay[0].settings)
     by_model = {str(i["model"]): i for i in list_incidents(settings)}
     for inc in EXPECTED_INCIDENTS:
         name = next(spec["display_name"] for model, (_g, _n, spec) in MODELS.items() if model == inc["model"])
         incident = by_model[inc["model"]]
-        texts = [str(m["text"]) for m in _Receiver.received if name in str(m["text"])]
+        texts = [t for t in replay[1].texts() if name in t]
         assert texts, inc["model"]
         assert all(f"incident #{incident['id']}" in t for t in texts), inc["model"]
         levels = [next(level for level in ("CRITICAL", "WARNING") if f"[{level}] {name}" in t) for t in texts]

@@ -3,15 +3,11 @@ incidents, and the same notification delivered once to a real local webhook rece
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -26,6 +22,7 @@ from duckwatch.store.incidents import list_incidents
 from duckwatch.store.routing import set_channels
 from duckwatch.store.settings import Settings
 from tests.conftest import make_predictions
+from tests.receivers import Receiver, webhook_receiver
 
 NOW = datetime(2026, 1, 13, tzinfo=UTC)
 CHILD = """
@@ -53,27 +50,10 @@ tick.run_tick(DataDir(__import__("pathlib").Path(sys.argv[1])), now=datetime.fro
 """
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, object]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        type(self).received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return
-
-
 @pytest.fixture
-def receiver() -> Iterator[str]:
-    _Receiver.received = []
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
+def receiver() -> Iterator[Receiver]:
+    with webhook_receiver() as r:
+        yield r
 
 
 def _prepare(data: DataDir, url: str) -> pd.DataFrame:
@@ -109,15 +89,17 @@ def _state(data: DataDir) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
 
 
 @pytest.mark.parametrize("stage", ["ingest", "compute", "publish", "notify"])
-def test_a_killed_tick_rerun_equals_an_uninterrupted_one(tmp_path: Path, receiver: str, stage: str) -> None:
+def test_a_killed_tick_rerun_equals_an_uninterrupted_one(
+    tmp_path: Path, receiver: Receiver, stage: str
+) -> None:
     clean, crashed = DataDir(tmp_path / "clean").ensure(), DataDir(tmp_path / "crashed").ensure()
-    _prepare(clean, receiver)
+    _prepare(clean, receiver.url)
     run_tick(clean, now=NOW)
     send_digest(Settings(clean.settings), NOW)  # warnings go out in the daily digest
-    expected_messages = len(_Receiver.received)
-    _Receiver.received = []
+    expected_messages = len(receiver.received)
+    receiver.received.clear()
 
-    _prepare(crashed, receiver)
+    _prepare(crashed, receiver.url)
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(crashed.root), stage, NOW.isoformat()], timeout=300
     )
@@ -130,4 +112,4 @@ def test_a_killed_tick_rerun_equals_an_uninterrupted_one(tmp_path: Path, receive
     pd.testing.assert_frame_equal(m1.drop(columns=["value"]), m2.drop(columns=["value"]))
     np.testing.assert_allclose(m1["value"].to_numpy(float), m2["value"].to_numpy(float), rtol=1e-9, atol=1e-9)
     assert expected_messages >= 1
-    assert len(_Receiver.received) == expected_messages
+    assert len(receiver.received) == expected_messages

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from duckwatch.jobs import labels as label_rules
 from duckwatch.jobs.segments_job import segment_rows
 from duckwatch.jobs.value import value_at_stake_row
 from duckwatch.metrics import fairness
@@ -185,16 +186,7 @@ def _infer_task(df: pd.DataFrame, scores: list[ColumnInfo], preds: list[ColumnIn
 
 def _binary_labels(values: pd.Series, positive: str) -> np.ndarray:
     """0/1 with NaN for missing; the model's positive label (default '1') counts as 1."""
-    out = np.full(len(values), np.nan)
-    for i, v in enumerate(values.tolist()):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            continue
-        text = str(v).strip().lower()
-        if text in (positive.lower(), "1", "1.0", "true", "yes"):
-            out[i] = 1.0
-        else:
-            out[i] = 0.0
-    return out
+    return label_rules.binary(values, positive)
 
 
 def _metric_rows(family: str, metrics: dict[str, MetricValue], provisional: bool) -> list[dict[str, Any]]:
@@ -261,11 +253,7 @@ def _calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Ca
     have = _table_cols(wh, ref)
     if scores[0].col_id not in have or labels[0].col_id not in have:
         return None
-    memo_key = ("calibrator_stamp", info.model)
-    if memo_key not in wh.memo:  # the reference cannot change after ingestion: ask once per tick
-        wh.memo[memo_key] = int(wh.rows(f"SELECT count(*) + coalesce(max(_seq), 0) FROM {ref}")[0][0])
-    stamp = int(wh.memo[memo_key])
-    key = (info.model, stamp)
+    key = (info.model, label_rules.reference_stamp(wh, info) or 0)
     if key not in _CALIBRATORS:
         df = wh.arrow(f"SELECT {scores[0].col_id} AS s, {labels[0].col_id} AS y FROM {ref}").to_pandas()
         y = _binary_labels(df["y"], info.positive_label)

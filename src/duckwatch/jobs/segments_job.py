@@ -11,6 +11,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from duckwatch.jobs.labels import binary, reference_stamp
 from duckwatch.metrics.segments import rank_degraded_segments
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
@@ -22,10 +23,9 @@ _REFERENCE: dict[tuple[str, int], dict[str, dict[str, tuple[int, int]]]] = {}
 
 def _correct(labels: pd.Series, decisions: np.ndarray, positive: str) -> tuple[np.ndarray, np.ndarray]:
     """(labelled mask, correct mask) for binary labels against 0/1 decisions."""
-    text = labels.astype("string").str.strip().str.lower()
-    labelled = text.notna().to_numpy()
-    truth = text.isin([positive.lower(), "1", "1.0", "true", "yes"]).to_numpy()
-    return labelled, labelled & (truth == (decisions > 0.5))
+    y = binary(labels, positive)
+    labelled = ~np.isnan(y)
+    return labelled, labelled & ((y > 0.5) == (decisions > 0.5))
 
 
 def _keys(df: pd.DataFrame, cols: list[ColumnInfo]) -> dict[str, pd.Series]:
@@ -51,8 +51,7 @@ def _decisions(
     df: pd.DataFrame, score: ColumnInfo | None, pred: ColumnInfo | None, positive: str
 ) -> np.ndarray | None:
     if pred is not None and pred.col_id in df:
-        text = df[pred.col_id].astype("string").str.strip().str.lower()
-        return text.isin([positive.lower(), "1", "1.0", "true", "yes"]).to_numpy(dtype=float)
+        return np.asarray(np.nan_to_num(binary(df[pred.col_id], positive), nan=0.0), dtype=float)
     if score is not None and score.col_id in df:
         return (pd.to_numeric(df[score.col_id], errors="coerce").to_numpy(dtype=float) >= 0.5).astype(float)
     return None
@@ -64,12 +63,8 @@ def _reference_counts(
     if not wh.has_table(info.model_key, "reference"):
         return {}
     table = raw_table(info.model_key, "reference")
-    have = {
-        r[0]
-        for r in wh.rows("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
-    }
-    stamp = int(wh.rows(f"SELECT count(*) + coalesce(max(_seq), 0) FROM {table}")[0][0])
-    key = (info.model, stamp)
+    have = wh.table_columns(table)
+    key = (info.model, reference_stamp(wh, info) or 0)
     if key in _REFERENCE:
         return _REFERENCE[key]
     segs = [c for c in columns if c.role == "segment" and c.col_id in have]

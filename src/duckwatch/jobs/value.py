@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from duckwatch.jobs.labels import binary, reference_stamp
 from duckwatch.metrics.performance import business_value, confusion_counts
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
@@ -20,12 +21,8 @@ def reference_value_per_prediction(wh: Warehouse, info: ModelInfo, columns: list
     if not info.value_matrix or not wh.has_table(info.model_key, "reference"):
         return math.nan
     table = raw_table(info.model_key, "reference")
-    have = {
-        r[0]
-        for r in wh.rows("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
-    }
-    stamp = int(wh.rows(f"SELECT count(*) + coalesce(max(_seq), 0) FROM {table}")[0][0])
-    key = (info.model, stamp)
+    have = wh.table_columns(table)
+    key = (info.model, reference_stamp(wh, info) or 0)
     if key not in _BASELINE:
         label = next((c for c in columns if c.role == "label" and c.col_id in have), None)
         score = next((c for c in columns if c.role == "score" and c.col_id in have), None)
@@ -34,19 +31,11 @@ def reference_value_per_prediction(wh: Warehouse, info: ModelInfo, columns: list
         if label is not None and (score is not None or pred is not None):
             wanted = sorted({c.col_id for c in (label, score, pred) if c is not None})
             df = wh.arrow(f"SELECT {', '.join(wanted)} FROM {table}").to_pandas()
-            positives = [info.positive_label.lower(), "1", "1.0", "true", "yes"]
-            text = df[label.col_id].astype("string").str.strip().str.lower()
-            keep = text.notna().to_numpy()
-            truth = text.isin(positives).to_numpy(dtype=float)
+            y = binary(df[label.col_id], info.positive_label)
+            keep = ~np.isnan(y)
+            truth = np.nan_to_num(y, nan=0.0)
             if pred is not None:
-                decided = (
-                    df[pred.col_id]
-                    .astype("string")
-                    .str.strip()
-                    .str.lower()
-                    .isin(positives)
-                    .to_numpy(dtype=float)
-                )
+                decided = np.nan_to_num(binary(df[pred.col_id], info.positive_label), nan=0.0)
             else:
                 assert score is not None
                 decided = (

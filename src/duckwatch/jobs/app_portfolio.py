@@ -36,8 +36,9 @@ HEADLINE_PREFERRED = (
 _FAMILY_RANK = {f: i for i, f in enumerate(HEADLINE_FAMILIES)}
 OVERALL_SEGMENTS = ("", "all", "__all__", "*")
 HEALTH_RULE = (
-    "Critical: a metric in the model's latest computed window is critical (or an open critical incident). "
-    "Needs attention: a warning there, quarantined rows, or an open incident. "
+    "Critical: an open critical incident (what pages people). "
+    "Needs attention: an open incident, a warning or critical metric in the model's latest computed window "
+    "that pages no one yet (shown as a warning), or quarantined rows. "
     "Provisional results (labels still arriving) never make a model red: they are shown as provisional. "
     "label_coverage is informational (labels are paged on label_coverage_at_age), and a flag whose value is "
     "inside its recorded limit is not a breach. "
@@ -199,6 +200,8 @@ def judge(
         )
     else:
         reason = "all metrics within limits in the latest window"
+    if status == "critical" and not crit_inc:
+        status = "warning"  # red is for what pages people: a critical metric without an incident is a warning
     if status != "critical" and crit_inc:
         status, reason = "critical", str(crit_inc[0].get("title", "open critical incident"))
     elif status == "ok" and (open_inc or overview_row.get("quarantined")):

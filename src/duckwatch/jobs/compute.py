@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from duckwatch.jobs.custom import custom_rows
 from duckwatch.jobs.outcomes import performance_rows
 from duckwatch.jobs.output_lists import list_output_rows
 from duckwatch.jobs.profiling import (
@@ -76,6 +77,7 @@ def compute_model(
             rows += _drift_and_quality_rows(reference, profiles, by_id)
         rows += performance_rows(wh, info, columns, version, experiment, ws, we, now)
         rows += list_output_rows(wh, info, columns, version, experiment, ws, we)
+        rows += custom_rows(wh, info, columns, version, experiment, ws, we)
         frame = pd.DataFrame(rows)
         if frame.empty:
             continue

@@ -1,0 +1,119 @@
+"""Custom metrics, computed per window exactly where the built-ins are.
+
+Two ways to add one:
+
+* a Python function registered through the same registry the built-ins use, with ``kinds=("window",)``.
+  It receives the window's rows as a pandas DataFrame with the user's column names (predictions joined
+  with their latest outcome: the label is in ``_label``) and returns a number, or None when the model
+  lacks what it needs. Modules listed in ``$DUCKWATCH_PLUGINS`` (comma-separated) are imported by the job:
+
+      from duckwatch.metrics.registry import metric
+
+      @metric(name="favourite_first", display_name="Favourite category ranked first",
+              meaning="Share of sessions whose first recommended item is in the user's favourite category.",
+              family="heuristic", shape="scalar_series", normal_range=(0.3, 1.0),
+              higher_is_worse=False, kinds=("window",))
+      def favourite_first(rows):
+          if "recommended_items" not in rows or "favourite_category" not in rows:
+              return None
+          first = rows["recommended_items"].map(lambda items: items[0] if len(items) else None)
+          return float((first.str.split("-").str[0] == rows["favourite_category"]).mean())
+
+* a SQL aggregate per model, in the model's settings (``meta.sql_metrics``, e.g. from its monitors YAML):
+  ``{"refund_share": "avg(CASE WHEN status = 'refunded' THEN 1 ELSE 0 END)"}``; column names are the
+  user's, double-quoted where needed. It is evaluated by DuckDB over the same window rows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import re
+from typing import Any
+
+from duckwatch.metrics.registry import all_metrics
+from duckwatch.store.catalog import ColumnInfo, ModelInfo
+from duckwatch.store.warehouse import Warehouse, raw_table
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_loaded: set[str] = set()
+
+
+def load_plugins() -> None:
+    """Import the modules named in $DUCKWATCH_PLUGINS once per process (they register metrics)."""
+    for module in filter(None, (m.strip() for m in os.environ.get("DUCKWATCH_PLUGINS", "").split(","))):
+        if module not in _loaded:
+            importlib.import_module(module)
+            _loaded.add(module)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _window_sql(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> str:
+    """The window's rows with user column names (predictions + the latest outcome's label)."""
+    pred = raw_table(info.model_key, "predictions")
+    have = wh.table_columns(pred)
+    cols = [c for c in columns if c.col_id in have and c.role not in ("id", "timestamp", "ignore", "label")]
+    sel = "".join(f", p.{c.col_id} AS {_ident(c.name)}" for c in cols)
+    label = next((c for c in columns if c.role == "label"), None)
+    out = raw_table(info.model_key, "outcomes")
+    if (
+        label is not None
+        and wh.has_table(info.model_key, "outcomes")
+        and label.col_id in wh.table_columns(out)
+    ):
+        return (
+            f"SELECT p._id AS _id, p._ts AS _ts{sel}, o._label FROM {pred} p LEFT JOIN "
+            f"(SELECT _id, arg_max({label.col_id}, _received_at) AS _label FROM {out} GROUP BY _id) o "
+            f"ON p._id = o._id WHERE p._version = ? AND p._experiment = ? AND p._ts >= ? AND p._ts < ?"
+        )
+    return (
+        f"SELECT p._id AS _id, p._ts AS _ts{sel}, NULL AS _label FROM {pred} p "
+        f"WHERE p._version = ? AND p._experiment = ? AND p._ts >= ? AND p._ts < ?"
+    )
+
+
+def custom_rows(
+    wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], version: str, experiment: str, ws: Any, we: Any
+) -> list[dict[str, Any]]:
+    """One row per custom metric that applies to this model: its value, or why it has none."""
+    load_plugins()
+    specs = [s for s in all_metrics() if "window" in s.kinds and s.fn is not None]
+    sql_metrics = info.meta.get("sql_metrics") or {}
+    if not specs and not sql_metrics:
+        return []
+    params = [version, experiment, ws, we]
+    window = _window_sql(wh, info, columns)
+    rows: list[dict[str, Any]] = []
+    if specs:
+        frame = wh.arrow(window, params).to_pandas()
+        for spec in specs:
+            try:
+                value = spec.fn(frame) if len(frame) else None  # type: ignore[misc]
+            except Exception as exc:  # a user's metric must not break the tick: record why
+                rows.append(
+                    _row(spec.name, spec.family, math.nan, len(frame), f"error: {exc}", "insufficient")
+                )
+                continue
+            if value is not None:
+                rows.append(_row(spec.name, spec.family, float(value), len(frame), "python metric"))
+    for name, expr in dict(sql_metrics).items():
+        if not _NAME.match(str(name)):
+            rows.append(_row(str(name)[:64], "heuristic", math.nan, 0, "invalid metric name", "insufficient"))
+            continue
+        try:
+            value, n = wh.rows(f"SELECT ({expr}) AS v, count(*) FROM ({window})", params)[0]
+        except Exception as exc:
+            rows.append(_row(str(name), "heuristic", math.nan, 0, f"error: {exc}", "insufficient"))
+            continue
+        rows.append(
+            _row(str(name), "heuristic", math.nan if value is None else float(value), int(n), "sql metric")
+        )
+    return rows
+
+
+def _row(name: str, family: str, value: float, n: int, method: str, status: str = "ok") -> dict[str, Any]:
+    return {"family": family, "metric": name, "value": value, "n": n, "method": method, "status": status}

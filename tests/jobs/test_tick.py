@@ -123,3 +123,32 @@ def test_time_zone_of_the_model_cuts_the_windows(data_dir: DataDir, rng: np.rand
     hours = {pd.Timestamp(t).tz_convert("UTC").hour for t in w["window_start"]}
     assert hours == {5}  # midnight in New York is 05:00 UTC in January
     assert models_overview(data_dir)[0]["predictions"] == len(cur)
+
+
+def test_cost_per_prediction_is_a_kpi_series(data_dir: DataDir, rng: np.random.Generator) -> None:
+    cur = make_predictions(rng, 2 * 720, start="2026-01-01", freq="2min")
+    cur["cost_usd"] = rng.uniform(0.001, 0.003, len(cur))
+    with Collector(data_dir.root) as c:
+        c.declare("m", cost="cost_usd")
+        c.log_predictions("m", cur)
+    run_tick(data_dir, now=NOW, notify=False)
+    m = export_frame(data_dir, "metrics", "m")
+    per_day = cur.groupby(cur["ts"].dt.day)["cost_usd"]
+    got = m[m["metric"] == "cost_per_prediction"].sort_values("window_start")
+    np.testing.assert_allclose(got["value"].to_numpy(float), per_day.mean().to_numpy(), rtol=1e-9)
+    assert (got["lower"] < got["value"]).all() and (got["value"] < got["upper"]).all()
+    total = m[m["metric"] == "total_cost"].sort_values("window_start")
+    np.testing.assert_allclose(total["value"].to_numpy(float), per_day.sum().to_numpy(), rtol=1e-9)
+
+
+def test_golden_signals_latency_and_error_share(data_dir: DataDir, rng: np.random.Generator) -> None:
+    cur = make_predictions(rng, 720, start="2026-01-01", freq="2min")
+    cur["latency_ms"] = rng.gamma(2.0, 20.0, len(cur))
+    cur["status"] = np.where(rng.uniform(size=len(cur)) < 0.05, "timeout", "ok")
+    with Collector(data_dir.root) as c:
+        c.declare("m", latency="latency_ms", status="status")
+        c.log_predictions("m", cur)
+    run_tick(data_dir, now=NOW, notify=False)
+    m = export_frame(data_dir, "metrics", "m").set_index("metric")
+    assert m.loc["latency_p95", "value"] == pytest.approx(np.quantile(cur["latency_ms"], 0.95))
+    assert m.loc["error_share", "value"] == pytest.approx((cur["status"] == "timeout").mean())

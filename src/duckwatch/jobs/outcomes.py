@@ -43,7 +43,8 @@ def joined_window(
     wanted = [
         c
         for c in columns
-        if c.col_id in have_p and c.role in ("score", "prediction", "sensitive", "segment", "cost", "value")
+        if c.col_id in have_p
+        and c.role in ("score", "prediction", "sensitive", "segment", "cost", "value", "latency", "status")
     ]
     sel = "".join(f", p.{c.col_id}" for c in wanted)
     labels = [c for c in _role(columns, "label")]
@@ -140,6 +141,17 @@ def performance_rows(
         )
         predicted = np.array([str(v) for v in df[preds[0].col_id]], dtype=object)
         rows += _metric_rows("performance", compute_multiclass(truth, predicted), not horizon_passed)
+    rows += _golden_signals(df, columns)
+    for col in _role(columns, "cost"):  # what serving a prediction costs (compute, a paid API call, ...)
+        if col.col_id in df:
+            costs = pd.to_numeric(df[col.col_id], errors="coerce").to_numpy(dtype=float)
+            known = costs[~np.isnan(costs)]
+            if known.size > 1:
+                mean, lo, hi = t_interval(known)
+                rows.append({"family": "kpi", "metric": "cost_per_prediction", "col": col.name, "value": mean,
+                             "lower": lo, "upper": hi, "n": int(known.size), "method": "mean per window (t-interval)"})  # fmt: skip
+                rows.append({"family": "kpi", "metric": "total_cost", "col": col.name,
+                             "value": float(known.sum()), "n": int(known.size), "method": "sum per window"})  # fmt: skip
     for col in _role(columns, "value"):
         if col.col_id in df:
             vals = pd.to_numeric(df[col.col_id], errors="coerce").to_numpy(dtype=float)
@@ -147,6 +159,31 @@ def performance_rows(
             rows.append({"family": "kpi", "metric": f"total_{col.name}", "col": col.name,
                          "value": float(np.nansum(vals)), "lower": total.lower, "upper": total.upper,
                          "n": total.n, "method": "sum per window (t-interval)", "provisional": not horizon_passed})  # fmt: skip
+    return rows
+
+
+_OK_STATUS = ("", "ok", "success", "succeeded", "200", "0", "true")
+
+
+def _golden_signals(df: pd.DataFrame, columns: list[ColumnInfo]) -> list[dict[str, Any]]:
+    """Operators' signals per window: latency percentiles and the share of failed predictions."""
+    rows: list[dict[str, Any]] = []
+    for col in _role(columns, "latency"):
+        if col.col_id in df:
+            lat = pd.to_numeric(df[col.col_id], errors="coerce").dropna().to_numpy(dtype=float)
+            if lat.size:
+                for q, name in ((0.5, "latency_p50"), (0.95, "latency_p95"), (0.99, "latency_p99")):
+                    rows.append({"family": "volume", "metric": name, "col": col.name,
+                                 "value": float(np.quantile(lat, q)), "n": int(lat.size), "method": "quantile"})  # fmt: skip
+    for col in _role(columns, "status"):
+        if col.col_id in df:
+            text = df[col.col_id].astype("string").str.strip().str.lower()
+            known = text.notna()
+            failed = known & ~text.isin(_OK_STATUS)
+            if known.any():
+                rows.append({"family": "volume", "metric": "error_share", "col": col.name,
+                             "value": float(failed.sum() / known.sum()), "n": int(known.sum()),
+                             "method": "share of statuses other than ok/success/200"})  # fmt: skip
     return rows
 
 

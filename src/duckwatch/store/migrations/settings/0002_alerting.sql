@@ -46,6 +46,8 @@ INSERT INTO thresholds (family, metric, kind, direction, warning, critical, pers
  ('kpi', 'value_per_prediction', 'relative', 'below', -0.20, -0.40, 2, 3, 'page', 1, 'value per prediction well below recent windows'),
  ('output', '*', 'status', 'above', NULL, NULL, 2, 3, 'page', 1, 'output distribution moved: statistical decision sized to the window'),
  ('volume', 'row_count', 'relative', 'below', -0.50, -0.80, 1, 1, 'page', 1, 'far fewer rows than usual'),
+ ('volume', 'error_share', 'absolute', 'above', 0.02, 0.10, 2, 3, 'page', 1, 'failed predictions (status column)'),
+ ('volume', 'latency_p95', 'relative', 'above', 0.50, 1.00, 2, 3, 'page', 1, 'p95 latency far above recent windows'),
  ('volume', 'label_coverage_at_age', 'relative', 'below', -0.30, -0.60, 2, 3, 'page', 1, 'labels stopped arriving (coverage at equal window age)'),
  ('heuristic', '*', 'sigma', 'both', 3, 4, 2, 3, 'annotate', 1, 'quality heuristic unusual'),
  ('drift', '*', 'status', 'above', NULL, NULL, 1, 1, 'annotate', 1, 'input drift: statistical decision sized to the window'),

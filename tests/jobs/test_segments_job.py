@@ -60,3 +60,21 @@ def test_a_shift_in_segment_mix_alone_is_not_a_segment_problem(data_dir: DataDir
     seg = _run(data_dir, np.random.default_rng(2), [0.7, 0.1, 0.1, 0.1], broken=None)
     assert not seg.empty
     assert (seg["status"] == "ok").all()
+
+
+def test_output_drift_is_reported_per_segment_only_where_it_happened(data_dir: DataDir) -> None:
+    rng = np.random.default_rng(4)
+    ref = _frame(rng, 20_000, [0.25] * 4, None, None).drop(columns=["id"])
+    cur = _frame(rng, 4_000, [0.4, 0.2, 0.2, 0.2], None, "2026-01-01")
+    north = cur["region"] == "north"
+    cur.loc[north, "score"] = np.clip(cur.loc[north, "score"] + 0.25, 0, 1)  # scores moved in one region
+    with Collector(data_dir.root) as c:
+        c.declare("m", id="id", timestamp="ts", scores=["score"], label="label", segments=["region"])
+        c.log_reference("m", ref)
+        c.log_predictions("m", cur.drop(columns=["label"]))
+        c.log_outcomes("m", cur[["id", "label"]])
+    run_tick(data_dir, now=NOW, notify=False)
+    m = export_frame(data_dir, "metrics", "m")
+    drift = m[(m["family"] == "segment") & m["metric"].str.startswith("score_")]
+    assert set(drift["segment"]) == {"region=north", "region=south", "region=east", "region=west"}
+    assert set(drift.loc[drift["status"] != "ok", "segment"]) == {"region=north"}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from duckwatch.jobs import labels as label_rules
-from duckwatch.jobs.segments_job import segment_rows
+from duckwatch.jobs.segments_job import segment_drift_rows, segment_rows
 from duckwatch.jobs.value import value_at_stake_row
 from duckwatch.metrics import fairness
 from duckwatch.metrics.estimate import Calibrator, estimate_binary
@@ -120,6 +120,7 @@ def performance_rows(
                 rows += value_at_stake_row(wh, info, columns, float(vpp[0]), len(df), not horizon_passed)
             rows += _fairness_rows(df, columns, y_true, pred01)
         rows += segment_rows(wh, info, columns, df, not horizon_passed)
+        rows += segment_drift_rows(wh, info, columns, df)
         if s is not None:
             cal = _calibrator(wh, info, columns)
             if cal is not None:

@@ -119,3 +119,63 @@ def segment_rows(
                                         "skipped_small": report.skipped_small})}
             )  # fmt: skip
     return rows
+
+
+_REF_SCORES: dict[tuple[str, int], dict[str, pd.DataFrame]] = {}
+
+
+def segment_drift_rows(
+    wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], df: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """Output drift per segment level: the score of each level (largest levels, min cell size) against
+    the same level in the reference, on the reference's bins, with BH across the levels tested."""
+    from duckwatch.jobs.profiling import load_reference
+    from duckwatch.metrics.drift import decide, drift_cell
+    from duckwatch.metrics.profile import NumericProfile, profile_numeric
+
+    score = next((c for c in columns if c.role == "score" and c.col_id in df), None)
+    segs = [c for c in columns if c.role == "segment" and c.col_id in df]
+    if score is None or not segs or not wh.has_table(info.model_key, "reference"):
+        return []
+    ref_profile = load_reference(wh, info.model).get(score.col_id)
+    if not isinstance(ref_profile, NumericProfile):
+        return []
+    table = raw_table(info.model_key, "reference")
+    have = wh.table_columns(table)
+    key = (info.model, reference_stamp(wh, info) or 0)
+    if key not in _REF_SCORES:
+        wanted = [c for c in segs if c.col_id in have]
+        ref = (
+            wh.arrow(f"SELECT {score.col_id}, {', '.join(c.col_id for c in wanted)} FROM {table}").to_pandas()
+            if wanted and score.col_id in have
+            else pd.DataFrame()
+        )
+        _REF_SCORES[key] = {c.col_id: ref[[score.col_id, c.col_id]] for c in wanted} if not ref.empty else {}
+    cells, labels = [], []
+    for col in segs:
+        ref = _REF_SCORES[key].get(col.col_id)
+        if ref is None:
+            continue
+        levels = df[col.col_id].astype("string").value_counts()
+        for level in [lv for lv, n in levels.items() if n >= MIN_CELL][:TOP_LEVELS]:
+            r = ref[ref[col.col_id].astype("string") == level][score.col_id].to_numpy(dtype=float)
+            c = df[df[col.col_id].astype("string") == level][score.col_id].to_numpy(dtype=float)
+            if r.size < MIN_CELL:
+                continue
+            binning = ref_profile.binning
+            cell = drift_cell(
+                profile_numeric(r, binning, np.isnan(r)), profile_numeric(c, binning, np.isnan(c))
+            )
+            cells.append(cell)
+            labels.append((col, f"{col.name}={level}", int(c.size)))
+    if not cells:
+        return []
+    flagged = decide([c.value for c in cells], [c.p_value for c in cells], [c.threshold for c in cells],
+                     [c.floor for c in cells])  # fmt: skip
+    return [
+        {"family": "segment", "metric": f"score_{cell.metric}", "col": col.name, "segment": seg,
+         "value": cell.value, "lower": cell.result.lower, "upper": cell.result.upper, "n": n,
+         "threshold": max(cell.threshold, cell.floor), "status": "warning" if flag else "ok",
+         "method": "score distribution vs the same segment in the reference (BH across segments)"}
+        for (col, seg, n), cell, flag in zip(labels, cells, flagged, strict=True)
+    ]  # fmt: skip

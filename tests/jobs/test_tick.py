@@ -152,3 +152,20 @@ def test_golden_signals_latency_and_error_share(data_dir: DataDir, rng: np.rando
     m = export_frame(data_dir, "metrics", "m").set_index("metric")
     assert m.loc["latency_p95", "value"] == pytest.approx(np.quantile(cur["latency_ms"], 0.95))
     assert m.loc["error_share", "value"] == pytest.approx((cur["status"] == "timeout").mean())
+
+
+def test_drift_against_the_previous_window_is_opt_in_and_finds_the_day_it_changed(
+    data_dir: DataDir, rng: np.random.Generator
+) -> None:
+    ref, cur, _ = _frames(rng, days=3)
+    cur.loc[cur["ts"] >= "2026-01-03", "income"] *= 1.5
+    with Collector(data_dir.root) as c:
+        c.declare("m", meta={"compare_previous_window": True})
+        c.log_reference("m", ref)
+        c.log_predictions("m", cur)
+    run_tick(data_dir, now=NOW, notify=False)
+    m = export_frame(data_dir, "metrics", "m")
+    prev = m[(m["metric"] == "ks_vs_previous") & (m["column"] == "income")].sort_values("window_start")
+    assert list(pd.to_datetime(prev["window_start"]).dt.day) == [2, 3]  # the first window has no previous
+    day2, day3 = prev["value"].to_numpy(float)
+    assert day3 > max(day2, 0.1) and (prev["status"] == "ok").all()  # explains, never decides

@@ -75,6 +75,8 @@ def compute_model(
         rows += _volume_rows(info, n, prev)
         if reference:
             rows += _drift_and_quality_rows(reference, profiles, by_id)
+            if info.meta.get("compare_previous_window"):
+                rows += _previous_window_rows(wh, info, version, experiment, ws, profiles, by_id)
         rows += performance_rows(wh, info, columns, version, experiment, ws, we, now)
         rows += list_output_rows(wh, info, columns, version, experiment, ws, we)
         rows += custom_rows(wh, info, columns, version, experiment, ws, we)
@@ -256,6 +258,46 @@ def _drift_and_quality_rows(
                  "details": json.dumps({"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
                                         "decides": True})}
             )  # fmt: skip
+    return rows
+
+
+def _previous_window_rows(
+    wh: Warehouse,
+    info: catalog.ModelInfo,
+    version: str,
+    experiment: str,
+    ws: Any,
+    profiles: dict[str, NumericProfile | CategoricalProfile],
+    by_id: dict[str, catalog.ColumnInfo],
+) -> list[dict[str, Any]]:
+    """Drift of each column against the previous window (opt-in: meta.compare_previous_window).
+
+    Both windows share the reference's bins, so the KS bounds stay rigorous (they use both samples'
+    bin masses); the no-drift band is resampled from the previous window at this window's size. These
+    rows explain sudden day-to-day changes and never decide a status on their own.
+    """
+    prev = wh.rows(
+        "SELECT max(window_start) FROM profiles WHERE model = ? AND version = ? AND experiment = ? "
+        "AND window_start < ? AND segment = ''",
+        [info.model, version, experiment, ws],
+    )[0][0]
+    if prev is None:
+        return []
+    before = window_profiles(wh, info.model, version, experiment, prev)
+    rows: list[dict[str, Any]] = []
+    for col_id, cur in profiles.items():
+        old, col = before.get(col_id), by_id.get(col_id)
+        if old is None or col is None or type(old) is not type(cur) or not (old.n and cur.n):
+            continue
+        cell = drift_cell(old, cur)
+        rows.append(
+            {"family": "drift" if col.role not in OUTPUT_ROLES else "output",
+             "metric": f"{cell.metric}_vs_previous", "col": col.name, "value": cell.value,
+             "lower": cell.result.lower, "upper": cell.result.upper, "exact": cell.result.exact,
+             "threshold": max(cell.threshold, cell.floor), "n": cur.n, "status": "ok",
+             "method": f"vs window {pd.Timestamp(prev):%Y-%m-%d %H:%M}",
+             "details": json.dumps({"p_value": cell.p_value, "previous_window": str(prev)})}
+        )  # fmt: skip
     return rows
 
 

@@ -29,7 +29,8 @@ from duckwatch.jobs.views import export_frame  # noqa: E402
 WORK = ROOT / "bench" / ".work" / "performance"
 OUT = ROOT / "bench" / "results_performance.md"
 ROWS = int(os.environ.get("BENCH_PERF_ROWS", "5000000"))
-DAYS, REPEATS = 5, 3
+DAYS = 5
+REPEATS = int(os.environ.get("BENCH_PERF_REPEATS", "3"))
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 

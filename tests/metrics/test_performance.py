@@ -268,3 +268,17 @@ def test_rare_class_metrics_need_enough_rows_of_that_class() -> None:
     assert out["accuracy"].status == "ok"
     enough = perf.compute_classification(y, score, min_class=2)
     assert enough["recall"].status == "ok"
+
+
+def test_bootstrap_on_a_subsample_matches_the_full_bootstrap_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(9)
+    n = 60_000
+    p = rng.uniform(0.05, 0.95, n)
+    y = (rng.uniform(size=n) < p).astype(float)
+    fast = perf.compute_classification(y, p)["brier"]
+    monkeypatch.setattr(perf, "BOOT_MAX_ROWS", 10**9)  # the full bootstrap, for comparison
+    full = perf.compute_classification(y, p)["brier"]
+    assert fast.value == pytest.approx(full.value)
+    width_fast, width_full = fast.upper - fast.lower, full.upper - full.lower
+    assert 0.8 < width_fast / width_full < 1.25
+    assert fast.lower < fast.value < fast.upper

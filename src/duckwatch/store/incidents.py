@@ -33,39 +33,33 @@ def _seconds(later: str, earlier: str) -> float:
 # ---- reads -------------------------------------------------------------------------------------
 
 
-def list_incidents(
-    settings: Settings, model: str | None = None, state: str | None = None
-) -> list[dict[str, Any]]:
-    """Incidents, newest first, optionally of one model and/or in one state ('open' = not resolved)."""
-    sql, params = "SELECT * FROM incidents WHERE 1 = 1", list[Any]()
-    if model:
-        sql += " AND model = ?"
-        params.append(model)
+def _select(table: str, state: str | None, **equal: Any) -> tuple[str, tuple[Any, ...]]:
+    """``SELECT *`` from incidents/alerts with equality filters and a state ('open' = not resolved)."""
+    sql, params = f"SELECT * FROM {table} WHERE 1 = 1", list[Any]()
+    for column, value in equal.items():
+        if value is not None and value != "":
+            sql += f" AND {column} = ?"
+            params.append(value)
     if state == "open":
         sql += " AND state != 'resolved'"
     elif state:
         sql += " AND state = ?"
         params.append(state)
-    return settings.query(sql + " ORDER BY opened_at DESC, id DESC", tuple(params))
+    return sql + " ORDER BY opened_at DESC, id DESC", tuple(params)
+
+
+def list_incidents(
+    settings: Settings, model: str | None = None, state: str | None = None
+) -> list[dict[str, Any]]:
+    """Incidents, newest first, optionally of one model and/or in one state ('open' = not resolved)."""
+    return settings.query(*_select("incidents", state, model=model))
 
 
 def list_alerts(
     settings: Settings, model: str | None = None, state: str | None = None, incident_id: int | None = None
 ) -> list[dict[str, Any]]:
     """Alerts, newest first, filtered by model, state ('open' = not resolved) and incident."""
-    sql, params = "SELECT * FROM alerts WHERE 1 = 1", list[Any]()
-    if model:
-        sql += " AND model = ?"
-        params.append(model)
-    if incident_id is not None:
-        sql += " AND incident_id = ?"
-        params.append(incident_id)
-    if state == "open":
-        sql += " AND state != 'resolved'"
-    elif state:
-        sql += " AND state = ?"
-        params.append(state)
-    rows = settings.query(sql + " ORDER BY opened_at DESC, id DESC", tuple(params))
+    rows = settings.query(*_select("alerts", state, model=model, incident_id=incident_id))
     for r in rows:
         r["details"] = json.loads(r["details"] or "{}")
     return rows

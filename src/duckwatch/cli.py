@@ -174,24 +174,28 @@ def _init(args: argparse.Namespace) -> int:
 
 def _ingest_file(args: argparse.Namespace, stream: str) -> int:
     from duckwatch.collector.sdk import Collector
-    from duckwatch.store.files import read_file
+    from duckwatch.store.files import FORMATS, FileRead, read_file
 
     data = resolve_data_dir(args.data_dir)
-    read = read_file(args.file, args.file_format)
+    version = args.version if stream != "outcomes" else ""
+    experiment = getattr(args, "experiment", "") if stream == "predictions" else ""
+    # Parquet files are validated where they lie and sealed as a byte copy (never re-encoded).
+    whole = (args.file_format or FORMATS.get(args.file.suffix.lower())) == "parquet" and args.file.is_file()
+    read = FileRead(None, []) if whole else read_file(args.file, args.file_format)
     with Collector(data.root) as col:
         roles = _roles(args)
         if roles:
             col.declare(args.model, **roles)
-        if stream == "reference":
-            res = col.log_reference(args.model, read.table, version=args.version)
+        if read.table is None:
+            res = col.log_parquet(args.model, stream, args.file, version=version, experiment=experiment)
+        elif stream == "reference":
+            res = col.log_reference(args.model, read.table, version=version)
         elif stream == "outcomes":
             res = col.log_outcomes(args.model, read.table)
         elif stream == "inputs":
-            res = col.log_inputs(args.model, read.table, version=args.version)
+            res = col.log_inputs(args.model, read.table, version=version)
         else:
-            res = col.log_predictions(
-                args.model, read.table, version=args.version, experiment=args.experiment
-            )
+            res = col.log_predictions(args.model, read.table, version=version, experiment=experiment)
         if read.rejects:
             col.quarantine_lines(
                 args.model, stream, [(n, f"malformed line: {msg}", raw) for n, msg, raw in read.rejects]

@@ -14,9 +14,11 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from duckwatch.collector.roles import Roles, dtype_of, guess_roles, roles_from_kwargs
 from duckwatch.config import DataDir, resolve_data_dir
@@ -24,6 +26,7 @@ from duckwatch.convert import rows_to_arrow, to_arrow
 from duckwatch.errors import BadInputError, CollectorRefusedError, StorageError
 from duckwatch.names import check_label, check_model_name
 from duckwatch.store import catalog
+from duckwatch.store.files import read_file
 from duckwatch.store.landing import (
     BatchOutcome,
     BatchPlan,
@@ -32,6 +35,7 @@ from duckwatch.store.landing import (
     land_batch,
     write_quarantine,
 )
+from duckwatch.store.landing_files import land_parquet_file
 from duckwatch.store.settings import Settings
 
 log = logging.getLogger("duckwatch.collector")
@@ -181,6 +185,36 @@ class Collector:
     def log_reference(self, model: str, data: Any, *, version: str = "", **roles: Any) -> LogResult:
         """Log reference data (training or baseline: features, prediction/score and label)."""
         return self._log(model, "reference", data, version, "", None, roles)
+
+    def log_parquet(
+        self,
+        model: str,
+        stream: str,
+        path: str | os.PathLike[str],
+        *,
+        version: str = "",
+        experiment: str = "",
+        **roles: Any,
+    ) -> LogResult:
+        """Log a whole Parquet file; when every row is good it is sealed as a byte copy, not re-encoded."""
+        self._check_process()
+        if stream not in ("predictions", "outcomes", "inputs", "reference"):
+            raise BadInputError(f"unknown stream {stream!r}: use predictions, outcomes, inputs or reference")
+        check_model_name(model)
+        version, experiment = check_label("version", version), check_label("experiment", experiment)
+        item = _Pending(
+            model, stream, version, experiment, roles_from_kwargs(**roles) if roles else _NO_ROLES
+        )
+        source = Path(path)
+        plan, names, known, new_names = self._prepare(item, pq.read_schema(source), None)
+        with self._pool.connection() as con:
+            outcome = land_parquet_file(source, plan, self.data.landing, con)
+        if outcome is None:  # bad rows, repeated ids or text times: validated and landed row by row
+            table = read_file(source, "parquet").table
+            return self._log(model, stream, table, version, experiment, None, roles)
+        self.stats.accepted += outcome.landed
+        self._landed(item, names, known, new_names, outcome)
+        return LogResult(accepted=outcome.landed, landed=outcome.landed)
 
     def quarantine_lines(self, model: str, stream: str, lines: list[tuple[int, str, str]]) -> None:
         """Keep lines that could not even be parsed (malformed CSV/JSON) with their reason."""
@@ -381,8 +415,51 @@ class Collector:
         return cols
 
     def _land(self, item: _Pending, table: pa.Table, key: str | None) -> BatchOutcome:
+        plan, names, known, new_names = self._prepare(item, table.schema, key)
+        with self._pool.connection() as con:
+            outcome = land_batch(table, plan, self.data.landing, con=con)
+        if outcome.quarantined:
+            rows = table.take([i for i, _ in outcome.quarantined]).to_pylist()
+            now = datetime.now(UTC)
+            write_quarantine(
+                [
+                    {
+                        "_batch": plan.batch_id,
+                        "_row": i,
+                        "_stream": item.stream,
+                        "_version": item.version,
+                        "_experiment": item.experiment,
+                        "_reason": reason,
+                        "_raw": json.dumps(raw, default=str, ensure_ascii=False),
+                        "_received_at": now,
+                    }
+                    for (i, reason), raw in zip(outcome.quarantined, rows, strict=True)
+                ],
+                self.data.landing,
+                item.model,
+                plan.batch_id,
+            )
+        self._landed(item, names, known, new_names, outcome)
+        return outcome
+
+    def _landed(
+        self,
+        item: _Pending,
+        names: list[str],
+        known: dict[str, catalog.ColumnInfo],
+        new_names: list[str],
+        outcome: BatchOutcome,
+    ) -> None:
+        self._schema_events(item, names, known, new_names, outcome)
+        self.stats.landed += outcome.landed
+        self.stats.quarantined += len(outcome.quarantined)
+
+    def _prepare(
+        self, item: _Pending, schema: pa.Schema, key: str | None
+    ) -> tuple[BatchPlan, list[str], dict[str, catalog.ColumnInfo], list[str]]:
+        """Roles and stored columns of a batch's columns (new ones registered), and its landing plan."""
         info = self._model(item.model)
-        names = [str(n) for n in table.column_names]
+        names = [str(n) for n in schema.names]
         known = self._known_columns(item.model, names)
         stored = Roles(**_stored_roles(known))  # type: ignore[arg-type]
         roles = guess_roles(names, item.stream).merged(stored).merged(self._declared.get(item.model, Roles()))
@@ -392,7 +469,7 @@ class Collector:
         wanted: list[tuple[str, str, str, str]] = []
         for i, name in enumerate(names):
             role = role_of.get(name) or (known[name].role if name in known else "feature")
-            dtype = "categorical" if name in roles.categorical else dtype_of(table.schema.field(i).type)
+            dtype = "categorical" if name in roles.categorical else dtype_of(schema.field(i).type)
             if role == "score":
                 dtype = "numeric"
             wanted.append(
@@ -407,34 +484,7 @@ class Collector:
         if untyped:
             known = catalog.set_column_dtypes(self.settings, item.model, untyped)
             self._columns[item.model] = known
-        plan = _plan(item, info, table, names, known, roles, batch_id)
-        with self._pool.connection() as con:
-            outcome = land_batch(table, plan, self.data.landing, con=con)
-        if outcome.quarantined:
-            rows = table.take([i for i, _ in outcome.quarantined]).to_pylist()
-            now = datetime.now(UTC)
-            write_quarantine(
-                [
-                    {
-                        "_batch": batch_id,
-                        "_row": i,
-                        "_stream": item.stream,
-                        "_version": item.version,
-                        "_experiment": item.experiment,
-                        "_reason": reason,
-                        "_raw": json.dumps(raw, default=str, ensure_ascii=False),
-                        "_received_at": now,
-                    }
-                    for (i, reason), raw in zip(outcome.quarantined, rows, strict=True)
-                ],
-                self.data.landing,
-                item.model,
-                batch_id,
-            )
-        self._schema_events(item, names, known, new_names, outcome)
-        self.stats.landed += outcome.landed
-        self.stats.quarantined += len(outcome.quarantined)
-        return outcome
+        return _plan(item, info, schema, names, known, roles, batch_id), names, known, new_names
 
     def _schema_events(
         self,
@@ -525,7 +575,7 @@ def _batch_id(item: _Pending, key: str | None) -> str:
 def _plan(
     item: _Pending,
     info: catalog.ModelInfo,
-    table: pa.Table,
+    schema: pa.Schema,
     names: list[str],
     known: dict[str, catalog.ColumnInfo],
     roles: Roles,
@@ -536,7 +586,7 @@ def _plan(
     ts_index = index.get(roles.timestamp) if roles.timestamp else None
     ts_kind = "none"
     if ts_index is not None:
-        ts_type = table.schema.field(ts_index).type
+        ts_type = schema.field(ts_index).type
         if pa.types.is_timestamp(ts_type) or pa.types.is_date(ts_type):
             ts_kind = "timestamp"
         elif pa.types.is_integer(ts_type) or pa.types.is_floating(ts_type):

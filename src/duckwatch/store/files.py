@@ -27,7 +27,7 @@ FORMATS = {
 class FileRead:
     """The rows DuckDB could parse, and the lines it could not (line number, error, raw text)."""
 
-    table: pa.Table
+    table: pa.Table | None  # None: not read here (a Parquet file the collector lands whole)
     rejects: list[tuple[int, str, str]]
 
 

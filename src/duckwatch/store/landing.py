@@ -318,6 +318,8 @@ def _seal(
         params,
     )
     fsync_file(tmp)
+    # A read plan left by an earlier, interrupted byte-copy attempt of this batch must not apply here.
+    folder.joinpath(f"{batch_id}.plan.json").unlink(missing_ok=True)
     os.replace(tmp, final)
     fsync_dir(folder)
     return final
@@ -383,8 +385,10 @@ def remove_stale_temp_files(landing: Path, older_than_s: float = 3600.0) -> int:
     """Delete temp files left by crashed writers (never acknowledged, so nothing is lost)."""
     import time
 
-    removed = 0
+    from duckwatch.store.landing_files import remove_orphan_plans
+
     cutoff = time.time() - older_than_s
+    removed = remove_orphan_plans(landing, cutoff)
     for tmp in landing.glob("*/*/.tmp-*"):
         try:
             if tmp.stat().st_mtime < cutoff:

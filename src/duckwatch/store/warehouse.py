@@ -12,10 +12,14 @@ from typing import Any
 import pyarrow as pa
 
 from duckwatch.config import DataDir
+from duckwatch.store import parts
 from duckwatch.store.catalog import ColumnInfo
 from duckwatch.store.duck import fsync_dir, migrate, open_file
+from duckwatch.store.landing import _lit
+from duckwatch.store.landing_files import plan_path, plan_select, read_plan
 
 WINDOW_UNITS = {"hour": "hour", "day": "day", "week": "week", "month": "month"}
+SYSTEM_COLUMNS_IN = ("_batch", "_row", "_id", "_ts", "_version", "_experiment", "_received_at")
 SYSTEM_COLUMNS = (
     ("_batch", "VARCHAR"),
     ("_row", "BIGINT"),
@@ -63,6 +67,9 @@ class Warehouse:
         self.data = data
         self.con = open_file(data.warehouse, read_only=False)
         self.version = migrate(self.con)
+        parts.upgrade(self.con, data.root)
+        # Part files no longer referenced, deleted once the transaction that forgot them committed.
+        self._gone: list[Path] = []
         # Column names per table: information_schema costs ~5 ms a lookup, paid per window otherwise.
         self._columns: dict[str, frozenset[str]] = {}
         # Memo for values that stay fixed for the rest of a tick once ingestion is done (job code only).
@@ -72,8 +79,17 @@ class Warehouse:
         """Checkpoint and close (no WAL left behind for readers of copies)."""
         try:
             self.con.execute("CHECKPOINT")
+            self.delete_forgotten_parts()
         finally:
             self.con.close()
+
+    def delete_forgotten_parts(self) -> None:
+        """Delete part files that committed changes no longer reference."""
+        live = {r[0] for r in self.con.execute("SELECT file FROM raw_parts").fetchall()}
+        for f in self._gone:
+            if str(f.relative_to(self.data.root)) not in live:
+                f.unlink(missing_ok=True)
+        self._gone.clear()
 
     def set_timezone(self, tz: str) -> None:
         """Windows are cut in the model's declared zone, never the host's."""
@@ -92,11 +108,13 @@ class Warehouse:
 
     def ensure_raw_table(self, model_key: int, stream: str, columns: Sequence[ColumnInfo]) -> str:
         """Create the raw table if needed and add any column first seen since."""
-        table = raw_table(model_key, stream)
+        view = raw_table(model_key, stream)
+        table = parts.rows_table(view)
         cols = ", ".join(f"{name} {typ}" for name, typ in SYSTEM_COLUMNS)
-        self._columns.clear()
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
         existing = self.table_columns(table)
+        changed = not existing
+        if changed:
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
         for col in columns:
             if (
                 col.col_id not in existing
@@ -104,8 +122,11 @@ class Warehouse:
                 and col.dtype in SQL_TYPE
             ):
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {col.col_id} {SQL_TYPE[col.dtype]}")
-        self._columns.clear()
-        return table
+                changed = True
+        if changed:
+            parts.refresh_view(self.con, self.data.root, view)
+            self._columns.clear()
+        return view
 
     def table_columns(self, table: str) -> frozenset[str]:
         """Column names of a table (empty when it does not exist); cached until this connection changes DDL."""
@@ -154,6 +175,7 @@ class Warehouse:
                 raise
         for f in files:  # committed (or ingested by an earlier, interrupted tick): the file has served
             f.unlink(missing_ok=True)
+            plan_path(f).unlink(missing_ok=True)  # after the data file: a plan alone is never listed
         if files:
             fsync_dir(files[0].parent)
         return result
@@ -178,56 +200,92 @@ class Warehouse:
             self._ledger(model, stream, files, seq, paths)
             return IngestResult(stream, len(files), n, n, 0)
         table = self.ensure_raw_table(model_key, stream, columns)
-        present = {r[0] for r in self.con.execute("SELECT name FROM parquet_schema(?)", [paths]).fetchall()}
-        data_cols = [
-            c.col_id for c in columns if c.col_id in present and c.role not in ("id", "timestamp", "ignore")
-        ]
-        select_cols = ", ".join(
-            ["_batch", "_row", "_id", "_ts", "_version", "_experiment", "_received_at", *data_cols]
-        )
-        source = (
-            f"SELECT {select_cols}, CAST(date_trunc('month', timezone('UTC', _ts)) AS DATE) AS _month, "
-            f"CAST(? AS BIGINT) AS _seq FROM read_parquet(?, union_by_name = true)"
-        )
-        cols = ", ".join(
-            [
-                "_batch",
-                "_row",
-                "_id",
-                "_ts",
-                "_version",
-                "_experiment",
-                "_received_at",
-                *data_cols,
-                "_month",
-                "_seq",
+        plans = {f: read_plan(f) for f in files}
+        rows = self._file_rows(files)
+        try:
+            self._source_view("landing_src", files, plans)
+            present = {r[0] for r in self.con.execute("DESCRIBE landing_src").fetchall()}
+            data_cols = [
+                c.col_id
+                for c in columns
+                if c.col_id in present and c.role not in ("id", "timestamp", "ignore")
             ]
-        )  # the order of `source`
-        if stream in ("predictions", "inputs"):
-            rows_in, distinct, first_ts = self.con.execute(
-                "WITH k AS (SELECT _id, _version, _experiment, _ts FROM read_parquet($1, union_by_name = true)) "
-                "SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM (SELECT DISTINCT _id, _version, _experiment "
-                "FROM k)), (SELECT min(_ts) FROM k)",
-                [paths],
-            ).fetchall()[0]
-            if distinct < rows_in or self._earlier_keys(table, paths, first_ts):
-                rows_new = self._ingest_with_duplicates(model, stream, table, source, cols, seq, paths)
-                self._ledger(model, stream, files, seq, paths)
-                return IngestResult(stream, len(files), rows_in, rows_new, rows_in - rows_new)
-        else:
-            rows_in = self._count("SELECT count(*) FROM read_parquet(?)", [paths])
+            select_cols = [*SYSTEM_COLUMNS_IN, *data_cols]
+            cols = ", ".join([*select_cols, "_month", "_seq"])
+            source = (
+                f"SELECT {', '.join(select_cols)}, {parts.MONTH_SQL} AS _month, "
+                f"CAST(? AS BIGINT) AS _seq FROM landing_src"
+            )
+            rows_in = sum(rows.values())
             if stream == "reference":
+                versions = [r[0] for r in self.rows("SELECT DISTINCT _version FROM landing_src")]
                 self.con.execute(
-                    f"DELETE FROM {table} WHERE _version IN "
-                    f"(SELECT DISTINCT _version FROM read_parquet(?, union_by_name = true))",
-                    [paths],
+                    f"DELETE FROM {parts.rows_table(table)} WHERE list_contains(?, _version)", [versions]
                 )
-        # The common case, no duplicate anywhere: straight from the files into the raw table.
-        self.con.execute(f"INSERT INTO {table} ({cols}) {source}", [seq, paths])
-        self._ledger(model, stream, files, seq, paths)
-        return IngestResult(stream, len(files), rows_in, rows_in, 0)
+                self._gone += parts.drop_versions(self.con, self.data.root, model_key, stream, versions)
+            if stream in ("predictions", "inputs") and self._has_duplicates(table, files, plans):
+                rows_new = self._ingest_with_duplicates(model, stream, table, source, cols, seq)
+                self._ledger(model, stream, files, seq, [str(f) for f in files])
+                return IngestResult(stream, len(files), rows_in, rows_new, rows_in - rows_new)
+            # The common case, no duplicate anywhere. Big byte-copied files stay Parquet parts of the
+            # raw view; the rest is copied straight from the files into the rows table.
+            big = [f for f in files if plans[f] is not None and parts.is_candidate(f, stream, rows[f.stem])]
+            rest = [f for f in files if f not in big]
+            if rest:
+                if big:
+                    self._source_view("landing_src", rest, plans)
+                self.con.execute(f"INSERT INTO {parts.rows_table(table)} ({cols}) {source}", [seq])
+            for f in big:
+                parts.add_part(self.con, self.data.root, model_key, stream, f, select_cols, seq, rows[f.stem])
+            if big:
+                parts.refresh_view(self.con, self.data.root, table)
+            self._ledger(model, stream, files, seq, [str(f) for f in files])
+            return IngestResult(stream, len(files), rows_in, rows_in, 0)
+        finally:
+            self.con.execute("DROP VIEW IF EXISTS landing_src")
 
-    def _earlier_keys(self, table: str, paths: list[str], first_ts: datetime | None) -> bool:
+    def _source_view(self, name: str, files: list[Path], plans: dict[Path, dict[str, Any] | None]) -> None:
+        """One relation over landing files, row-by-row sealed or byte-copied with a read plan alike."""
+        sealed = [f for f in files if plans[f] is None]
+        branches = (
+            [f"SELECT * FROM read_parquet([{', '.join(_lit(str(f)) for f in sealed)}], union_by_name = true)"]
+            if sealed
+            else []
+        )
+        branches += [plan_select(f, plan) for f, plan in plans.items() if plan is not None and f in files]
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS " + " UNION ALL BY NAME ".join(f"({b})" for b in branches)
+        )
+
+    def _file_rows(self, files: list[Path]) -> dict[str, int]:
+        """Rows per landing file (batch id), from the Parquet footers."""
+        return {
+            str(name): int(n)
+            for name, n in self.con.execute(
+                "SELECT parse_filename(file_name, true), sum(num_rows) FROM parquet_file_metadata(?) GROUP BY 1",
+                [[str(f) for f in files]],
+            ).fetchall()
+        }
+
+    def _has_duplicates(
+        self, table: str, files: list[Path], plans: dict[Path, dict[str, Any] | None]
+    ) -> bool:
+        """True when an id repeats among the files or was taken in before (synthetic ids never repeat)."""
+        real = [f for f in files if not (plans[f] or {}).get("synthetic_ids")]
+        if not real:
+            return False
+        self._source_view("landing_ids", real, plans)
+        try:
+            rows_in, distinct, first_ts = self.con.execute(
+                "WITH k AS (SELECT _id, _version, _experiment, _ts FROM landing_ids) "
+                "SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM (SELECT DISTINCT _id, _version, _experiment "
+                "FROM k)), (SELECT min(_ts) FROM k)"
+            ).fetchall()[0]
+            return bool(distinct < rows_in) or self._earlier_keys(table, first_ts)
+        finally:
+            self.con.execute("DROP VIEW IF EXISTS landing_ids")
+
+    def _earlier_keys(self, table: str, first_ts: datetime | None) -> bool:
         """True when a new row's key was already taken in (earlier batches, bounded to nearby time)."""
         if first_ts is None:
             return False
@@ -236,17 +294,17 @@ class Warehouse:
             return False
         return bool(
             self._count(
-                f"SELECT count(*) FROM (SELECT _id, _version, _experiment FROM read_parquet(?, union_by_name = true)) i "
+                f"SELECT count(*) FROM (SELECT _id, _version, _experiment FROM landing_ids) i "
                 f"SEMI JOIN ({recent}) r ON r._id = i._id AND r._version = i._version AND r._experiment = i._experiment",
-                [paths, first_ts],
+                [first_ts],
             )
         )
 
     def _ingest_with_duplicates(
-        self, model: str, stream: str, table: str, source: str, cols: str, seq: int, paths: list[str]
+        self, model: str, stream: str, table: str, source: str, cols: str, seq: int
     ) -> int:
         """Set duplicate keys aside in quarantine and insert the rest; returns rows inserted."""
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {source}", [seq, paths])
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {source}", [seq])
         # Duplicate keys count once: against earlier batches (bounded to nearby time, where
         # retries land) and among the new files themselves (first arrival wins).
         self.con.execute(
@@ -268,7 +326,7 @@ class Warehouse:
             [model, stream, stream.rstrip("s")],
         )
         self.con.execute("DELETE FROM incoming WHERE (_batch, _row) IN (SELECT (_batch, _row) FROM dup)")
-        self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming")
+        self.con.execute(f"INSERT INTO {parts.rows_table(table)} ({cols}) SELECT {cols} FROM incoming")
         rows_new = self._count("SELECT count(*) FROM incoming")
         self.con.execute("DROP TABLE incoming")
         self.con.execute("DROP TABLE dup")
@@ -277,7 +335,7 @@ class Warehouse:
     def _ledger(self, model: str, stream: str, files: list[Path], seq: int, paths: list[str]) -> None:
         counts = dict(
             self.con.execute(
-                "SELECT parse_filename(filename, true), count(*) FROM read_parquet(?, filename = true) GROUP BY 1",
+                "SELECT parse_filename(file_name, true), sum(num_rows) FROM parquet_file_metadata(?) GROUP BY 1",
                 [paths],
             ).fetchall()
         )
@@ -354,13 +412,17 @@ def drop_months_before(wh: Warehouse, model_key: int, month: str) -> int:
     """Retention: delete a model's raw rows of every month before ``month`` (YYYY-MM), all streams.
 
     Profiles and metric results stay (they are the summaries); the file's space is reused after the
-    checkpoint that closing the warehouse runs. Returns the rows deleted.
+    checkpoint that closing the warehouse runs, and parts that left are deleted then. Returns the rows deleted.
     """
     first = f"{month}-01"
     total = 0
     for stream in ("predictions", "outcomes", "inputs"):
         if wh.has_table(model_key, stream):
-            table = raw_table(model_key, stream)
+            view = raw_table(model_key, stream)
+            table = parts.rows_table(view)
             total += wh._count(f"SELECT count(*) FROM {table} WHERE _month < CAST(? AS DATE)", [first])
             wh.execute(f"DELETE FROM {table} WHERE _month < CAST(? AS DATE)", [first])
+            deleted, gone = parts.drop_months_before(wh.con, wh.data.root, model_key, stream, view, first)
+            total += deleted
+            wh._gone += gone
     return total

@@ -1,0 +1,164 @@
+"""Landing a Parquet file without re-encoding it: validated where it lies, sealed as a byte copy.
+
+Re-encoding 1M rows x 28 columns costs ~1.5 s (7 s at 5M) where copying the file's bytes costs 0.1 s.
+When every row of a Parquet file is good, the collector seals a byte copy of it next to a *read
+plan* (``<batch>.plan.json``): the projection that turns the file's columns into the landing
+schema (`_batch`, `_row`, `_id`, `_ts`, ... plus one typed column per stored column). The plan is
+written and fsynced first and the Parquet file renamed into place last, so a sealed ``.parquet``
+with a plan next to it is always complete. The job reads both kinds the same way through
+``landing_select``. Files with bad rows, repeated ids or text timestamps take the row-by-row path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from duckwatch.store.duck import fsync_dir, fsync_file
+from duckwatch.store.landing import BatchOutcome, BatchPlan, _bad_rows, _cast, _lit, _reasons, _ts_expr
+
+PLAN_SUFFIX = ".plan.json"
+PLAN_FORMAT = 1
+_ROW = "file_row_number"
+
+
+def plan_path(parquet: Path) -> Path:
+    """The read plan of a sealed byte-copied Parquet file (absent for row-by-row sealed files)."""
+    return parquet.with_name(parquet.stem + PLAN_SUFFIX)
+
+
+def _src_select(path: Path, names: list[str]) -> str:
+    cols = ", ".join(f'"{n.replace(chr(34), chr(34) * 2)}" AS s{i}' for i, n in enumerate(names))
+    return f"SELECT {cols}, {_ROW} AS _row FROM read_parquet({_lit(str(path))}, {_ROW} = true)"
+
+
+def _ts_deferred(plan: BatchPlan, ts_type: pa.DataType | None) -> str:
+    """The row's time, independent of the reading session's time zone."""
+    if plan.ts_index is None:
+        return f"CAST({_lit(plan.received_at.isoformat())} AS TIMESTAMPTZ)"
+    src = f"s{plan.ts_index}"
+    if plan.ts_kind == "timestamp" and ts_type is not None:
+        if pa.types.is_timestamp(ts_type) and ts_type.tz is not None:
+            return f"CAST({src} AS TIMESTAMPTZ)"
+        # Naive date-times are wall-clock times in the model's zone (as the row-by-row path reads them).
+        return f"timezone({_lit(plan.timezone)}, CAST({src} AS TIMESTAMP))"
+    return _ts_expr(plan)  # epoch numbers: zone-independent
+
+
+def deferred_projection(plan: BatchPlan, schema: pa.Schema) -> str:
+    """The SELECT list that gives a byte-copied file the columns of a row-by-row sealed file."""
+    ident = (
+        f"CAST(s{plan.id_index} AS VARCHAR)"
+        if plan.id_index is not None
+        else f"{_lit(plan.batch_id + ':')} || CAST(_row AS VARCHAR)"
+    )
+    ts_type = schema.field(plan.ts_index).type if plan.ts_index is not None else None
+    cols = "".join(
+        f", {_cast(f's{c.index}', schema.field(c.index).type, c.dtype)} AS {c.col_id}" for c in plan.columns
+    )
+    return (
+        f"{_lit(plan.batch_id)} AS _batch, _row, {ident} AS _id, {_ts_deferred(plan, ts_type)} AS _ts, "
+        f"{_lit(plan.version)} AS _version, {_lit(plan.experiment)} AS _experiment, "
+        f"CAST({_lit(plan.received_at.isoformat())} AS TIMESTAMPTZ) AS _received_at{cols}"
+    )
+
+
+def read_plan(path: Path) -> dict[str, Any] | None:
+    """The read plan of a sealed landing file, or None when it was sealed row by row."""
+    plan = plan_path(path)
+    try:
+        spec: dict[str, Any] = json.loads(plan.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    if spec.get("format") != PLAN_FORMAT:
+        raise ValueError(f"{plan}: unknown read-plan format {spec.get('format')!r}")
+    return spec
+
+
+def plan_select(path: Path, spec: dict[str, Any]) -> str:
+    """SQL reading a byte-copied file at ``path`` through its read plan."""
+    return f"SELECT {spec['projection']} FROM ({_src_select(path, list(spec['columns']))})"
+
+
+def landing_select(path: Path) -> str:
+    """SQL reading one sealed landing file with the landing schema, whichever way it was sealed."""
+    spec = read_plan(path)
+    return f"SELECT * FROM read_parquet({_lit(str(path))})" if spec is None else plan_select(path, spec)
+
+
+def land_parquet_file(
+    path: Path, plan: BatchPlan, landing: Path, con: duckdb.DuckDBPyConnection
+) -> BatchOutcome | None:
+    """Validate a Parquet file in place and seal a byte copy of it when every row is good.
+
+    Returns None when the file needs the row-by-row path: some row is bad or repeats an id, the
+    times are text (parsed per row), or the file is empty.
+    """
+    schema = pq.read_schema(path)
+    names = [str(n) for n in schema.names]
+    rows = pq.ParquetFile(path).metadata.num_rows
+    if plan.ts_kind == "string" or rows == 0 or _ROW in names or plan.missing_required:
+        return None
+    con.execute(f"SET TimeZone = {_lit(plan.timezone)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src AS {_src_select(path, names)}")
+    try:
+        types = {i: schema.field(i).type for i in range(len(names))}
+        reasons, retype_checks = _reasons(plan, types)
+        if _bad_rows(con, plan, reasons):
+            return None
+        retyped: dict[str, int] = {}
+        if retype_checks:
+            row = con.execute(f"SELECT {', '.join(e for _, e in retype_checks)} FROM src").fetchall()[0]
+            retyped = {name: int(v) for (name, _), v in zip(retype_checks, row, strict=True) if v}
+    finally:
+        con.execute("DROP VIEW IF EXISTS src")
+    outcome = BatchOutcome(plan.batch_id, rows, [], retyped)
+    spec = {
+        "format": PLAN_FORMAT,
+        "columns": names,
+        "projection": deferred_projection(plan, schema),
+        "synthetic_ids": plan.id_index is None,  # '<batch>:<row>': unique by construction
+    }
+    outcome.path = _seal_copy(path, spec, landing / plan.stream / plan.model, plan.batch_id)
+    return outcome
+
+
+def _seal_copy(source: Path, spec: dict[str, object], folder: Path, batch_id: str) -> Path:
+    """Plan first (fsynced), then the copied file under a temp name, fsynced, renamed last."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{batch_id}.parquet"
+    tag = uuid.uuid4().hex[:8]
+    plan_tmp = folder / f".tmp-{batch_id}-{tag}{PLAN_SUFFIX}"
+    plan_tmp.write_text(json.dumps(spec), encoding="utf-8")
+    fsync_file(plan_tmp)
+    os.replace(plan_tmp, plan_path(final))
+    tmp = folder / f".tmp-{batch_id}-{tag}.parquet"
+    shutil.copyfile(source, tmp)
+    fsync_file(tmp)
+    os.replace(tmp, final)
+    fsync_dir(folder)
+    return final
+
+
+def remove_orphan_plans(landing: Path, cutoff: float) -> int:
+    """Delete read plans whose Parquet file never arrived (writer killed) or was already ingested."""
+    removed = 0
+    for plan in landing.glob(f"*/*/*{PLAN_SUFFIX}"):
+        if plan.name.startswith(".tmp-"):
+            continue
+        parquet = plan.with_name(plan.name[: -len(PLAN_SUFFIX)] + ".parquet")
+        try:
+            if not parquet.exists() and plan.stat().st_mtime < cutoff:
+                plan.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

@@ -99,7 +99,10 @@ def test_byte_copied_part_equals_row_by_row(
     landed = pending(data_dir.landing, "predictions", "copied")
     assert len(landed) == 1 and landed[0].read_bytes() == src.read_bytes()  # sealed as a byte copy
     run_tick(data_dir, now=NOW, notify=False)
-    assert list((data_dir.root / "parts").rglob("*.parquet")), "the batch stayed a part"
+    found = sorted(
+        str(f.relative_to(data_dir.root / "parts")) for f in (data_dir.root / "parts").rglob("*.parquet")
+    )
+    assert len(found) == 2 and sum("/seq=" in f for f in found) == 1, found  # a byte copy and a sealed part
     a, b = _rows(data_dir, "copied"), _rows(data_dir, "rows")
     pd.testing.assert_frame_equal(a.drop(columns="_row"), b.drop(columns="_row"))
     assert a["_ts"].min() == pd.Timestamp(df["ts"].min()).tz_localize("Europe/Berlin")

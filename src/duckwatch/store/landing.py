@@ -301,20 +301,32 @@ def _land(con: duckdb.DuckDBPyConnection, table: pa.Table, plan: BatchPlan, land
             f"CAST(? AS TIMESTAMPTZ) AS _received_at{cols} FROM {source}"
         )
         outcome.path = _seal(
-            con, select, [*params, plan.received_at], landing / plan.stream / plan.model, plan.batch_id
+            con,
+            select,
+            [*params, plan.received_at],
+            landing / plan.stream / plan.model,
+            plan.batch_id,
+            synthetic_ids=plan.id_index is None,
         )
     return outcome
 
 
 def _seal(
-    con: duckdb.DuckDBPyConnection, select: str, params: list[object], folder: Path, batch_id: str
+    con: duckdb.DuckDBPyConnection,
+    select: str,
+    params: list[object],
+    folder: Path,
+    batch_id: str,
+    *,
+    synthetic_ids: bool,
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{batch_id}.parquet"
     tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
     con.execute(
         f"COPY ({select}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT {_DICTIONARY_LIMIT}, "
-        f"KV_METADATA {{duckwatch_landing_version: '{LANDING_FORMAT_VERSION}'}})",
+        f"KV_METADATA {{duckwatch_landing_version: '{LANDING_FORMAT_VERSION}', "
+        f"duckwatch_synthetic_ids: '{int(synthetic_ids)}'}})",
         params,
     )
     fsync_file(tmp)
@@ -323,6 +335,12 @@ def _seal(
     os.replace(tmp, final)
     fsync_dir(folder)
     return final
+
+
+def has_synthetic_ids(path: Path) -> bool:
+    """True when a row-by-row sealed file's ids were generated here (unique by construction)."""
+    meta = pq.read_metadata(path).metadata or {}
+    return meta.get(b"duckwatch_synthetic_ids") == b"1"
 
 
 def write_quarantine(rows: list[dict[str, object]], landing: Path, model: str, batch_id: str) -> Path:

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from duckwatch.store.duck import fsync_dir
+from duckwatch.store.landing import _lit
 from duckwatch.store.landing_files import plan_select, read_plan
 
 PART_MIN_ROWS = 50_000  # smaller batches are cheaper as rows than as one more file to open per query
@@ -36,15 +37,20 @@ def rows_table(view: str) -> str:
     return f"{view}_rows"
 
 
-def part_file(model_key: int, stream: str, batch_id: str) -> str:
-    """A part's path relative to the data dir (built from integers and checked batch ids only)."""
-    if not _BATCH.fullmatch(batch_id):
-        raise ValueError(f"unexpected batch id {batch_id!r}")
-    return f"parts/{int(model_key)}/{stream}/{batch_id}.parquet"
+def part_file(model_key: int, stream: str, batch_id: str, seq: int | None) -> str:
+    """A part's path relative to the data dir (built from integers and checked batch ids only).
+
+    Row-by-row sealed parts live under ``seq=<n>/``: they are all read by one ``read_parquet`` whose
+    hive column gives ``_seq`` (one scan instead of one union branch per part, 2-7x faster to plan).
+    """
+    if not _BATCH.fullmatch(batch_id) or stream not in PART_STREAMS:
+        raise ValueError(f"unexpected part {stream}/{batch_id!r}")
+    folder = f"parts/{int(model_key)}/{stream}"
+    return f"{folder}/{batch_id}.parquet" if seq is None else f"{folder}/seq={int(seq)}/{batch_id}.parquet"
 
 
 def is_candidate(path: Path, stream: str, rows: int) -> bool:
-    """True for a byte-copied landing file big enough to stay a part."""
+    """True for a sealed landing file big enough to stay a part."""
     return stream in PART_STREAMS and rows >= PART_MIN_ROWS and _BATCH.fullmatch(path.stem) is not None
 
 
@@ -58,21 +64,24 @@ def add_part(
     seq: int,
     rows: int,
 ) -> None:
-    """Link a byte-copied landing file into the parts folder and record it (inside the caller's transaction)."""
+    """Link a sealed landing file into the parts folder and record it (inside the caller's transaction)."""
     spec = read_plan(landing_file)
-    if spec is None:
-        raise ValueError(f"{landing_file} has no read plan")
-    rel = part_file(model_key, stream, landing_file.stem)
+    rel = part_file(model_key, stream, landing_file.stem, seq if spec is None else None)
     target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)  # left by an interrupted earlier attempt (never committed)
     os.link(landing_file, target)
     fsync_dir(target.parent)
-    version = con.execute(f"SELECT any_value(_version) FROM ({plan_select(target, spec)})").fetchall()[0][0]
+    version = con.execute(f"SELECT any_value(_version) FROM ({_select(target, spec)})").fetchall()[0][0]
     con.execute(
         "INSERT INTO raw_parts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [model_key, stream, landing_file.stem, rel, json.dumps(spec), columns, version or "", seq, rows],
     )
+
+
+def _select(path: Path, spec: dict[str, Any] | None) -> str:
+    """A part read with the landing schema: through its read plan, or as sealed (row by row)."""
+    return f"SELECT * FROM read_parquet({_lit(str(path))})" if spec is None else plan_select(path, spec)
 
 
 def refresh_view(con: duckdb.DuckDBPyConnection, root: Path, view: str) -> None:
@@ -81,14 +90,23 @@ def refresh_view(con: duckdb.DuckDBPyConnection, root: Path, view: str) -> None:
     if m is None:
         raise ValueError(view)
     branches = [f"SELECT * FROM {rows_table(view)}"]
+    sealed: list[str] = []
     for file, plan, columns, seq in con.execute(
         "SELECT file, plan, columns, seq FROM raw_parts WHERE model_key = ? AND stream = ? ORDER BY seq, batch_id",
         [int(m.group(1)), m.group(2)],
     ).fetchall():
-        spec: dict[str, Any] = json.loads(plan)
+        spec: dict[str, Any] | None = json.loads(plan)
+        if spec is None:
+            sealed.append(_lit(str(root / file)))
+            continue
         branches.append(
             f"SELECT {', '.join(columns)}, {MONTH_SQL} AS _month, CAST({int(seq)} AS BIGINT) AS _seq "
-            f"FROM ({plan_select(root / file, spec)})"
+            f"FROM ({_select(root / file, spec)})"
+        )
+    if sealed:  # an explicit list, never a glob: a linked but uncommitted file must stay invisible
+        branches.append(
+            f"SELECT * EXCLUDE (seq), {MONTH_SQL} AS _month, CAST(seq AS BIGINT) AS _seq FROM read_parquet("
+            f"[{', '.join(sealed)}], hive_partitioning = true, union_by_name = true)"
         )
     con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL BY NAME ".join(f"({b})" for b in branches))
 

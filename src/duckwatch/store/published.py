@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 
 from duckwatch.config import DataDir
+from duckwatch.store import stream_stats
 from duckwatch.store.duck import fsync_dir, fsync_file, reading
-from duckwatch.store.warehouse import Warehouse, raw_table
+from duckwatch.store.warehouse import Warehouse
 
 QUARANTINE_KEEP = 10_000
 
@@ -47,21 +48,8 @@ def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
             f"ORDER BY received_at DESC LIMIT {QUARANTINE_KEEP}",
             [model],
         )
-        parts = []
-        for stream in ("predictions", "outcomes", "inputs", "reference"):
-            if wh.has_table(model_key, stream):
-                parts.append(
-                    f"SELECT '{stream}' AS stream, _version AS version, _experiment AS experiment, count(*) AS rows, "
-                    f"min(_ts) AS first_ts, max(_ts) AS last_ts, max(_received_at) AS last_received "
-                    f"FROM {raw_table(model_key, stream)} GROUP BY ALL"
-                )
-        if parts:
-            con.execute(f"CREATE TABLE pub.stream_stats AS {' UNION ALL '.join(parts)}")
-        else:
-            con.execute(
-                "CREATE TABLE pub.stream_stats (stream VARCHAR, version VARCHAR, experiment VARCHAR, rows BIGINT, "
-                "first_ts TIMESTAMPTZ, last_ts TIMESTAMPTZ, last_received TIMESTAMPTZ)"
-            )
+        # Kept up to date at ingestion: scanning the raw history here cost ~0.5 s per publish at 10M rows.
+        con.execute(f"CREATE TABLE pub.stream_stats AS {stream_stats.frame_sql()}", [model_key])
         con.execute(
             "CREATE TABLE pub.quarantine_counts AS SELECT stream, count(*) AS rows FROM quarantine WHERE model = ? GROUP BY ALL",
             [model],
@@ -99,3 +87,91 @@ def published_models(data: DataDir) -> list[str]:
     if not data.published.is_dir():
         return []
     return sorted(p.stem for p in data.published.glob("*.duckdb") if not p.name.startswith(".tmp-"))
+
+
+# Read-only slices for the app: the same columns and order as `duckwatch export metrics`, only fewer rows.
+_METRIC_COLUMNS = (
+    'model, version, experiment, segment, window_start, window_end, family, metric, col AS "column", '
+    "value, lower, upper, exact, method, threshold, status, n, provisional"
+)
+_METRIC_ORDER = " ORDER BY window_start, family, metric, col, version, experiment, segment"
+
+
+def metric_slice(
+    data: DataDir,
+    model: str,
+    *,
+    families: tuple[str, ...] = (),
+    metrics: tuple[str, ...] = (),
+    prefixes: tuple[str, ...] = (),
+    cols: tuple[str, ...] = (),
+    model_level: bool = False,
+    window_start: Any = None,
+    pair: tuple[str, str] | None = None,
+    skip_status: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Export-shaped metric rows matching every given filter (a family in ``families`` or a metric starting
+    with one of ``prefixes`` when both are given; ``model_level``: no column; ``pair``: version, experiment)."""
+    where: list[str] = []
+    params: list[Any] = []
+    kinds = []
+    if families:
+        kinds.append("list_contains(?, family)")
+        params.append(list(families))
+    if prefixes:
+        kinds.append("list_has_any(?, [p FOR p IN ? IF starts_with(metric, p)])")
+        params += [list(prefixes), list(prefixes)]
+    if kinds:
+        where.append("(" + " OR ".join(kinds) + ")")
+    for values, sql in ((metrics, "list_contains(?, metric)"), (cols, "list_contains(?, col)")):
+        if values:
+            where.append(sql)
+            params.append(list(values))
+    if skip_status:
+        where.append("NOT list_contains(?, status)")
+        params.append(list(skip_status))
+    if model_level:
+        where.append("col = ''")
+    if window_start is not None:
+        where.append("window_start = ?")
+        params.append(pd.Timestamp(window_start).to_pydatetime())
+    if pair is not None:
+        where.append("version IS NOT DISTINCT FROM ? AND experiment IS NOT DISTINCT FROM ?")
+        params += [pair[0], pair[1]]
+    sql = f"SELECT {_METRIC_COLUMNS} FROM metric_results"
+    sql += (" WHERE " + " AND ".join(where) if where else "") + _METRIC_ORDER
+    return query(data, model, sql, params)
+
+
+def latest_per_series(data: DataDir, model: str) -> pd.DataFrame:
+    """Export-shaped rows: the latest window of every (version, experiment, segment, family, metric, column)."""
+    return query(
+        data,
+        model,
+        f"SELECT {_METRIC_COLUMNS} FROM metric_results QUALIFY row_number() OVER ("
+        "PARTITION BY version, experiment, segment, family, metric, col ORDER BY window_start DESC) = 1"
+        + _METRIC_ORDER,
+    )
+
+
+def metric_catalog(data: DataDir, model: str) -> pd.DataFrame:
+    """What a model's metric_results hold: one row per (version, experiment, segment, family, metric, column)
+    with its number of windows, first and last window."""
+    return query(
+        data,
+        model,
+        'SELECT version, experiment, segment, family, metric, col AS "column", count(*) AS windows, '
+        "min(window_start) AS first_window, max(window_start) AS last_window FROM metric_results "
+        "GROUP BY ALL ORDER BY version, experiment, segment, family, metric, col",
+    )
+
+
+def metric_windows(data: DataDir, model: str, family: str, pair: tuple[str, str] | None = None) -> list[Any]:
+    """Window starts (newest first) holding results of one metric family (optionally of one version pair)."""
+    sql = "SELECT DISTINCT window_start FROM metric_results WHERE family = ?"
+    params: list[Any] = [family]
+    if pair is not None:
+        sql += " AND version IS NOT DISTINCT FROM ? AND experiment IS NOT DISTINCT FROM ?"
+        params += [pair[0], pair[1]]
+    frame = query(data, model, sql + " ORDER BY window_start DESC", params)
+    return [] if frame.empty else list(frame["window_start"])

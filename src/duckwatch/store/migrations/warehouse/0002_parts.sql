@@ -4,7 +4,7 @@ CREATE TABLE raw_parts (
     stream VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL,
     file VARCHAR NOT NULL,          -- relative to the data dir
-    plan VARCHAR NOT NULL,          -- the landing read plan (source columns + projection), JSON
+    plan VARCHAR NOT NULL,          -- the landing read plan (source columns + projection), JSON; null: sealed row by row
     columns VARCHAR[] NOT NULL,     -- the raw-table columns this part provides
     version VARCHAR NOT NULL,
     seq BIGINT NOT NULL,

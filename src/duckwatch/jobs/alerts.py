@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from duckwatch.jobs import notify as notify_mod
@@ -101,8 +102,24 @@ def dedup_key(model: str, key: dict[str, str]) -> str:
 
 
 def _iso_column(values: pd.Series) -> list[str]:
-    ts = pd.to_datetime(values, utc=True)
-    return [str(x) for x in ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")]
+    """UTC ISO-8601 text with microseconds (vectorised: strftime cost 0.1 s per 25k rows)."""
+    ts = pd.to_datetime(values, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+    return [f"{x}+00:00" for x in np.datetime_as_string(ts, unit="us")]
+
+
+def _recent_history(history: pd.DataFrame, out: pd.DataFrame, thresholds: list[Threshold]) -> pd.DataFrame:
+    """History rows a decision can look at: the windows before the earliest new one, as many as the
+    longest look-back (+ persistence) of any threshold needs, and every later window."""
+    if history.empty or out.empty:
+        return history
+    # Twice the rows a series walks back over (_decide): series with gaps span more windows.
+    need = 2 * max((3 * t.lookback + t.persist_m + 10 for t in thresholds), default=0)
+    starts = pd.to_datetime(history["window_start"], utc=True)
+    earliest = pd.to_datetime(out["window_start"], utc=True).min()
+    before = np.sort(starts[starts < earliest].unique())
+    if len(before) <= need:
+        return history
+    return history[starts >= before[-need]] if need else history[starts >= earliest]
 
 
 def _decide(
@@ -110,6 +127,7 @@ def _decide(
 ) -> list[_Decision]:
     """Evaluate every series (in window order) and fill status/threshold of the new rows in ``out``."""
     new = out.assign(_new=range(len(out)))
+    history = _recent_history(history, out, thresholds)
     parts = [history.assign(_new=-1), new] if len(history) else [new]
     combined = pd.concat(parts, ignore_index=True)
     combined[SERIES] = combined[SERIES].fillna("").astype(str)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 
 from duckwatch.errors import BadInputError
@@ -60,7 +60,7 @@ def to_arrow(data: Any) -> pa.Table:
         return _flatten_nested(data)
     if isinstance(data, pa.RecordBatch):
         return _flatten_nested(pa.Table.from_batches([data]))
-    if isinstance(data, pd.DataFrame):
+    if _is_pandas_frame(data):
         frame = data.reset_index(drop=True)
         try:
             table = _flatten_nested(pa.Table.from_pandas(frame, preserve_index=False))
@@ -83,6 +83,12 @@ def to_arrow(data: Any) -> pa.Table:
         f"cannot log data of type {type(data).__name__}: pass a dict (one row), a list of dicts, "
         "a pandas DataFrame or a pyarrow Table"
     )
+
+
+def _is_pandas_frame(data: Any) -> bool:
+    """True for a pandas DataFrame, without importing pandas (~0.5 s) for callers that never use it."""
+    pd = sys.modules.get("pandas")  # a DataFrame cannot exist before pandas is imported
+    return pd is not None and isinstance(data, pd.DataFrame)
 
 
 def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:

@@ -59,9 +59,14 @@ def joined_window(
         WITH p AS (SELECT _id, _ts{sel} FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?),
         o AS (SELECT o._id, arg_max(o.{lab.col_id}, o._received_at) AS _label, max(o._received_at) AS _label_at, min(o._ts) AS _label_first{vsel}
               FROM {out} o SEMI JOIN p ON o._id = p._id GROUP BY o._id)
-        SELECT p.*, o.* EXCLUDE (_id) FROM p LEFT JOIN o ON p._id = o._id"""
+        SELECT p.* EXCLUDE (_id, _ts), o.* EXCLUDE (_id, _label_at) FROM p LEFT JOIN o ON p._id = o._id"""
     else:
-        sql = f"SELECT _id, _ts{sel}, NULL AS _label, NULL AS _label_at, NULL AS _label_first FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
+        # Row ids and times are not used downstream: leaving them out saves a string per row.
+        # Typed NULLs arrive as NaN / NaT columns, not as millions of Python None objects.
+        sql = (
+            f"SELECT CAST(NULL AS DOUBLE) AS _label, CAST(NULL AS TIMESTAMPTZ) AS _label_first{sel} "
+            f"FROM {pred} p WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
+        )
     frame: pd.DataFrame = wh.arrow(sql, [version, experiment, ws, we]).to_pandas()
     for name in [c for c in frame.columns if c.startswith("_ov_")]:
         col_id = name[len("_ov_") :]
@@ -198,8 +203,11 @@ def _coverage_at_age(info: ModelInfo, df: pd.DataFrame, we: Any, now: datetime) 
         return []  # one-sided labels (only defaults arrive): coverage is the event rate, not a pipeline signal
     age = timedelta(hours=info.label_horizon_hours)
     cutoff = pd.Timestamp(we) + age
-    first = pd.to_datetime(df["_label_first"], utc=True)
-    value = float((first <= cutoff).mean()) if len(df) else math.nan
+    first = df["_label_first"]
+    if not first.notna().any():
+        value = 0.0 if len(df) else math.nan  # nothing labelled yet: no need to parse times
+    else:
+        value = float((pd.to_datetime(first, utc=True) <= cutoff).mean())
     return [
         {"family": "volume", "metric": "label_coverage_at_age", "value": value, "n": len(df),
          "provisional": cutoff > pd.Timestamp(now),

@@ -7,24 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from duckwatch.metrics.profile import (
-    CategoricalProfile,
-    CategoricalVocabulary,
-    NumericBinning,
-    NumericProfile,
-    merge,
-    profile_category_counts,
-    profile_numeric,
+from duckwatch.jobs.profile_scan import (  # noqa: F401  (_columns_frame, _groups, _profile: tests)
+    Profile,
+    _columns_frame,
+    _groups,
+    _profile,
+    scan_profiles,
 )
+from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table, window_expr
 
-Profile = NumericProfile | CategoricalProfile
 PROFILED_ROLES = ("feature", "segment", "sensitive", "score", "prediction")
 MIN_AUTO_REFERENCE_ROWS = 100
 AUTO_REFERENCE_ROWS = 1000
@@ -68,62 +63,6 @@ def _from_json(kind: str, text: str) -> Profile:
     return NumericProfile.from_dict(d) if kind == "numeric" else CategoricalProfile.from_dict(d)
 
 
-class _Categories:
-    """A categorical column as dictionary codes (NULL = the last code) plus the dictionary."""
-
-    def __init__(self, arr: pa.ChunkedArray) -> None:
-        encoded = pc.dictionary_encode(arr.combine_chunks())
-        self.names: list[str] = [str(v) for v in encoded.dictionary.to_pylist()]
-        self.codes = np.asarray(
-            pc.fill_null(encoded.indices, len(self.names)).to_numpy(zero_copy_only=False), dtype=np.int64
-        )
-
-    def counts(self, idx: np.ndarray | None = None) -> tuple[dict[str, int], int]:
-        """Non-null rows per category, and NULL rows, of all rows or of the rows ``idx``."""
-        codes = self.codes if idx is None else self.codes[idx]
-        counts = np.bincount(codes, minlength=len(self.names) + 1)
-        hit = np.flatnonzero(counts[:-1])
-        return {self.names[i]: int(counts[i]) for i in hit}, int(counts[-1])
-
-
-Column = tuple[np.ndarray, np.ndarray] | _Categories
-
-
-def _columns_frame(table: pa.Table, cols: Sequence[ColumnInfo]) -> dict[str, Column]:
-    """Per column id: numeric (values, null mask) as numpy, NaN kept distinct from NULL; or categories."""
-    out: dict[str, Column] = {}
-    for col in cols:
-        if col.col_id not in table.column_names:
-            continue
-        arr = table.column(col.col_id)
-        if col.dtype == "numeric":
-            nulls = arr.is_null().to_numpy(zero_copy_only=False)
-            values = arr.fill_null(0.0).to_numpy(zero_copy_only=False).astype(np.float64)
-            out[col.col_id] = (values, nulls)
-        else:
-            out[col.col_id] = _Categories(arr)
-    return out
-
-
-def _profile(column: Column, ref: Profile | None, idx: np.ndarray | None = None) -> Profile:
-    """Profile all rows (or rows ``idx``) of a column, against ``ref``'s bins (None: build them here)."""
-    if isinstance(column, _Categories):
-        counts, n_null = column.counts(idx)
-        vocab = (
-            ref.vocabulary
-            if isinstance(ref, CategoricalProfile)
-            else CategoricalVocabulary.from_counts(counts)
-        )
-        return profile_category_counts(counts, vocab, n_null)
-    values, nulls = column
-    if idx is not None:
-        values, nulls = values[idx], nulls[idx]
-    binning = (
-        ref.binning if isinstance(ref, NumericProfile) else NumericBinning.from_reference(values[~nulls])
-    )
-    return profile_numeric(values, binning, nulls)
-
-
 def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], now: datetime) -> str | None:
     """(Re)build reference profiles when new reference rows arrived, or pick the first full window.
 
@@ -152,12 +91,11 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     if has_ref and wh.rows(f"SELECT count(*) FROM {ref_table}")[0][0] > 0:
         version = wh.rows(f"SELECT _version FROM {ref_table} ORDER BY _received_at DESC LIMIT 1")[0][0]
         use = [c for c in cols if c.col_id in available]
-        sql = f"SELECT {', '.join(c.col_id for c in use) or '1 AS one'} FROM {ref_table} WHERE _version = ?"
-        table, source = wh.arrow(sql, [version]), f"reference data (version {version or 'default'})"
+        source = f"reference data (version {version or 'default'})"
         # Columns the reference file lacks (e.g. a score) fall back to the first production window.
         rest = [c for c in cols if c.col_id not in available]
     else:
-        use, table, source, rest = [], pa.table({}), "", list(cols)
+        use, version, source, rest = [], None, "", list(cols)
     if rest:
         window = _first_full_window(wh, info, now)
         if window is None and not use:
@@ -167,16 +105,12 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
             have = _available(wh, info.model_key, "predictions")
             rest = [c for c in rest if c.col_id in have]
             if rest:
-                extra = wh.arrow(
-                    f"SELECT {', '.join(c.col_id for c in rest)} FROM {pred} WHERE _ts >= ? AND _ts < ?",
-                    list(window),
-                )
-                _store_reference(
-                    wh, info.model, rest, extra, f"first production window {window[0]:%Y-%m-%d %H:%M}", now
-                )
-                source = source or f"first production window {window[0]:%Y-%m-%d %H:%M}"
+                label = f"first production window {window[0]:%Y-%m-%d %H:%M}"
+                rows = f"{pred} WHERE _ts >= ? AND _ts < ?"
+                _store_reference(wh, info.model, rest, rows, list(window), label, now)
+                source = source or label
     if use:
-        _store_reference(wh, info.model, use, table, source, now)
+        _store_reference(wh, info.model, use, f"{ref_table} WHERE _version = ?", [version], source, now)
     if existing[0] and not new_ref and not use and not rest:
         return None
     # A new reference changes every bin: recompute all window profiles from raw rows.
@@ -212,13 +146,20 @@ def _first_full_window(wh: Warehouse, info: ModelInfo, now: datetime) -> tuple[d
 
 
 def _store_reference(
-    wh: Warehouse, model: str, cols: Sequence[ColumnInfo], table: pa.Table, source: str, now: datetime
+    wh: Warehouse,
+    model: str,
+    cols: Sequence[ColumnInfo],
+    rows: str,
+    params: list[Any],
+    source: str,
+    now: datetime,
 ) -> None:
-    arrays = _columns_frame(table, cols)
+    """Profile ``SELECT ... FROM {rows}`` (bins built from these rows) as the reference of ``cols``."""
+    profiles = scan_profiles(wh, rows, params, cols, lambda _col: None, None).get(None, {})
     for col in cols:
-        if col.col_id not in arrays:
+        profile = profiles.get(col.col_id)
+        if profile is None:
             continue
-        profile = _profile(arrays[col.col_id], None)
         wh.execute(
             "INSERT OR REPLACE INTO reference_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
             [model, col.col_id, col.dtype, "{}", json.dumps(profile.to_dict()), source, now],
@@ -241,78 +182,39 @@ def update_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     have = _available(wh, info.model_key, "predictions")
     use = [c for c in cols if c.col_id in reference and c.col_id in have]
     # Every tick since the last profiled one: a tick killed after ingesting leaves its rows to the next.
-    where = "WHERE _seq > ? AND _seq <= ?" if seq is not None else ""
-    table = wh.arrow(
-        f"SELECT _version, _experiment, {window_expr(info.window)} AS ws"
-        f"{''.join(', ' + c.col_id for c in use)} FROM {pred} {where}",
-        [profiled_seq(wh, info.model), seq] if seq is not None else [],
-    )
-    if table.num_rows == 0:
+    where = " WHERE _seq > ? AND _seq <= ?" if seq is not None else ""
+    params = [profiled_seq(wh, info.model), seq] if seq is not None else []
+    parts = scan_profiles(wh, f"{pred}{where}", params, use, lambda col: reference[col.col_id], info.window)
+    if not parts:
         return 0
-    arrays = _columns_frame(table, use)
-    groups = _groups(table)
-    stored = _stored_profiles(wh, info.model, list(groups))
+    stored = _stored_profiles(wh, info.model, [k for k in parts if k is not None])
     rows: list[tuple[str, str, str, datetime, str, str, str, dict[str, Any]]] = []
-    for (v, e, ws), idx in groups.items():
+    for key, profiles in parts.items():
+        assert key is not None
+        v, e, ws = key
         for col in use:
-            part = _profile(arrays[col.col_id], reference[col.col_id], idx)
-            old = stored.get((v, e, pd.Timestamp(ws), col.col_id))
+            part = profiles[col.col_id]
+            old = stored.get((v, e, ws, col.col_id))
             merged = merge(old, part) if old is not None else part
-            rows.append(
-                (
-                    info.model,
-                    v,
-                    e,
-                    pd.Timestamp(ws).to_pydatetime(),
-                    "",
-                    col.col_id,
-                    col.dtype,
-                    merged.to_dict(),
-                )
-            )
+            rows.append((info.model, v, e, ws.to_pydatetime(), "", col.col_id, col.dtype, merged.to_dict()))
     wh.upsert_profiles(rows)
-    return len(groups)
-
-
-def _groups(table: pa.Table) -> dict[tuple[str, str, Any], np.ndarray | None]:
-    """Row positions (ascending) per (version, experiment, window start), sorted by key; None = all rows."""
-    parts = [
-        pc.dictionary_encode(table.column(name).combine_chunks())
-        for name in ("_version", "_experiment", "ws")
-    ]
-    key = np.zeros(table.num_rows, dtype=np.int64)
-    for part in parts:
-        key = key * (len(part.dictionary) + 1) + np.asarray(
-            pc.fill_null(part.indices, len(part.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64
-        )
-    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    names = [[*part.dictionary.to_pylist(), None] for part in parts]
-    codes = [
-        np.asarray(pc.fill_null(p.indices, len(p.dictionary)).to_numpy(zero_copy_only=False)) for p in parts
-    ]
-    keys = [tuple(names[j][int(codes[j][i])] for j in range(3)) for i in first]
-    if len(uniq) == 1:
-        return {} if None in keys[0] else {keys[0]: None}  # type: ignore[dict-item]
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1]
-    # Like pandas' groupby: rows with a NULL key belong to no group.
-    found = {k: idx for k, idx in zip(keys, np.split(order, bounds), strict=True) if None not in k}
-    return dict(sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1], pd.Timestamp(kv[0][2]))))  # type: ignore[arg-type]
+    return len(parts)
 
 
 def _stored_profiles(
-    wh: Warehouse, model: str, keys: list[tuple[str, str, Any]]
+    wh: Warehouse, model: str, keys: list[tuple[str, str, pd.Timestamp]]
 ) -> dict[tuple[str, str, pd.Timestamp, str], Profile]:
+    """Stored profiles of the windows ``keys`` (window starts in UTC) per (v, e, start, col_id)."""
     if not keys:
         return {}
-    starts = sorted({pd.Timestamp(k[2]).to_pydatetime() for k in keys})
+    starts = sorted({k[2].to_pydatetime() for k in keys})
     out: dict[tuple[str, str, pd.Timestamp, str], Profile] = {}
     for v, e, ws, col_id, kind, text in wh.rows(
         "SELECT version, experiment, window_start, col_id, kind, profile FROM profiles "
         "WHERE model = ? AND segment = '' AND list_contains(?, window_start)",
         [model, starts],
     ):
-        out[(v, e, pd.Timestamp(ws), col_id)] = _from_json(kind, text)
+        out[(v, e, pd.Timestamp(ws).tz_convert("UTC"), col_id)] = _from_json(kind, text)
     return out
 
 

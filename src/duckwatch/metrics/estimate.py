@@ -18,7 +18,14 @@ from numpy.typing import ArrayLike, NDArray
 from duckwatch.metrics.performance import MetricValue, insufficient, rankdata
 from duckwatch.metrics.registry import MetricSpec, register
 
-__all__ = ["BinaryEstimate", "Calibrator", "estimate_binary", "expected_auc", "register_all"]
+__all__ = [
+    "BinaryEstimate",
+    "Calibrator",
+    "estimate_binary",
+    "expected_auc",
+    "expected_auc_sorted",
+    "register_all",
+]
 
 FloatArray = NDArray[np.float64]
 # Bounds the (draws x rows) simulation matrix processed at once.
@@ -30,17 +37,21 @@ def _pav(values: FloatArray, weights: FloatArray) -> tuple[list[float], list[flo
     means: list[float] = []
     wts: list[float] = []
     sizes: list[int] = []
-    for v, w in zip(values.tolist(), weights.tolist(), strict=True):
-        means.append(v)
+    # The newest block lives in locals until no earlier block violates it: the same merges, in the
+    # same order and with the same float operations as merging list tails, at half the cost.
+    pop_m, pop_w, pop_s = means.pop, wts.pop, sizes.pop
+    for m, w in zip(values.tolist(), weights.tolist(), strict=True):
+        size = 1
+        # Merge backwards while the previous block's mean exceeds the newest one's.
+        while means and means[-1] > m:
+            prev_w = pop_w()
+            total = prev_w + w
+            m = (pop_m() * prev_w + m * w) / total
+            w = total
+            size += pop_s()
+        means.append(m)
         wts.append(w)
-        sizes.append(1)
-        # Merge backwards while the last two blocks violate monotonicity.
-        while len(means) > 1 and means[-2] > means[-1]:
-            w_total = wts[-2] + wts[-1]
-            means[-2] = (means[-2] * wts[-2] + means[-1] * wts[-1]) / w_total
-            wts[-2] = w_total
-            sizes[-2] += sizes[-1]
-            del means[-1], wts[-1], sizes[-1]
+        sizes.append(size)
     return means, wts, sizes
 
 
@@ -108,6 +119,40 @@ def expected_auc(scores: FloatArray, prob: FloatArray) -> float:
     return numerator / denominator if denominator > 0 else float("nan")
 
 
+def expected_auc_sorted(s_sorted: FloatArray, prob: FloatArray) -> float:
+    """`expected_auc` of finite scores already sorted ascending (``prob`` in the same order).
+
+    Linear after the sort: ties are runs of the sorted array, so no argsort and no binary searches.
+    Each row's term is bit-identical to `expected_auc`'s; only the order of the final sums differs,
+    which moves the result by float rounding (relative ~1e-15, tested).
+    """
+    n = s_sorted.size
+    if n == 0:
+        return float("nan")
+    neg_w = 1.0 - prob
+    cum_neg = np.empty(n + 1, dtype=np.float64)
+    cum_neg[0] = 0.0
+    np.cumsum(neg_w, out=cum_neg[1:])
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.not_equal(s_sorted[1:], s_sorted[:-1], out=new_run[1:])
+    starts = np.flatnonzero(new_run)
+    if starts.size == n:  # no ties: each row is its own run
+        below = cum_neg[:-1]
+        tied = cum_neg[1:] - below
+    else:
+        run = np.cumsum(new_run) - 1
+        below = cum_neg[starts][run]
+        tied = cum_neg[np.append(starts[1:], n)][run] - below
+    tied -= neg_w  # drop the row paired with itself
+    tied *= 0.5
+    tied += below
+    tied *= prob
+    numerator = float(np.sum(tied))
+    denominator = float(prob.sum() * neg_w.sum() - np.dot(prob, neg_w))
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
 def _simulate(
     prob: FloatArray, pred: NDArray[np.bool_], ranks: FloatArray, draws: int, seed: int
 ) -> dict[str, FloatArray]:
@@ -138,6 +183,25 @@ def _simulate(
 SIM_MAX_ROWS = 20_000
 
 
+def _large_window_point(
+    s: FloatArray, calibrator: Calibrator, threshold: float
+) -> tuple[float, float, float, float, float]:
+    """Expected (tp, fp, fn, tn) and ROC AUC of a big window, from its sorted scores.
+
+    The calibrated probability is a function of the score, so one plain sort orders both; the
+    predicted positives are then a suffix (no masks) and the AUC needs no argsort. Sums run in score
+    order instead of row order, which changes them by float rounding only (~1e-15 relative, tested
+    against the row-order formulas), for ~4x less time on a 5M-row window.
+    """
+    s_sorted = np.sort(s)
+    prob = calibrator.transform(s_sorted)
+    first_positive = int(np.searchsorted(s_sorted, threshold, side="left"))
+    pos, neg = prob[first_positive:], prob[:first_positive]
+    tp, fp = float(pos.sum()), float((1 - pos).sum())
+    fn, tn = float(neg.sum()), float((1 - neg).sum())
+    return tp, fp, fn, tn, expected_auc_sorted(s_sorted, prob)
+
+
 def _band(name: str, value: float, simulated: FloatArray, n: int) -> MetricValue:
     finite = simulated[np.isfinite(simulated)]
     if not np.isfinite(value) or finite.size == 0:
@@ -164,26 +228,31 @@ def estimate_binary(
         reason = f"not enough scored rows: {n}, need {min_rows}"
         nan = float("nan")
         return BinaryEstimate(nan, nan, nan, nan, {k: insufficient(k, n, reason) for k in names})
-    prob = calibrator.transform(s)
-    # The model's decision uses its own raw score; calibration only tells how often it is right.
-    pred = s >= threshold
-    tp = float(prob[pred].sum())
-    fp = float((1 - prob[pred]).sum())
-    fn = float(prob[~pred].sum())
-    tn = float((1 - prob[~pred]).sum())
+    if n > SIM_MAX_ROWS:
+        tp, fp, fn, tn, auc = _large_window_point(s, calibrator, threshold)
+    else:
+        prob = calibrator.transform(s)
+        # The model's decision uses its own raw score; calibration only tells how often it is right.
+        pred = s >= threshold
+        tp = float(prob[pred].sum())
+        fp = float((1 - prob[pred]).sum())
+        fn = float(prob[~pred].sum())
+        tn = float((1 - prob[~pred]).sum())
+        auc = expected_auc(s, prob)
     with np.errstate(invalid="ignore", divide="ignore"):
         point = {
             "accuracy": (tp + tn) / n,
             "precision": tp / (tp + fp) if tp + fp > 0 else float("nan"),
             "recall": tp / (tp + fn) if tp + fn > 0 else float("nan"),
             "f1": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn > 0 else float("nan"),
-            "roc_auc": expected_auc(s, prob),
+            "roc_auc": auc,
         }
     if n > SIM_MAX_ROWS:
         # The band's width shrinks like 1/sqrt(n): simulate on a seeded subsample, then scale the
         # spread around its centre to the window's size (a 1M-row window costs what 20k rows do).
         idx = np.random.default_rng(seed + 1).choice(n, SIM_MAX_ROWS, replace=False)
-        sub = _simulate(prob[idx], pred[idx], rankdata(s[idx]), draws, seed)
+        few = s[idx]
+        sub = _simulate(calibrator.transform(few), few >= threshold, rankdata(few), draws, seed)
         scale = math.sqrt(SIM_MAX_ROWS / n)
         sims = {
             k: point[k] + (v - np.nanmedian(v)) * scale if np.isfinite(v).any() else v for k, v in sub.items()

@@ -41,6 +41,8 @@ MAX_UNSEEN_EXAMPLES = 20
 # Uniform lookup grid used to find bins faster than np.searchsorted on unsorted data (~5x).
 _LUT_CELLS = 16384
 _LUT_MAX_PASSES = 6
+# Rows binned at once: the temporaries of a block (~3 MB) stay in cache.
+_BLOCK_ROWS = 1 << 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +71,9 @@ class NumericBinning:
     ) -> NumericBinning:
         """Build edges at the reference's quantiles 0, 1/B, ..., 1 and detect frequent special values."""
         x = np.asarray(values, dtype=np.float64)
-        x = x[np.isfinite(x)]
+        # One sort serves both the quantiles and the value counts (what np.unique would sort again);
+        # quantiles and counts are functions of the values only, so the results are identical.
+        x = np.sort(x[np.isfinite(x)])
         if x.size == 0:
             # No reference data: a single unit bin keeps every downstream computation well defined.
             edges = np.array([0.0, 1.0])
@@ -81,7 +85,8 @@ class NumericBinning:
                 edges = np.array([edges[0], np.nextafter(edges[0], np.inf)])
         found = set(specials)
         if x.size:
-            uniq, counts = np.unique(x, return_counts=True)
+            starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+            uniq, counts = x[starts], np.diff(starts, append=x.size)
             frequent = np.flatnonzero(counts >= SPECIAL_MIN_SHARE * x.size)
             # Keep the heaviest atoms only: each special costs one pass over every future batch.
             heaviest = frequent[np.argsort(-counts[frequent], kind="stable")][:MAX_AUTO_SPECIALS]
@@ -123,8 +128,17 @@ class NumericBinning:
 
     def bin_index(self, x: FloatArray) -> npt.NDArray[np.integer[Any]]:
         """Bin index of each finite value: 0 below, 1..K finite bins (last closed), K+1 above."""
+        if x.size <= _BLOCK_ROWS:
+            return self._bin_index_block(x)
+        # Block by block, so that the lookup's temporaries stay in cache instead of costing a pass
+        # over main memory (and fresh pages) each; bins are exact integers, so blocks change nothing.
+        idx = np.empty(x.size, dtype=np.intp)
+        for start in range(0, x.size, _BLOCK_ROWS):
+            idx[start : start + _BLOCK_ROWS] = self._bin_index_block(x[start : start + _BLOCK_ROWS])
+        return idx
+
+    def _bin_index_block(self, x: FloatArray) -> npt.NDArray[np.integer[Any]]:
         e = self.edges
-        k = e.size - 1
         start, multi, lo, scale, use_bits = self._lut
         if scale == 0.0 or x.size < 4096:
             idx: npt.NDArray[np.integer[Any]] = np.searchsorted(e, x, side="right")
@@ -137,12 +151,17 @@ class NumericBinning:
             np.clip(c, 0.0, _LUT_CELLS + 1.0, out=c)
             # int32 halves the memory traffic of the gathers below; bins and cells fit easily.
             cell = c.astype(np.int32)
-            idx = start[cell]
+            del c
+            # np.take is the same gather as fancy indexing, with less overhead (~1.5x on 1M rows).
+            idx = np.take(start, cell)
             ext = np.append(e, np.inf)
-            step = x >= ext[idx]
+            step = x >= np.take(ext, idx)
             idx += step
+            if not self._crowded:
+                # No cell holds more than one candidate edge: one step was enough everywhere.
+                return self._close_last(idx, x)
             # Only cells holding more than one candidate edge can need another step.
-            step &= multi[cell]
+            step &= np.take(multi, cell)
             active = np.flatnonzero(step)
             for _ in range(_LUT_MAX_PASSES):
                 if active.size == 0:
@@ -152,8 +171,17 @@ class NumericBinning:
                 idx[active] += 1
             if active.size:
                 idx[active] = np.searchsorted(e, x[active], side="right")
+        return self._close_last(idx, x)
+
+    @cached_property
+    def _crowded(self) -> bool:
+        """True when some lookup cell holds more than one candidate edge (bin_index may step again)."""
+        return bool(self._lut[1].any())
+
+    def _close_last(self, idx: npt.NDArray[np.integer[Any]], x: FloatArray) -> npt.NDArray[np.integer[Any]]:
         # The last finite bin is closed: e_K itself belongs to bin K, not to "above range".
-        idx[x == e[k]] = k
+        k = self.edges.size - 1
+        idx[x == self.edges[k]] = k
         return idx
 
 
@@ -234,9 +262,17 @@ class NumericProfile:
 
 
 def profile_numeric(
-    values: npt.ArrayLike, binning: NumericBinning, null_mask: npt.ArrayLike | None = None
+    values: npt.ArrayLike,
+    binning: NumericBinning,
+    null_mask: npt.ArrayLike | None = None,
+    *,
+    scratch: FloatArray | None = None,
 ) -> NumericProfile:
-    """Profile a float64 array (NaN = NaN, `null_mask` = SQL NULL) against a reference binning."""
+    """Profile a float64 array (NaN = NaN, `null_mask` = SQL NULL) against a reference binning.
+
+    ``scratch`` (optional, at least as long as ``values``) is reused for a temporary instead of fresh
+    memory, whose page faults cost as much as the arithmetic on big windows; results are the same.
+    """
     x = np.asarray(values, dtype=np.float64)
     n_null = 0
     if null_mask is not None:
@@ -250,21 +286,37 @@ def profile_numeric(
         n_nan = int(np.isnan(x).sum())
         n_inf = int(x.size - finite.sum()) - n_nan
         x = x[finite]
-    nb = binning.n_bins
-    idx = binning.bin_index(x)
-    counts = np.bincount(idx, minlength=nb).astype(np.int64)
-    sums = np.bincount(idx, weights=x, minlength=nb).astype(np.float64)
-    specials = np.asarray(binning.specials, dtype=np.float64)
-    special_counts = np.array([int(np.count_nonzero(x == s)) for s in specials], dtype=np.int64)
+    counts, sums, special_counts = _binned(x, binning)
     n = int(x.size)
     if n:
         mean = float(x.mean())
-        d = x - mean
+        d = np.subtract(x, mean, out=scratch[:n]) if scratch is not None and scratch.size >= n else x - mean
         m2 = float(np.dot(d, d))
         lo, hi = float(x.min()), float(x.max())
     else:
         mean, m2, lo, hi = 0.0, 0.0, float("nan"), float("nan")
     return NumericProfile(binning, counts, sums, special_counts, n_null, n_nan, n_inf, n, mean, m2, lo, hi)
+
+
+def _binned(x: FloatArray, binning: NumericBinning) -> tuple[IntArray, FloatArray, IntArray]:
+    """Rows and value sums per bin, and rows per special value, of finite ``x``, one block at a time.
+
+    A block's bin indexes never leave the cache. np.add.at adds each row to its bin in row order,
+    exactly the additions np.bincount(weights=...) makes over the whole array, so sums are identical.
+    """
+    nb = binning.n_bins
+    counts = np.zeros(nb, dtype=np.int64)
+    sums = np.zeros(nb, dtype=np.float64)
+    specials = np.asarray(binning.specials, dtype=np.float64)
+    special_counts = np.zeros(specials.size, dtype=np.int64)
+    for start in range(0, x.size, _BLOCK_ROWS):
+        block = x[start : start + _BLOCK_ROWS]
+        idx = binning.bin_index(block)
+        counts += np.bincount(idx, minlength=nb)
+        np.add.at(sums, idx, block)
+        for j, value in enumerate(specials):
+            special_counts[j] += np.count_nonzero(block == value)
+    return counts, sums, special_counts
 
 
 def _merge_numeric(a: NumericProfile, b: NumericProfile) -> NumericProfile:

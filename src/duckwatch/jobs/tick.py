@@ -133,8 +133,27 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
     unit = info.window
     # Rows of every tick not yet profiled: a tick killed between ingest and compute leaves them to us.
     since = profiled_seq(wh, info.model)
-    sources = [f"SELECT DISTINCT _version, _experiment, {w} AS ws FROM {pred} WHERE _seq > ? AND _seq <= ?"]
-    params: list[object] = [since, seq]
+    # Truncating every new row's time costs ~0.2 s per million rows; when each (version, experiment)'s
+    # first and last new row share a window (truncation is monotone), that window is the only one.
+    ends = wh.rows(
+        f"SELECT _version, _experiment, {window_expr(unit, 'min(_ts)')}, {window_expr(unit, 'max(_ts)')} "
+        f"FROM {pred} WHERE _seq > ? AND _seq <= ? GROUP BY ALL",
+        [since, seq],
+    )
+    sources: list[str] = []
+    params: list[object] = []
+    if all(first == last for _v, _e, first, last in ends):
+        if ends:
+            sources.append(
+                "SELECT unnest(CAST(? AS VARCHAR[])) AS _version, unnest(CAST(? AS VARCHAR[])) AS _experiment, "
+                "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws"
+            )
+            params += [[r[0] for r in ends], [r[1] for r in ends], [r[2] for r in ends]]
+    else:
+        sources.append(
+            f"SELECT DISTINCT _version, _experiment, {w} AS ws FROM {pred} WHERE _seq > ? AND _seq <= ?"
+        )
+        params += [since, seq]
     if wh.has_table(info.model_key, "outcomes"):
         out = raw_table(info.model_key, "outcomes")
         sources.append(
@@ -142,6 +161,8 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
             f"SEMI JOIN (SELECT _id FROM {out} WHERE _seq > ? AND _seq <= ?) o ON p._id = o._id"
         )
         params += [since, seq]
+    if not sources:
+        return
     wh.execute(
         f"""INSERT INTO window_state BY NAME
         SELECT ? AS model, _version AS version, _experiment AS experiment, ws AS window_start,

@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 
 from duckwatch.jobs.custom import custom_rows
+from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
+from duckwatch.jobs.drift_rolling import rolling_rows, rolling_windows
 from duckwatch.jobs.outcomes import performance_rows
 from duckwatch.jobs.output_lists import list_output_rows
 from duckwatch.jobs.profiling import (
@@ -69,14 +71,18 @@ def compute_model(
     by_id = {c.col_id: c for c in columns}
     frames = []
     volumes = _window_volumes(wh, info, windows)
+    raw = RawRows(wh, info, now, raw_rows_budget(info.meta))
+    k_rolling = rolling_windows(info.meta)
     for (version, experiment, ws, we), (n, prev) in zip(windows, volumes, strict=True):
         rows: list[dict[str, Any]] = []
         profiles = window_profiles(wh, info.model, version, experiment, ws)
         rows += _volume_rows(info, n, prev)
         if reference:
-            rows += _drift_and_quality_rows(reference, profiles, by_id)
+            rows += _drift_and_quality_rows(reference, profiles, by_id, raw, (version, experiment, ws, we))
             if info.meta.get("compare_previous_window"):
                 rows += _previous_window_rows(wh, info, version, experiment, ws, profiles, by_id)
+            if k_rolling:
+                rows += rolling_rows(wh, info, (version, experiment, ws), k_rolling, profiles, by_id)
         rows += performance_rows(wh, info, columns, version, experiment, ws, we, now)
         rows += list_output_rows(wh, info, columns, version, experiment, ws, we)
         rows += custom_rows(wh, info, columns, version, experiment, ws, we)
@@ -240,6 +246,8 @@ def _drift_and_quality_rows(
     reference: dict[str, NumericProfile | CategoricalProfile],
     profiles: dict[str, NumericProfile | CategoricalProfile],
     by_id: dict[str, catalog.ColumnInfo],
+    raw: RawRows | None = None,
+    window: tuple[str, str, datetime, datetime] | None = None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     cells = []
@@ -262,21 +270,26 @@ def _drift_and_quality_rows(
                 )  # fmt: skip
         rows += _quality_rows(ref, cur, col)
     if cells:
+        # Where the bounds cannot decide, raw rows can (jobs.drift_raw); they feed the same BH step.
+        final = [c for _, _, c in cells]
+        if raw is not None and window is not None:
+            final = raw.resolve([(col, c) for col, _, c in cells], reference, profiles, window)
         flagged = decide(
-            [c.value for _, _, c in cells],
-            [c.p_value for _, _, c in cells],
-            [c.threshold for _, _, c in cells],
-            [c.floor for _, _, c in cells],
+            [c.value for c in final],
+            [c.p_value for c in final],
+            [c.threshold for c in final],
+            [c.floor for c in final],
         )
-        for (col, family, cell), flag in zip(cells, flagged, strict=True):
+        for (col, family, binned), cell, flag in zip(cells, final, flagged, strict=True):
             res = cell.result
+            extra = {} if cell is binned else {"binned_bound": [binned.result.lower, binned.result.upper]}
             rows.append(
                 {"family": family, "metric": cell.metric, "col": col.name, "value": res.value, "lower": res.lower,
                  "upper": res.upper, "exact": res.exact, "method": res.method,
                  "threshold": max(cell.threshold, cell.floor) if not math.isnan(cell.threshold) else cell.floor,
                  "status": "warning" if flag else "ok", "n": profiles[col.col_id].n,
                  "details": json.dumps({"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
-                                        "decides": True})}
+                                        "decides": True, **extra})}
             )  # fmt: skip
     return rows
 

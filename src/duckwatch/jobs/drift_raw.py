@@ -1,0 +1,178 @@
+"""Raw rows where a drift bound is too wide to decide: read the few bins that matter, decide exactly.
+
+A window's KS from profiles is an interval. When the decision (null bar, floor and Benjamini-Hochberg
+across the window's columns) differs between the interval's two ends, the rows of the bins whose
+inside could still move the statistic are read from the raw tables (one column, the window's rows
+and the reference's), at most `MAX_RAW_ROWS` per side, whole bins only, largest bound first. Windows
+decided by their bounds never touch raw rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from duckwatch.jobs.profiling import _available, _first_full_window
+from duckwatch.metrics.drift_decision import DriftCell
+from duckwatch.metrics.drift_exact import MAX_RAW_ROWS, ambiguous, bins_to_read, refine_cell, refine_ks
+from duckwatch.metrics.profile import CategoricalProfile, NumericBinning, NumericProfile
+from duckwatch.store.catalog import ColumnInfo, ModelInfo
+from duckwatch.store.warehouse import Warehouse, raw_table
+
+__all__ = ["RawRows", "raw_rows_budget"]
+
+Profile = NumericProfile | CategoricalProfile
+_UNSET: Any = object()
+
+
+@dataclass
+class RawRows:
+    """Raw-row access for one model's compute stage (the reference's source is looked up once)."""
+
+    wh: Warehouse
+    info: ModelInfo
+    now: datetime
+    max_rows: int = MAX_RAW_ROWS
+    reads: int = 0  # columns whose raw rows were read (for tests and benchmarks)
+    _ref_version: Any = field(default=_UNSET, repr=False)
+    _auto_window: Any = field(default=_UNSET, repr=False)
+
+    def resolve(
+        self,
+        cells: Sequence[tuple[ColumnInfo, DriftCell]],
+        reference: dict[str, Profile],
+        profiles: dict[str, Profile],
+        window: tuple[str, str, datetime, datetime],
+    ) -> list[DriftCell]:
+        """The cells to decide on: ambiguous KS cells recomputed from raw rows, the rest unchanged."""
+        out = [cell for _col, cell in cells]
+        if self.max_rows <= 0:
+            return out
+        sizes = [(reference[col.col_id].n, profiles[col.col_id].n) for col, _cell in cells]
+        for i in np.flatnonzero(ambiguous(out, sizes)).tolist():
+            col, cell = cells[i]
+            ref, cur = reference[col.col_id], profiles[col.col_id]
+            if (
+                cell.metric != "ks"
+                or not isinstance(ref, NumericProfile)
+                or not isinstance(cur, NumericProfile)
+            ):
+                continue
+            bins = bins_to_read(ref, cur, cell.result.lower, self.max_rows)
+            if not bins:
+                continue
+            cur_values = self._window_values(col, cur, bins, window)
+            ref_values = self._reference_values(col, ref, bins) if cur_values is not None else None
+            if cur_values is None or ref_values is None:
+                continue  # rows changed since profiling, or the source is gone: keep the bound
+            self.reads += 1
+            out[i] = refine_cell(cell, refine_ks(ref, cur, ref_values, cur_values), ref.n, cur.n)
+        return out
+
+    def _window_values(
+        self,
+        col: ColumnInfo,
+        cur: NumericProfile,
+        bins: list[int],
+        window: tuple[str, str, datetime, datetime],
+    ) -> dict[int, npt.NDArray[np.float64]] | None:
+        table = raw_table(self.info.model_key, "predictions")
+        if col.col_id not in _available(self.wh, self.info.model_key, "predictions"):
+            return None
+        version, experiment, ws, we = window
+        where = "_version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
+        return _read_bins(self.wh, table, where, [version, experiment, ws, we], col.col_id, cur, bins)
+
+    def _reference_values(
+        self, col: ColumnInfo, ref: NumericProfile, bins: list[int]
+    ) -> dict[int, npt.NDArray[np.float64]] | None:
+        # Mirrors profiling.build_reference: the reference stream's latest version for the columns it
+        # has, else the first full production windows. The bin counts are checked against the profile.
+        key = self.info.model_key
+        if self._ref_version is _UNSET:
+            has = self.wh.has_table(key, "reference")
+            rows = (
+                self.wh.rows(
+                    f"SELECT _version FROM {raw_table(key, 'reference')} ORDER BY _received_at DESC LIMIT 1"
+                )
+                if has
+                else []
+            )
+            self._ref_version = (rows[0][0],) if rows else None
+        if self._ref_version is not None and col.col_id in _available(self.wh, key, "reference"):
+            table, where, params = raw_table(key, "reference"), "_version = ?", [self._ref_version[0]]
+        else:
+            if self._auto_window is _UNSET:
+                self._auto_window = _first_full_window(self.wh, self.info, self.now)
+            if self._auto_window is None or col.col_id not in _available(self.wh, key, "predictions"):
+                return None
+            table, where, params = (
+                raw_table(key, "predictions"),
+                "_ts >= ? AND _ts < ?",
+                list(self._auto_window),
+            )
+        return _read_bins(self.wh, table, where, params, col.col_id, ref, bins)
+
+
+def raw_rows_budget(meta: dict[str, Any]) -> int:
+    """Rows per side the fallback may read: model meta ``drift_raw_max_rows`` (0 = off), else the default."""
+    value = meta.get("drift_raw_max_rows", MAX_RAW_ROWS)
+    try:
+        return max(0, int(value)) if not isinstance(value, bool) else MAX_RAW_ROWS
+    except (TypeError, ValueError):
+        return MAX_RAW_ROWS
+
+
+def _read_bins(
+    wh: Warehouse,
+    table: str,
+    where: str,
+    params: list[Any],
+    col_id: str,
+    profile: NumericProfile,
+    bins: list[int],
+) -> dict[int, npt.NDArray[np.float64]] | None:
+    """Finite values of ``col_id`` in the given bins, per bin; None when counts differ from the profile."""
+    x = f'CAST("{col_id}" AS DOUBLE)'
+    ranges, range_params = _bin_ranges(profile.binning, bins, x)
+    got = wh.arrow(
+        f"SELECT {x} AS x FROM {table} WHERE {where} AND isfinite({x}) AND ({ranges})",
+        [*params, *range_params],
+    )
+    values = got.column("x").to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    idx = profile.binning.bin_index(values)
+    found = np.bincount(idx, minlength=profile.binning.n_bins)
+    if any(int(found[j]) != int(profile.counts[j]) for j in bins):
+        return None
+    order = np.argsort(idx, kind="stable")
+    starts = np.searchsorted(idx[order], bins, side="left")
+    return {j: values[order[s : s + int(found[j])]] for j, s in zip(bins, starts, strict=True)}
+
+
+def _bin_ranges(binning: NumericBinning, bins: list[int], x: str) -> tuple[str, list[float]]:
+    """SQL for "``x`` is in one of these bins" (consecutive bins merged), with its parameters."""
+    e = binning.edges
+    k = e.size  # bins: 0 below e_0, j in 1..k-1 is [e_{j-1}, e_j) (the last one closed), k above
+    runs: list[tuple[int, int]] = []
+    for j in sorted(bins):
+        if runs and runs[-1][1] == j - 1:
+            runs[-1] = (runs[-1][0], j)
+        else:
+            runs.append((j, j))
+    parts: list[str] = []
+    params: list[float] = []
+    for first, last in runs:
+        conds = []
+        if first > 0:
+            conds.append(f"{x} >= ?" if first < k else f"{x} > ?")
+            params.append(float(e[first - 1]) if first < k else float(e[-1]))
+        if last < k:
+            conds.append(f"{x} < ?" if last < k - 1 else f"{x} <= ?")
+            params.append(float(e[last]) if last < k - 1 else float(e[-1]))
+        parts.append(" AND ".join(conds) or "true")
+    return " OR ".join(f"({p})" for p in parts), params

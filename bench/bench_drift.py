@@ -276,8 +276,8 @@ def main() -> None:
     ap.add_argument(
         "--history",
         action="store_true",
-        default=os.environ.get("BENCH_HISTORY") == "1",
-        help="also the 10M-history incremental tick",
+        default=os.environ.get("BENCH_HISTORY", "1") == "1",
+        help="also the 10M-history incremental tick (default; BENCH_HISTORY=0 skips it)",
     )
     args = ap.parse_args()
     WORK.mkdir(exist_ok=True)

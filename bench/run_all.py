@@ -1,6 +1,6 @@
 """Run every bench/bench_*.py, collect their Markdown outputs, rewrite bench/RESULTS.md.
 
-Usage: python bench/run_all.py   (BENCH_SIZES=100k,1M for a quicker drift run; BENCH_HISTORY=1 adds the 10M case)
+Usage: python bench/run_all.py   (BENCH_SIZES=100k,1M for a quicker drift run; BENCH_HISTORY=0 skips the 10M-history case)
        python bench/run_all.py --collect-only   (only rebuild RESULTS.md from existing results_*.md)
 Each benchmark writes bench/results_<name>.md (bench_drift.py -> results_drift.md).
 """

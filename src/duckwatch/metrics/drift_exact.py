@@ -7,6 +7,7 @@ exceed what is already attained: the cumulative counts before each bin come exac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -46,6 +47,19 @@ def ks_p_value(d: float, n_ref: int, n_cur: int) -> float:
         return float(kstwo_sf(d, n_eff))
 
 
+def _ks_p_screen(d: float, n_ref: int, n_cur: int) -> float:
+    """``ks_p_value`` for screening bounds: the leading Kolmogorov tail term where the exact one is slow.
+
+    The exact tail (2 * smirnov(n, d)) sums ~n terms: 0.09 s a call at n = 66k, paid for every
+    numeric column of every window. The screen only asks whether a decision could change inside a
+    bound, for which 2 exp(-2 n d^2) (relative error O(1/sqrt(n)), < 2% above n = 10^4) is ample.
+    """
+    n_eff = n_ref * n_cur / (n_ref + n_cur) if n_ref > 0 and n_cur > 0 else 0.0
+    if n_eff > 10_000 and n_eff * d * d >= 2.2:
+        return min(1.0, 2.0 * math.exp(-2.0 * n_eff * d * d))
+    return ks_p_value(d, n_ref, n_cur)
+
+
 def ks_raw_threshold(cell: DriftCell, n_ref: int, n_cur: int, quantile: float = 0.99) -> float:
     """No-drift bar for the exact KS: the binned null quantile, or the continuous one if higher.
 
@@ -72,7 +86,7 @@ def ambiguous(
         res = cell.result
         wide = cell.metric == "ks" and res.upper > res.lower
         hi.append(res.upper if wide else cell.value)
-        p_hi.append(ks_p_value(res.upper, n_ref, n_cur) if wide else cell.p_value)
+        p_hi.append(_ks_p_screen(res.upper, n_ref, n_cur) if wide else cell.p_value)
     thresholds = [c.threshold for c in cells]
     floors = [c.floor for c in cells]
     flags_lo = decide([c.value for c in cells], [c.p_value for c in cells], thresholds, floors, fdr)

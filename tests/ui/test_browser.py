@@ -118,6 +118,35 @@ def server(app_data: DataDir) -> Iterator[str]:
             proc.stdout.close()
 
 
+def _click_heatmap_cell(page: Page) -> None:
+    """Show the heatmap, click the cell of the least drifted feature in the latest window, see its distribution."""
+    from playwright.sync_api import expect
+
+    page.get_by_text("Show feature × window heatmap").click()
+    heat = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="by feature and window")
+    expect(heat).to_be_visible()
+    _settle(page)
+    point = heat.locator("path.point").last
+    box = point.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    hover = page.locator("g.hovertext").first
+    expect(hover).to_be_visible()
+    found = re.match(r"(.+?) · (\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2})?)", hover.text_content() or "")
+    assert found, hover.text_content()
+    feature, when = found.groups()
+    default_title = page.get_by_text(re.compile(r": reference vs ")).first.text_content() or ""
+    assert not default_title.startswith(f"{feature}:"), "pick a cell other than the default distribution"
+    page.mouse.click(x, y)
+    title = f"{feature}: reference vs {when}"
+    expect(page.get_by_text(title)).to_be_visible()
+    expect(page.get_by_role("combobox", name="Feature")).to_have_value(
+        feature
+    )  # the keyboard fallback follows
+    _settle(page)
+
+
 def test_browser_walks_portfolio_model_diagnose_thresholds_alerts(server: str) -> None:
     _need_chromium()
     from playwright.sync_api import expect, sync_playwright
@@ -144,7 +173,9 @@ def test_browser_walks_portfolio_model_diagnose_thresholds_alerts(server: str) -
 
             page.get_by_role("tab", name="Diagnose").click()
             expect(page.get_by_text("Data quality (latest window)")).to_be_visible()
+            expect(page).to_have_url(re.compile(r"tab=Diagnose"))
             _settle(page)
+            _click_heatmap_cell(page)
             page.screenshot(path=str(SHOTS / "diagnose.png"), full_page=True)
 
             page.goto(f"{server}/thresholds?model=credit")

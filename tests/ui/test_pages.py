@@ -36,10 +36,15 @@ def writable(app_data: DataDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return copy
 
 
-def _open(page: str | None = None, script: Path = MAIN, **params: str) -> AppTest:
+def _open(
+    page: str | None = None, script: Path = MAIN, opened: tuple[str, ...] = (), **params: str
+) -> AppTest:
+    """Run the app (then ``page``) with query ``params``; ``opened``: keys of on-demand expanders to open."""
     at = AppTest.from_file(str(script), default_timeout=60)
     for k, v in params.items():
         at.query_params[k] = v
+    for key in opened:  # tables behind charts are read only when their expander is opened
+        at.session_state[f"exp-{key}"] = True
     at.run()
     if page:
         at.switch_page(f"screens/{page}.py").run()
@@ -68,11 +73,12 @@ def _login(at: AppTest, name: str, password: str) -> AppTest:
 
 
 def test_portfolio_first_sentence_attention_gaps_and_rule(served: DataDir) -> None:
-    at = _open()
+    at = _open(opened=("gaps",))
     text = _texts(at)
     assert "of 2 models need attention" in at.subheader[0].value
     assert "Credit risk" in text and "ana@example.com" in text
-    assert "Coverage gaps" in text and "no labels" in "\n".join(map(str, _frames(at)[0]["gaps"]))
+    gaps = next(f for f in _frames(at) if list(f.columns) == ["model", "gaps"])
+    assert "Coverage gaps" in text and "no labels" in "\n".join(map(str, gaps["gaps"]))
     assert "How health is decided" in [e.label for e in at.expander]
     assert "Read-only: no users yet" in text and "duckwatch users add NAME --role editor" in text
     assert any(b.label == "Download CSV" for b in at.get("download_button"))
@@ -87,7 +93,7 @@ def test_portfolio_empty_state_shows_sdk_snippet(tmp_path: Path, monkeypatch: py
 
 
 def test_model_overview_numbers_equal_export(served: DataDir) -> None:
-    at = _open("model", model="credit")
+    at = _open("model", model="credit", opened=("tbl-headline-credit",))
     text = _texts(at)
     assert "Credit risk" in text and "Owner: ana@example.com" in text
     expected = export_frame(served, "metrics", "credit")
@@ -107,7 +113,7 @@ def test_model_overview_numbers_equal_export(served: DataDir) -> None:
 
 
 def test_model_diagnose_drift_table_equals_export_and_shows_histogram(served: DataDir) -> None:
-    at = _open("model", model="credit", tab="Diagnose")
+    at = _open("model", model="credit", tab="Diagnose", opened=("tbl-drift-credit", "tbl-hist-credit"))
     expected = export_frame(served, "metrics", "credit")
     bars = next(f for f in _frames(at) if list(f.columns) == ["column", "value"])
     drift = next(f for f in _frames(at) if list(f.columns[:3]) == ["column", "metric", "value"])
@@ -128,7 +134,7 @@ def test_model_diagnose_drift_table_equals_export_and_shows_histogram(served: Da
 
 
 def test_model_query_params_pick_model_and_fairness_explains(served: DataDir) -> None:
-    at = _open("model", model="fraud")
+    at = _open("model", model="fraud", tab="Fairness")  # only the selected tab runs
     assert at.selectbox[0].value == "fraud"
     assert any('sensitive=["gender"]' in c.value for c in at.code)
 

@@ -173,17 +173,11 @@ def _no_metrics(overview_row: dict[str, Any], open_inc: list[dict[str, Any]]) ->
     return Health("unknown", "no predictions yet", "")
 
 
-def judge(
-    by_window: pd.Series,
-    breaches: pd.DataFrame,
-    overview_row: dict[str, Any],
-    incidents: list[dict[str, Any]],
-) -> Health:
-    """HEALTH_RULE from per-window worst severities (sorted by window) and the latest window's breaches."""
-    open_inc = [i for i in incidents if str(i.get("state", "open")) != "resolved"]
+def verdict(by_window: pd.Series, breaches: pd.DataFrame) -> Health | None:
+    """What the metrics alone say (before incidents and quarantine): None when nothing was computed yet.
+    ``provisional`` here means the latest window has provisional breaches."""
     if by_window.empty:
-        return _no_metrics(overview_row, open_inc)
-    crit_inc = [i for i in open_inc if str(i.get("severity", "")) == "critical"]
+        return None
     values = by_window.to_numpy()
     last = int(values[-1])
     status = SEV_NAME[last]
@@ -200,6 +194,18 @@ def judge(
         )
     else:
         reason = "all metrics within limits in the latest window"
+    return Health(status, reason, pd.Timestamp(since).isoformat(), provisional=not provisional.empty)
+
+
+def with_incidents(
+    base: Health | None, overview_row: dict[str, Any], incidents: list[dict[str, Any]]
+) -> Health:
+    """HEALTH_RULE: the metrics' `verdict` combined with open incidents and quarantined rows."""
+    open_inc = [i for i in incidents if str(i.get("state", "open")) != "resolved"]
+    if base is None:
+        return _no_metrics(overview_row, open_inc)
+    crit_inc = [i for i in open_inc if str(i.get("severity", "")) == "critical"]
+    status, reason = base.status, base.reason
     if status == "critical" and not crit_inc:
         status = "warning"  # red is for what pages people: a critical metric without an incident is a warning
     if status != "critical" and crit_inc:
@@ -211,8 +217,18 @@ def judge(
             if open_inc
             else f"{overview_row['quarantined']} rows quarantined"
         )
-    flagged = status not in BREACH and not provisional.empty
-    return Health(status, reason, pd.Timestamp(since).isoformat(), provisional=flagged)
+    flagged = status not in BREACH and base.provisional
+    return Health(status, reason, base.since, provisional=flagged)
+
+
+def judge(
+    by_window: pd.Series,
+    breaches: pd.DataFrame,
+    overview_row: dict[str, Any],
+    incidents: list[dict[str, Any]],
+) -> Health:
+    """HEALTH_RULE from per-window worst severities (sorted by window) and the latest window's breaches."""
+    return with_incidents(verdict(by_window, breaches), overview_row, incidents)
 
 
 def health(frame: pd.DataFrame, overview_row: dict[str, Any], incidents: list[dict[str, Any]]) -> Health:
@@ -260,19 +276,30 @@ def summary(data: DataDir, model: str) -> pd.DataFrame:
     return frame.rename(columns={"col": "column"}) if not frame.empty else frame
 
 
-def portfolio_row(
-    data: DataDir, ov: dict[str, Any], incidents: list[dict[str, Any]], now: datetime | None = None
-) -> dict[str, Any]:
-    """One model's portfolio row (health, reason, headline series, coverage, freshness, gaps)."""
-    model = ov["model"]
-    rows = summary(data, model)
+def model_facts(data: DataDir, ov: dict[str, Any]) -> dict[str, Any]:
+    """What a portfolio row needs from the model's published file (cacheable until the job republishes it):
+    the overview row, per-window worst severities, the latest window's breaches and the headline series."""
+    rows = summary(data, ov["model"])
     part = {k: rows[rows["kind"] == k] for k in ("window", "breach", "headline")} if not rows.empty else {}
     windows = part.get("window", pd.DataFrame(columns=["window_start", "sev"]))
-    by_window = windows.set_index("window_start")["sev"].astype(int).sort_index()
     breaches = part.get("breach", pd.DataFrame(columns=["sev", "provisional"]))
-    h = judge(by_window, breaches, ov, [i for i in incidents if i.get("model") == model])
     head = part.get("headline", pd.DataFrame(columns=["metric", "value"]))
-    name = str(head["metric"].iloc[0]) if not head.empty else ""
+    by_window = windows.set_index("window_start")["sev"].astype(int).sort_index()
+    return {
+        "overview": ov,
+        "verdict": verdict(by_window, breaches),
+        "headline": str(head["metric"].iloc[0]) if not head.empty else "",
+        "headline_values": [float(v) for v in head["value"]],
+    }
+
+
+def row_from_facts(
+    facts: dict[str, Any], incidents: list[dict[str, Any]], now: datetime | None = None
+) -> dict[str, Any]:
+    """A portfolio row from `model_facts` and the open incidents (which change without a publish)."""
+    ov = facts["overview"]
+    model = ov["model"]
+    h = with_incidents(facts["verdict"], ov, [i for i in incidents if i.get("model") == model])
     gaps = [g for g, missing in (("no labels", not ov["outcomes"]), ("no owner", not ov["owner"]),
                                  ("no reference", not ov["reference"])) if missing]  # fmt: skip
     return {
@@ -282,9 +309,16 @@ def portfolio_row(
         "reason": h.reason,
         "since": h.since,
         "provisional": h.provisional,
-        "headline": name,
-        "headline_values": [float(v) for v in head["value"]],
+        "headline": facts["headline"],
+        "headline_values": list(facts["headline_values"]),
         "label_coverage": label_coverage(ov),
         "freshness": ago(ov["last_ts"], now),
         "gaps": gaps,
     }
+
+
+def portfolio_row(
+    data: DataDir, ov: dict[str, Any], incidents: list[dict[str, Any]], now: datetime | None = None
+) -> dict[str, Any]:
+    """One model's portfolio row (health, reason, headline series, coverage, freshness, gaps)."""
+    return row_from_facts(model_facts(data, ov), incidents, now)

@@ -129,6 +129,13 @@ def drift_table(frame: pd.DataFrame, window: Any = None) -> pd.DataFrame:
     return part.sort_values("value", ascending=False)[cols].reset_index(drop=True)
 
 
+def top_features(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One drift metric per feature (column, value) from a `drift_table`, the largest first."""
+    part = table[table["metric"] == metric]
+    top = part.groupby("column", as_index=False).agg(value=("value", "max"))
+    return top.sort_values("value", ascending=False)
+
+
 def drift_heatmap(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Feature × window matrix of one drift metric."""
     part = overall(frame[(frame["family"] == "drift") & (frame["metric"] == metric)])
@@ -250,12 +257,47 @@ def model_card(data: DataDir, model: str) -> dict[str, Any]:
     }
 
 
+def version_pairs(catalog: pd.DataFrame) -> list[tuple[str, str]]:
+    """(version, experiment) pairs present in a metric catalog (see store.published.metric_catalog)."""
+    if catalog.empty:
+        return []
+    return sorted({(str(v), str(e)) for v, e in zip(catalog["version"], catalog["experiment"], strict=True)})
+
+
+def primary_pair(catalog: pd.DataFrame) -> tuple[str, str] | None:
+    """The pair `primary` picks (latest window, then most rows), from the catalog alone."""
+    if catalog.empty:
+        return None
+    keys = catalog.groupby(["version", "experiment"]).agg(
+        last=("last_window", "max"), rows=("windows", "sum")
+    )
+    best = keys.sort_values(["last", "rows"], ascending=False).index[0]
+    return str(best[0]), str(best[1])
+
+
+def monitors(catalog: pd.DataFrame, pair: tuple[str, str] | None) -> pd.DataFrame:
+    """Metric series of one pair for the whole population: family, metric, column (sorted by metric, column)."""
+    if pair is None or catalog.empty:
+        return pd.DataFrame(columns=["family", "metric", "column"])
+    part = overall(catalog[(catalog["version"] == pair[0]) & (catalog["experiment"] == pair[1])])
+    out = part[["family", "metric", "column"]].drop_duplicates(["metric", "column"])
+    return out.sort_values(["metric", "column"]).reset_index(drop=True)
+
+
 def has_users(data: DataDir) -> bool:
     """Whether any login exists (without users the app is read-only)."""
     if not data.settings.exists():
         return False
     rows = Settings(data.settings).query("SELECT count(*) AS n FROM users")
     return bool(rows and rows[0]["n"])
+
+
+def audit_actors(data: DataDir) -> list[str]:
+    """Everyone who appears in the audit log, sorted."""
+    if not data.settings.exists():
+        return []
+    rows = Settings(data.settings).query("SELECT DISTINCT actor FROM audit ORDER BY actor")
+    return [str(r["actor"]) for r in rows]
 
 
 def audit_log(

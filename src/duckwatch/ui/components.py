@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
+from streamlit.delta_generator import DeltaGenerator
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -44,17 +46,30 @@ def with_status_text(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def table(frame: pd.DataFrame, key: str, filename: str | None = None, **kwargs: Any) -> None:
-    """A dataframe with a CSV download of exactly what is shown."""
-    shown = with_status_text(frame)
+def table(
+    frame: pd.DataFrame,
+    key: str,
+    filename: str | None = None,
+    show_rows: int | None = None,
+    **kwargs: Any,
+) -> None:
+    """A dataframe with a CSV download of all of ``frame``; ``show_rows`` caps the rows drawn (and says so)."""
+    if show_rows is not None and len(frame) > show_rows:
+        st.caption(f"Showing the first {show_rows} of {len(frame)} rows; the CSV holds all {len(frame)}.")
+    shown = with_status_text(frame if show_rows is None else frame.head(show_rows))
     st.dataframe(shown, hide_index=True, width="stretch", **kwargs)
+
+    def csv() -> bytes:  # written only when the button is clicked, not on every run
+        return frame.to_csv(index=False).encode("utf-8")
+
     st.download_button(
         "Download CSV",
-        frame.to_csv(index=False).encode("utf-8"),
+        csv,
         file_name=filename or f"{key}.csv",
         mime="text/csv",
         key=f"dl-{key}",
         icon=":material/download:",
+        on_click="ignore",
     )
 
 
@@ -66,8 +81,22 @@ def chart(fig: go.Figure, frame: pd.DataFrame, key: str) -> None:
         legend={"orientation": "h", "y": -0.15},
     )
     st.plotly_chart(fig, key=f"chart-{key}", width="stretch")
-    with st.expander("Table behind this chart"):
-        table(frame, key)
+    chart_table(frame, key)
+
+
+def opened(label: str, key: str) -> DeltaGenerator | None:
+    """An expander whose content runs only while it is open (None when closed): hidden tables cost nothing,
+    neither on the server nor in the browser."""
+    box = st.expander(label, key=f"exp-{key}", on_change="rerun")
+    return box if box.open else None
+
+
+def chart_table(frame: pd.DataFrame, key: str) -> None:
+    """The table behind a chart (with its CSV), read and drawn only when opened."""
+    box = opened("Table behind this chart", f"tbl-{key}")
+    if box is not None:
+        with box:
+            table(frame, key)
 
 
 def sparkline_svg(values: list[float], width: int = 160, height: int = 36) -> str:
@@ -100,6 +129,9 @@ def sparkline(values: list[float], key: str) -> None:
     )
 
 
+MARKERS_UP_TO = 31  # longer series draw a plain line (hundreds of SVG markers are slow to draw)
+
+
 def small_multiples(series: pd.DataFrame, key: str) -> None:
     """One panel per metric on one shared time axis; estimated dashed, realised solid, provisional hollow."""
     bases = list(dict.fromkeys(series["base"]))
@@ -120,7 +152,7 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
                         name=label,
                         legendgroup=label,
                         showlegend=i == 1,
-                        mode="lines+markers",
+                        mode="lines+markers" if len(line) <= MARKERS_UP_TO else "lines",
                         line={"dash": "dash" if kind == "estimated" else "solid", "color": colour},
                         marker={
                             "symbol": ["circle-open" if p else "circle" for p in line["provisional"]],
@@ -131,6 +163,22 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
                     row=i,
                     col=1,
                 )
+                provisional = line[line["provisional"].fillna(False).astype(bool)]
+                if len(line) > MARKERS_UP_TO and not provisional.empty:  # long series: mark provisional only
+                    fig.add_trace(
+                        go.Scatter(
+                            x=provisional["window_start"],
+                            y=provisional["value"],
+                            mode="markers",
+                            name=f"{label} (provisional)",
+                            legendgroup=label,
+                            showlegend=False,
+                            marker={"symbol": "circle-open", "size": 8, "color": colour},
+                            hovertemplate="%{x}<br>%{y:.4g} provisional<extra>" + label + "</extra>",
+                        ),
+                        row=i,
+                        col=1,
+                    )
     fig.update_layout(
         height=170 * len(bases) + 60, title="hollow markers: provisional (labels still arriving)"
     )
@@ -143,7 +191,7 @@ def threshold_chart(history: pd.DataFrame, warning: float | None, critical: floa
         go.Scatter(
             x=history["window_start"],
             y=history["value"],
-            mode="lines+markers",
+            mode="lines+markers" if len(history) <= MARKERS_UP_TO else "lines",
             name="value",
             line={"color": PALETTE[0]},
         )
@@ -167,19 +215,51 @@ def histogram_pair(frame: pd.DataFrame, key: str, title: str) -> None:
     chart(fig, frame, key)
 
 
-def heatmap(matrix: pd.DataFrame, key: str, title: str) -> None:
-    """Feature × window heatmap (sequential, colour-blind-safe scale)."""
+def heatmap(matrix: pd.DataFrame, key: str, title: str, on_select: Callable[[], None] | None = None) -> None:
+    """Feature × window heatmap (sequential, colour-blind-safe scale) whose cells can be clicked.
+
+    Drawn as square scatter markers: Plotly heatmaps emit no point selections in Streamlit, scatter points do.
+    A clicked cell's point carries ``y`` = feature and ``customdata`` = [window ISO timestamp, value].
+    """
+    long = pd.DataFrame(matrix.stack()).reset_index()
+    long.columns = pd.Index(["column", "window_start", "value"])
+    windows = [pd.Timestamp(w) for w in matrix.columns]
+    labels = {w: f"{w:%Y-%m-%d %H:%M}" if (w.hour or w.minute) else f"{w:%Y-%m-%d}" for w in windows}
+    side = max(6, min(40, 1100 // max(len(windows), 1), 560 // max(len(matrix), 1)))
     fig = go.Figure(
-        go.Heatmap(
-            z=matrix.to_numpy(),
-            x=[str(c) for c in matrix.columns],
-            y=list(matrix.index),
-            colorscale="Cividis",
-            hovertemplate="%{y} · %{x}<br>%{z:.4g}<extra></extra>",
+        go.Scatter(
+            x=[labels[pd.Timestamp(w)] for w in long["window_start"]],
+            y=long["column"],
+            mode="markers",
+            customdata=[
+                [pd.Timestamp(w).isoformat(), v]
+                for w, v in zip(long["window_start"], long["value"], strict=True)
+            ],
+            marker={
+                "symbol": "square",
+                "size": side,
+                "color": long["value"],
+                "colorscale": "Cividis",
+                "showscale": True,
+                "line": {"width": 0},
+            },
+            selected={"marker": {"opacity": 1.0}},
+            unselected={"marker": {"opacity": 0.8}},
+            hovertemplate="%{y} · %{x}<br>%{customdata[1]:.4g}<br>click for the distribution<extra></extra>",
         )
     )
-    fig.update_layout(height=80 + 28 * len(matrix), title=title)
-    chart(fig, matrix.reset_index(), key)
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=[labels[w] for w in windows])
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(matrix.index)[::-1])
+    fig.update_layout(height=max(200, 90 + (side + 4) * len(matrix)), title=title, clickmode="event+select")
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, colorway=PALETTE)
+    st.plotly_chart(
+        fig,
+        key=key,
+        width="stretch",
+        on_select=on_select or "rerun",
+        selection_mode="points",
+    )
+    chart_table(matrix.reset_index(), key)
 
 
 def bars(frame: pd.DataFrame, x: str, y: str, key: str, title: str) -> None:

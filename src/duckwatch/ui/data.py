@@ -7,7 +7,9 @@ Alerting and users live in modules other engineers own (`duckwatch.jobs.alerts`,
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from duckwatch.config import DataDir, resolve_data_dir
-from duckwatch.jobs import app_views, views
-from duckwatch.store import catalog
+from duckwatch.jobs import app_portfolio, app_views, views
+from duckwatch.store import catalog, published
 from duckwatch.store.settings import Settings
 
 # Reads are keyed on the published files' mtimes (they change only when the job publishes), not on a timer;
@@ -52,14 +54,43 @@ def _fn(name: str, modules: tuple[str, ...]) -> Callable[..., Any] | None:
     return None
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _portfolio(root: str, stamp: float) -> list[dict[str, Any]]:
-    return app_views.portfolio(data_dir(), incidents=incidents(state="open"))
+# Per-model portfolio facts, kept per (data dir, model) with the published file's mtime they were read at:
+# after a publish only the republished models are read again (in a few threads: DuckDB releases the GIL).
+_FACTS: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+_FACTS_LOCK = threading.Lock()
+READ_THREADS = 4
+
+
+def _facts(folder: DataDir, infos: list[catalog.ModelInfo]) -> list[dict[str, Any]]:
+    root = str(folder.root)
+    stamps = {i.model: _stamp(i.model) for i in infos}
+    with _FACTS_LOCK:
+        have = {i.model: _FACTS.get((root, i.model)) for i in infos}
+    stale = [i for i in infos if have[i.model] is None or have[i.model][0] != stamps[i.model]]  # type: ignore[index]
+
+    def read(info: catalog.ModelInfo) -> tuple[str, dict[str, Any]]:
+        return info.model, app_portfolio.model_facts(folder, views.overview_row(folder, info))
+
+    if stale:
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(stale))) as pool:
+            fresh = dict(pool.map(read, stale))
+        with _FACTS_LOCK:
+            for model, facts in fresh.items():
+                _FACTS[(root, model)] = (stamps[model], facts)
+                have[model] = (stamps[model], facts)
+    return [have[i.model][1] for i in infos]  # type: ignore[index]
 
 
 def portfolio() -> list[dict[str, Any]]:
-    """Portfolio rows (see app_views.portfolio)."""
-    return _portfolio(str(data_dir().root), _stamp())
+    """Portfolio rows (see app_views.portfolio); a model's file is read again only after the job republishes
+    it, while open incidents (which change without a publish) are applied on every run."""
+    folder = data_dir()
+    if not folder.settings.exists():
+        return []
+    infos = catalog.list_models(_settings())
+    open_incidents = incidents(state="open")
+    rows = [app_portfolio.row_from_facts(f, open_incidents) for f in _facts(folder, infos)]
+    return sorted(rows, key=lambda r: (-r["severity"], r["model"]))
 
 
 def models() -> list[dict[str, Any]]:
@@ -83,14 +114,14 @@ def _stamp(model: str | None = None) -> float:
     return max((p.stat().st_mtime for p in folder.glob("*.duckdb")), default=0.0)
 
 
-@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
-def _model_row(root: str, model: str, stamp: float) -> dict[str, Any]:
-    return app_views.model_row(data_dir(), model, incidents=incidents(model=model, state="open"))
-
-
 def model_row(model: str) -> dict[str, Any]:
     """One model's portfolio row (status, reason, since) without building the whole portfolio."""
-    return _model_row(str(data_dir().root), model, _stamp(model))
+    folder = data_dir()
+    info = catalog.get_model(_settings(), model) if folder.settings.exists() else None
+    if info is None:
+        return {}
+    facts = _facts(folder, [info])[0]
+    return app_portfolio.row_from_facts(facts, incidents(model=model, state="open"))
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
@@ -123,6 +154,51 @@ def histogram_pair(model: str, column: str, window: str, version: str, experimen
     return _histogram_pair(str(data_dir().root), _stamp(model), model, column, window, version, experiment)
 
 
+@st.cache_data(max_entries=MAX_ENTRIES * 2, show_spinner=False)
+def _metric_slice(root: str, model: str, stamp: float, filters: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    return published.metric_slice(data_dir(), model, **dict(filters))
+
+
+def metric_slice(model: str, **filters: Any) -> pd.DataFrame:
+    """Only the metric rows a view shows (see store.published.metric_slice): same columns as the export."""
+    if filters.get("window_start") is not None:
+        filters["window_start"] = pd.Timestamp(filters["window_start"]).isoformat()
+    key = tuple(sorted(filters.items()))
+    return _metric_slice(str(data_dir().root), model, _stamp(model), key)
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _metric_catalog(root: str, model: str, stamp: float) -> pd.DataFrame:
+    return published.metric_catalog(data_dir(), model)
+
+
+def metric_catalog(model: str) -> pd.DataFrame:
+    """One row per metric series (version, experiment, segment, family, metric, column) with its windows."""
+    return _metric_catalog(str(data_dir().root), model, _stamp(model))
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _metric_windows(
+    root: str, model: str, stamp: float, family: str, pair: tuple[str, str] | None
+) -> list[str]:
+    return [pd.Timestamp(w).isoformat() for w in published.metric_windows(data_dir(), model, family, pair)]
+
+
+def metric_windows(model: str, family: str, pair: tuple[str, str] | None = None) -> list[str]:
+    """ISO window starts (newest first) that hold results of one family."""
+    return _metric_windows(str(data_dir().root), model, _stamp(model), family, pair)
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _latest_per_series(root: str, model: str, stamp: float) -> pd.DataFrame:
+    return published.latest_per_series(data_dir(), model)
+
+
+def latest_per_series(model: str) -> pd.DataFrame:
+    """The latest window's row of every metric series (what Compare shows)."""
+    return _latest_per_series(str(data_dir().root), model, _stamp(model))
+
+
 def job_status() -> dict[str, Any]:
     """The job's heartbeat (never cached: it is the thing that says the rest is stale)."""
     return views.job_status(data_dir())
@@ -146,6 +222,11 @@ def quarantine(model: str) -> pd.DataFrame:
 def audit_log(actor: str = "", text: str = "", since: str = "") -> pd.DataFrame:
     """Audit entries, newest first."""
     return app_views.audit_log(data_dir(), actor=actor, text=text, since=since)
+
+
+def audit_actors() -> list[str]:
+    """Everyone in the audit log (for the "who" filter)."""
+    return app_views.audit_actors(data_dir())
 
 
 def has_users() -> bool:

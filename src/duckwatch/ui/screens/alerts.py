@@ -60,10 +60,14 @@ def _incident(inc: dict[str, Any]) -> None:
         )
         if inc.get("likely_cause"):
             st.write(f"Likely cause: {inc['likely_cause']}")
-        with st.expander("Alerts and comments in this incident"):
-            ui.table(data.alerts(incident_id=inc.get("id")), key=f"inc-alerts-{inc.get('id')}")
-            for c in data.comments(int(inc.get("id") or 0)):
-                st.caption(f"{c.get('at', '')[:16]} · {c.get('author')}: {c.get('text')}")
+        box = st.expander(
+            "Alerts and comments in this incident", key=f"exp-inc-{inc.get('id')}", on_change="rerun"
+        )
+        if box.open:  # read only when opened
+            with box:
+                ui.table(data.alerts(incident_id=inc.get("id")), key=f"inc-alerts-{inc.get('id')}")
+                for c in data.comments(int(inc.get("id") or 0)):
+                    st.caption(f"{c.get('at', '')[:16]} · {c.get('author')}: {c.get('text')}")
         if auth.can_write():
             _controls(inc)
 
@@ -75,15 +79,19 @@ def _body() -> None:
         ui.empty("Alerting is not installed in this build: thresholds and incidents appear here once it is.")
         return
     state = st.segmented_control("State", STATES, default="open", key="alert_state") or "open"
-    rows = [i for i in data.incidents() if str(i.get("state", "open")) == state]
+    all_rows = data.incidents()
+    rows = [i for i in all_rows if str(i.get("state", "open")) == state]
     if not rows:
         st.success(f"No {state} incidents.", icon=":material/check_circle:")
     for inc in rows:
         _incident(inc)
-    all_rows = data.incidents()
     if all_rows:
-        with st.expander("All incidents as a table"):
-            ui.table(pd.DataFrame(all_rows), key="incidents")
+        box = st.expander(
+            f"All incidents as a table ({len(all_rows)})", key="exp-incidents", on_change="rerun"
+        )
+        if box.open:
+            with box:
+                ui.table(pd.DataFrame(all_rows), key="incidents")
     loose = data.alerts(state=state)
     if not loose.empty:
         st.markdown(f"#### {state.capitalize()} alerts")

@@ -20,8 +20,8 @@ def render() -> None:
     if model is None:
         ui.empty("No models yet.", ui.SDK_SNIPPET)
         return
-    frame = data.metrics(model)
-    pairs = sorted(set(zip(frame["version"], frame["experiment"], strict=True)))
+    frame = data.latest_per_series(model)  # compare reads each series' latest window only
+    pairs = av.version_pairs(frame)
     if len(pairs) < 2:
         ui.empty(
             "Comparing needs metrics for two versions or experiments of this model. Log them with "

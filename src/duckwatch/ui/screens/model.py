@@ -1,8 +1,12 @@
-"""Model: status and story (Overview), why (Diagnose), Fairness, History."""
+"""Model: status and story (Overview), why (Diagnose), Fairness, History.
+
+Only the selected tab runs (tabs bound to ``?tab=``), and each tab reads only the metric rows it shows.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -14,35 +18,36 @@ from duckwatch.ui import data
 
 TABS = ["Overview", "Diagnose", "Fairness", "History"]
 ALL = "all versions"
+Pair = tuple[str, str] | None
 
 
-def _version_filter(frame: pd.DataFrame) -> pd.DataFrame:
-    pairs = sorted(
-        {
-            "/".join(filter(None, p)) or "(default)"
-            for p in zip(frame["version"], frame["experiment"], strict=True)
-        }
-    )
-    options = [ALL, *pairs]
+def _label(pair: tuple[str, str]) -> str:
+    return "/".join(filter(None, pair)) or "(default)"
+
+
+def _version_filter(model: str) -> Pair:
+    """The (version, experiment) picked in ``?version=``, or None for all of them."""
+    pairs = {_label(p): p for p in av.version_pairs(data.metric_catalog(model))}
+    options = [ALL, *sorted(pairs)]
     wanted = st.query_params.get("version", ALL)
     choice = st.selectbox(
         "Version / experiment", options, index=options.index(wanted) if wanted in options else 0
     )
     st.query_params["version"] = choice
-    if choice == ALL:
-        return frame
-    label = frame["version"].str.cat(frame["experiment"], sep="/").str.strip("/").replace("", "(default)")
-    return frame[label == choice]
+    return None if choice == ALL else pairs[choice]
 
 
-def _overview(model: str, row: dict[str, object], frame: pd.DataFrame) -> None:
+def _when(iso: str) -> str:
+    ts = pd.Timestamp(iso)
+    return f"{ts:%Y-%m-%d %H:%M}" if (ts.hour or ts.minute) else f"{ts:%Y-%m-%d}"
+
+
+def _overview(model: str, row: dict[str, Any], pair: Pair) -> None:
     since = f" since {pd.Timestamp(str(row['since'])):%a %d %b %H:%M}" if row.get("since") else ""
     badge = f" · {ui.PROVISIONAL}" if row.get("provisional") else ""
     st.markdown(f"### {ui.status_word(str(row['status']))}{since}{badge}")
     st.write(f"{row['display_name']}: {row['reason']}. Owner: {row['owner'] or 'nobody yet'}.")
-    for inc in data.incidents(model):
-        if str(inc.get("state")) == "resolved":
-            continue
+    for inc in data.incidents(model, state="open"):
         with st.container(border=True):
             st.markdown(
                 f"**Incident:** {inc.get('title', '')} · {ui.status_word(str(inc.get('severity', 'warning')))}"
@@ -52,24 +57,28 @@ def _overview(model: str, row: dict[str, object], frame: pd.DataFrame) -> None:
             )
             if inc.get("likely_cause"):
                 st.caption(f"Likely cause: {inc['likely_cause']}")
-    series = av.scalar_series(frame)
+    series = av.scalar_series(data.metric_slice(model, model_level=True, pair=pair))
     if series.empty:
         ui.empty("No model-level metrics computed yet: they appear after the job has closed a window.")
     else:
         bases = list(dict.fromkeys(series["base"]))
-        default = [b for b in (*av.HEADLINE_PREFERRED, "label_coverage", "row_count") if b in bases][
-            :4
-        ] or bases[:4]
+        # Two panels by default (the headline outcome metric and volume): each panel costs the browser time.
+        head = next((b for b in av.HEADLINE_PREFERRED if b in bases), bases[0])
+        default = list(dict.fromkeys([head, *(b for b in ("row_count", "label_coverage") if b in bases)]))[:2]
         shown = st.multiselect("Metrics over time", bases, default=default, key="overview_metrics")
         if shown:
             ui.small_multiples(series[series["base"].isin(shown)], key=f"headline-{model}")
     _report_button(model)
-    with st.expander("Windows (computed and waiting)"):
-        ui.table(data.windows(model), key=f"windows-{model}")
-    quarantined = data.quarantine(model)
-    if not quarantined.empty:
-        with st.expander(f"Quarantined rows ({len(quarantined)} shown)"):
-            ui.table(quarantined, key=f"quarantine-{model}")
+    windows = st.expander("Windows (computed and waiting)", key=f"exp-windows-{model}", on_change="rerun")
+    if windows.open:
+        with windows:
+            ui.table(data.windows(model), key=f"windows-{model}")
+    if row.get("quarantined"):
+        label = f"Quarantined rows ({row['quarantined']}; the latest 200 shown)"
+        box = st.expander(label, key=f"exp-quarantine-{model}", on_change="rerun")
+        if box.open:
+            with box:
+                ui.table(data.quarantine(model), key=f"quarantine-{model}")
 
 
 def _report_button(model: str) -> None:
@@ -92,54 +101,104 @@ def _report_button(model: str) -> None:
     )
 
 
-def _diagnose(model: str, frame: pd.DataFrame) -> None:
-    drift = frame[frame["family"] == "drift"]
-    if drift.empty:
+def _on_cell(chart_key: str) -> None:
+    """A heatmap cell was clicked: point the distribution pickers at its feature and window."""
+    event = st.session_state.get(chart_key)
+    points = event["selection"]["points"] if event else []
+    if points:
+        st.session_state["diag_col"] = str(points[0]["y"])
+        st.session_state["diag_window"] = str(points[0]["customdata"][0])
+        st.session_state["diag_clicked"] = True
+
+
+def _follow_window() -> None:
+    """The distribution shows the window picked for the ranking until a heatmap cell says otherwise."""
+    st.session_state["diag_window"] = st.session_state["diag_rank_window"]
+
+
+def _pick(label: str, options: list[str], key: str, default: str, **kwargs: Any) -> str:
+    """A selectbox whose remembered value is dropped when it is no longer an option."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default if default in options else options[0]
+    return str(st.selectbox(label, options, key=key, **kwargs))
+
+
+def _distribution(model: str, columns: list[str], windows: list[str], ws: str, pair: Pair) -> None:
+    st.markdown("#### Reference vs current distribution")
+    st.caption("Click a cell of the heatmap above, or pick a feature and a window here.")
+    left, right = st.columns(2)
+    with left:
+        col = _pick("Feature", columns, "diag_col", columns[0])
+    with right:
+        window = _pick("Window", windows, "diag_window", ws, format_func=_when)
+    part = data.metric_slice(model, families=("drift",), window_start=window, cols=(col,), pair=pair)
+    if part.empty:
+        st.caption(f"No drift result for {col} in the window of {_when(window)}.")
+        return
+    first = part.iloc[0]
+    pair_of = (str(first["version"]), str(first["experiment"]))
+    frame = data.histogram_pair(model, col, window, *pair_of)
+    if frame.empty:
+        st.caption("No stored profile for this column and window.")
+        return
+    ui.histogram_pair(frame, key=f"hist-{model}", title=f"{col}: reference vs {_when(window)}")
+
+
+def _drift(model: str, pair: Pair) -> None:
+    windows = data.metric_windows(model, "drift", pair)
+    if not windows:
         ui.empty(
             "No drift results yet: they need reference data (`duckwatch reference`) and a closed window."
         )
-    else:
-        windows = sorted(drift["window_start"].unique(), reverse=True)
-        ws = st.selectbox("Window", windows, format_func=lambda w: f"{pd.Timestamp(w):%Y-%m-%d %H:%M}")
-        table = av.drift_table(frame, ws)
-        names = sorted(drift["metric"].unique())
-        metric = st.selectbox(
-            "Drift metric", names, index=names.index("js_distance") if "js_distance" in names else 0
+        return
+    ws = _pick("Window", windows, "diag_rank_window", windows[0], format_func=_when, on_change=_follow_window)
+    table = av.drift_table(data.metric_slice(model, families=("drift",), window_start=ws, pair=pair), ws)
+    names = sorted(set(table["metric"])) or ["js_distance"]
+    metric = _pick("Drift metric", names, "diag_metric", "js_distance")
+    top = av.top_features(table, metric)
+    ui.bars(top, "column", "value", key=f"drift-{model}", title=f"{metric} per feature (largest first)")
+    ui.table(table, key=f"drift-table-{model}")
+    if st.toggle("Show feature × window heatmap (click a cell for its distribution)", key="heatmap"):
+        matrix = av.drift_heatmap(
+            data.metric_slice(model, families=("drift",), metrics=(metric,), pair=pair), metric
         )
-        top = table[table["metric"] == metric].groupby("column", as_index=False)["value"].max()
-        top = top.sort_values("value", ascending=False)
-        ui.bars(top, "column", "value", key=f"drift-{model}", title=f"{metric} per feature (largest first)")
-        ui.table(table, key=f"drift-table-{model}")
-        if st.toggle("Show feature × window heatmap", key="heatmap"):
+        if not matrix.empty:
+            first = [c for c in top["column"] if c in matrix.index]
+            matrix = matrix.reindex([*first, *(c for c in matrix.index if c not in first)])
+            key = f"heat-{model}-{metric}"
             ui.heatmap(
-                av.drift_heatmap(frame, metric), key=f"heat-{model}", title=f"{metric} by feature and window"
+                matrix, key=key, title=f"{metric} by feature and window", on_select=lambda: _on_cell(key)
             )
-        col = st.selectbox("Compare distributions of", list(top["column"]))
-        row = drift[(drift["window_start"] == ws)].iloc[0]
-        pair = data.histogram_pair(model, col, str(ws), str(row["version"]), str(row["experiment"]))
-        if pair.empty:
-            st.caption("No stored profile for this column and window.")
-        else:
-            ui.histogram_pair(
-                pair, key=f"hist-{model}", title=f"{col}: reference vs {pd.Timestamp(ws):%Y-%m-%d}"
-            )
+    columns = list(top["column"]) or sorted(set(table["column"]))
+    if columns:
+        _distribution(model, columns, windows, ws, pair)
+
+
+def _diagnose(model: str, pair: Pair) -> None:
+    _drift(model, pair)
     st.markdown("#### Data quality (latest window)")
-    counts = av.status_counts(frame, "quality")
+    quality_windows = data.metric_windows(model, "quality", pair)
+    latest = (
+        data.metric_slice(model, families=("quality",), window_start=quality_windows[0], pair=pair)
+        if quality_windows
+        else pd.DataFrame(columns=["family", "window_start", "status"])
+    )
+    counts = av.status_counts(latest, "quality")
     for c, (status, n) in zip(st.columns(3), counts.items(), strict=True):
         c.metric(ui.status_word(status), n)
-    quality = frame[(frame["family"] == "quality") & (frame["status"] != "ok")]
-    if not quality.empty:
-        ui.table(quality, key=f"quality-{model}")
+    failing = data.metric_slice(model, families=("quality",), skip_status=("ok",), pair=pair)
+    if not failing.empty:
+        ui.table(failing, key=f"quality-{model}")
     st.markdown("#### Output distribution")
-    output = frame[frame["family"] == "output"]
+    output = data.metric_slice(model, families=("output",), pair=pair)
     if output.empty:
         st.caption("No output-distribution results yet.")
     else:
         ui.table(output.sort_values("window_start", ascending=False), key=f"output-{model}")
 
 
-def _fairness(model: str, frame: pd.DataFrame) -> None:
-    rows = av.fairness_rows(frame)
+def _fairness(model: str, pair: Pair) -> None:
+    rows = data.metric_slice(model, families=("fairness",), prefixes=av.FAIRNESS_METRICS, pair=pair)
     if rows.empty:
         st.info(
             "No fairness results for this model. Declare a sensitive column and the job checks group rates "
@@ -173,19 +232,20 @@ def render() -> None:
     if not row:
         ui.empty(f"Model {model} is not registered any more: pick another one.")
         return
-    frame = _version_filter(data.metrics(model))
-    tab = st.query_params.get("tab", TABS[0])
-    tabs = st.tabs(TABS, default=tab if tab in TABS else TABS[0], key="model_tab", on_change="rerun")
-    if st.session_state.get("model_tab"):
-        st.query_params["tab"] = st.session_state["model_tab"]
-    with tabs[0]:
-        _overview(model, row, frame)
-    with tabs[1]:
-        _diagnose(model, frame)
-    with tabs[2]:
-        _fairness(model, frame)
-    with tabs[3]:
-        _history(model)
+    pair = _version_filter(model)
+    overview, diagnose, fairness, history = st.tabs(TABS, key="tab", bind="query-params", on_change="rerun")
+    if diagnose.open:
+        with diagnose:
+            _diagnose(model, pair)
+    elif fairness.open:
+        with fairness:
+            _fairness(model, pair)
+    elif history.open:
+        with history:
+            _history(model)
+    else:
+        with overview:
+            _overview(model, row, pair)
 
 
 if __name__ == "__main__":

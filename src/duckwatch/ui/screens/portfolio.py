@@ -12,6 +12,7 @@ from duckwatch.ui import components as ui
 from duckwatch.ui import data
 
 REFRESH_S = 60
+CARDS = 8  # the most severe models get a card each; the others share one table (one element, not dozens)
 
 
 def _row(r: dict[str, Any]) -> None:
@@ -34,6 +35,34 @@ def _row(r: dict[str, Any]) -> None:
                 st.switch_page(st.session_state["_pages"]["model"], query_params={"model": r["model"]})
 
 
+def _models_table(rows: list[dict[str, Any]], key: str) -> None:
+    """Models as one table: status, reason, owner, headline trend, coverage, freshness and a link."""
+    frame = pd.DataFrame(
+        {
+            "status": [r["status"] for r in rows],
+            "model": [r["display_name"] for r in rows],
+            "reason": [r["reason"] for r in rows],
+            "owner": [r["owner"] or "— (no owner)" for r in rows],
+            "headline": [r["headline"] for r in rows],
+            "trend": [r["headline_values"] for r in rows],
+            "labelled": [r["label_coverage"] for r in rows],
+            "latest prediction": [r["freshness"] for r in rows],
+            "open": [f"./model?model={r['model']}" for r in rows],
+        }
+    )
+    ui.table(
+        frame,
+        key=key,
+        column_config={
+            "trend": st.column_config.LineChartColumn("trend"),
+            "labelled": st.column_config.ProgressColumn(
+                "labelled", min_value=0.0, max_value=1.0, format="percent"
+            ),
+            "open": st.column_config.LinkColumn("open", display_text="Open"),
+        },
+    )
+
+
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     cols = [
         "model",
@@ -52,6 +81,24 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def _gaps(rows: list[dict[str, Any]]) -> None:
+    """Coverage gaps: one line per kind of gap (names first), the full table on demand."""
+    gaps = [r for r in rows if r["gaps"]]
+    if not gaps:
+        return
+    st.markdown("#### Coverage gaps")
+    st.caption("Monitoring is blind where a model has no labels, no owner or no reference.")
+    for kind in dict.fromkeys(g for r in gaps for g in r["gaps"]):
+        names = [r["display_name"] for r in gaps if kind in r["gaps"]]
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        st.markdown(f"**{kind.capitalize()}** ({len(names)}): {', '.join(names[:5])}{more}")
+    box = ui.opened(f"Coverage gaps as a table ({len(gaps)} models)", "gaps")
+    if box is not None:
+        with box:
+            frame = pd.DataFrame([{"model": r["model"], "gaps": ", ".join(r["gaps"])} for r in gaps])
+            ui.table(frame, key="gaps")
+
+
 @st.fragment(run_every=REFRESH_S)
 def _body() -> None:
     rows = data.portfolio()
@@ -64,22 +111,25 @@ def _body() -> None:
     st.caption(f"Updated {data.updated_ago()} · refreshes every {REFRESH_S // 60} min")
     attention = [r for r in rows if r["status"] in ("critical", "warning")]
     rest = [r for r in rows if r not in attention]
-    for r in attention:
+    for r in attention[:CARDS]:
         _row(r)
+    if len(attention) > CARDS:
+        st.caption(f"{len(attention) - CARDS} more models need attention:")
+        _models_table(attention[CARDS:], key="attention-more")
     if not attention:
         st.success("No model needs attention.", icon=":material/check_circle:")
-    with st.expander(f"Other models ({len(rest)}: healthy or not evaluated yet)", expanded=not attention):
-        for r in rest:
-            _row(r)
-    gaps = [r for r in rows if r["gaps"]]
-    if gaps:
-        st.markdown("#### Coverage gaps")
-        st.caption("Monitoring is blind where a model has no labels, no owner or no reference.")
-        ui.table(
-            pd.DataFrame([{"model": r["model"], "gaps": ", ".join(r["gaps"])} for r in gaps]), key="gaps"
-        )
-    with st.expander("All models as a table"):
-        ui.table(_frame(rows), key="portfolio")
+        if rest:
+            _models_table(rest, key="others")
+    elif rest:
+        box = ui.opened(f"Other models ({len(rest)}: healthy or not evaluated yet)", "others")
+        if box is not None:
+            with box:
+                _models_table(rest, key="others")
+    _gaps(rows)
+    box = ui.opened("All models as a table", "portfolio")
+    if box is not None:
+        with box:
+            ui.table(_frame(rows), key="portfolio")
     with st.expander("How health is decided"):
         st.write(HEALTH_RULE)
 

@@ -72,12 +72,14 @@ def render() -> None:
     if model is None:
         ui.empty("No models yet.", ui.SDK_SNIPPET)
         return
-    frame = av.overall(av.primary(data.metrics(model)))
-    if frame.empty:
+    catalog = data.metric_catalog(model)  # one row per series: the page reads one series' history only
+    pair = av.primary_pair(catalog)
+    series = av.monitors(catalog, pair)
+    if pair is None or series.empty:
         ui.empty("No metric history yet: limits can be previewed once the job has computed a few windows.")
         return
-    monitors = sorted(set(zip(frame["metric"], frame["column"], strict=True)))
-    name, _ = av.headline(frame)
+    monitors = list(zip(series["metric"], series["column"], strict=True))
+    name = str(data.model_row(model).get("headline", ""))
     first = next((i for i, m in enumerate(monitors) if m[0] == name), 0)
     metric, column = st.selectbox(
         "Monitor", monitors, index=first, format_func=_monitor_label, key="thr_monitor"
@@ -85,7 +87,8 @@ def render() -> None:
     meaning, higher_default = _spec(metric)
     if meaning:
         st.caption(meaning)
-    history = frame[(frame["metric"] == metric) & (frame["column"] == column)].sort_values("window_start")
+    rows = data.metric_slice(model, metrics=(metric,), cols=(column,), pair=pair)
+    history = av.overall(rows).sort_values("window_start", kind="stable")
     latest = history.iloc[-1]
     existing = data.threshold_for(
         model, {k: str(latest[k]) for k in ("version", "family", "metric", "column", "segment")}

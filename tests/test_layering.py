@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "duckwatch"
@@ -65,3 +67,14 @@ def test_pages_have_no_sql() -> None:
     for p in pages.glob("*.py"):
         text = p.read_text(encoding="utf-8").upper()
         assert "SELECT " not in text and "INSERT " not in text, p.name
+
+
+def test_job_and_ingest_paths_do_not_import_scipy_stats() -> None:
+    # scipy.stats costs ~1.2 s per process; the tick and the collector use the vendored KS
+    # distribution (metrics/_kstwo.py) and import scipy.stats only on the rare raw-row path.
+    code = (
+        "import sys, duckwatch.cli, duckwatch.collector.sdk, duckwatch.jobs.tick, duckwatch.jobs.compute; "
+        "print(sorted(m for m in ('scipy.stats', 'plotly', 'streamlit') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

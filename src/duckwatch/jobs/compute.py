@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from duckwatch.jobs.custom import custom_rows
 from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
-from duckwatch.jobs.drift_rolling import rolling_rows, rolling_windows
+from duckwatch.jobs.drift_rolling import OUTPUT_ROLES, baseline_rows, rolling_rows, rolling_windows
 from duckwatch.jobs.outcomes import performance_rows
 from duckwatch.jobs.output_lists import list_output_rows
 from duckwatch.jobs.profiling import (
@@ -38,7 +38,6 @@ RESULT_COLUMNS = [
     "value", "lower", "upper", "exact", "method", "threshold", "status", "n", "provisional", "details",
     "computed_at",
 ]  # fmt: skip
-OUTPUT_ROLES = ("score", "prediction")
 
 
 def compute_model(
@@ -317,21 +316,10 @@ def _previous_window_rows(
     if prev is None:
         return []
     before = window_profiles(wh, info.model, version, experiment, prev)
-    rows: list[dict[str, Any]] = []
-    for col_id, cur in profiles.items():
-        old, col = before.get(col_id), by_id.get(col_id)
-        if old is None or col is None or type(old) is not type(cur) or not (old.n and cur.n):
-            continue
-        cell = drift_cell(old, cur)
-        rows.append(
-            {"family": "drift" if col.role not in OUTPUT_ROLES else "output",
-             "metric": f"{cell.metric}_vs_previous", "col": col.name, "value": cell.value,
-             "lower": cell.result.lower, "upper": cell.result.upper, "exact": cell.result.exact,
-             "threshold": max(cell.threshold, cell.floor), "n": cur.n, "status": "ok",
-             "method": f"vs window {pd.Timestamp(prev):%Y-%m-%d %H:%M}",
-             "details": json.dumps({"p_value": cell.p_value, "previous_window": str(prev)})}
-        )  # fmt: skip
-    return rows
+    method = f"vs window {pd.Timestamp(prev):%Y-%m-%d %H:%M}"
+    return baseline_rows(
+        before, profiles, by_id, "_vs_previous", method, lambda _: {"previous_window": str(prev)}
+    )
 
 
 def _quality_rows(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,13 +15,20 @@ from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
 from duckwatch.store import catalog
 from duckwatch.store.warehouse import Warehouse
 
-__all__ = ["MAX_ROLLING_WINDOWS", "ROLLING_SUFFIX", "rolling_rows", "rolling_windows"]
+__all__ = [
+    "MAX_ROLLING_WINDOWS",
+    "OUTPUT_ROLES",
+    "ROLLING_SUFFIX",
+    "baseline_rows",
+    "rolling_rows",
+    "rolling_windows",
+]
 
 Profile = NumericProfile | CategoricalProfile
 # A baseline is merged from stored profiles each time a window is computed; 60 keeps that under ~0.1 s.
 MAX_ROLLING_WINDOWS = 60
 ROLLING_SUFFIX = "_vs_rolling"
-_OUTPUT_ROLES = ("score", "prediction")
+OUTPUT_ROLES = ("score", "prediction")
 
 
 def rolling_windows(meta: Mapping[str, Any]) -> int:
@@ -73,6 +80,31 @@ def rolling_rows(
     first, last = pd.Timestamp(min(starts)), pd.Timestamp(max(starts))
     count = f"{len(starts)} window" if len(starts) == 1 else f"{len(starts)} windows"
     label = f"vs last {count} ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M})"
+    windows = [str(s) for s in sorted(starts)]
+    return baseline_rows(
+        baseline,
+        profiles,
+        by_id,
+        ROLLING_SUFFIX,
+        label,
+        lambda base: {"baseline_windows": windows, "baseline_n": base.n},
+    )
+
+
+def baseline_rows(
+    baseline: Mapping[str, Profile],
+    profiles: Mapping[str, Profile],
+    by_id: Mapping[str, catalog.ColumnInfo],
+    suffix: str,
+    method: str,
+    details: Callable[[Profile], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Explanatory drift rows of each column against a baseline profile (status always "ok").
+
+    Shared by the previous-window and the rolling comparisons: the baseline shares the reference's
+    bins, so KS bounds stay rigorous; the no-drift band is resampled from the baseline at this
+    window's size.
+    """
     rows: list[dict[str, Any]] = []
     for col_id, cur in profiles.items():
         base, col = baseline.get(col_id), by_id.get(col_id)
@@ -80,11 +112,10 @@ def rolling_rows(
             continue
         cell = drift_cell(base, cur)
         rows.append(
-            {"family": "output" if col.role in _OUTPUT_ROLES else "drift",
-             "metric": f"{cell.metric}{ROLLING_SUFFIX}", "col": col.name, "value": cell.value,
+            {"family": "output" if col.role in OUTPUT_ROLES else "drift",
+             "metric": f"{cell.metric}{suffix}", "col": col.name, "value": cell.value,
              "lower": cell.result.lower, "upper": cell.result.upper, "exact": cell.result.exact,
-             "threshold": max(cell.threshold, cell.floor), "n": cur.n, "status": "ok", "method": label,
-             "details": json.dumps({"p_value": cell.p_value, "baseline_windows": [str(s) for s in sorted(starts)],
-                                    "baseline_n": base.n})}
+             "threshold": max(cell.threshold, cell.floor), "n": cur.n, "status": "ok", "method": method,
+             "details": json.dumps({"p_value": cell.p_value, **details(base)})}
         )  # fmt: skip
     return rows

@@ -209,3 +209,32 @@ def test_killed_after_linking_a_part_then_rerun(
     assert len(rows) == 2000 and rows["_id"].is_unique
     assert not pending(data_dir.landing, "predictions", "m")
     assert not list(data_dir.landing.rglob("*.plan.json"))
+
+
+def test_a_warehouse_from_before_parts_is_upgraded(data_dir: DataDir, rng: np.random.Generator) -> None:
+    with Collector(data_dir.root) as c:
+        _declare(c, "m")
+        c.log_predictions("m", _frame(rng, 60, prefix="small"))  # below PART_MIN_ROWS: stored rows
+    run_tick(data_dir, now=NOW, notify=False)
+    # Turn it back into the layout of earlier versions: plain raw tables, no stream stats.
+    wh = Warehouse(data_dir)
+    for (view,) in wh.rows("SELECT view_name FROM duckdb_views() WHERE starts_with(view_name, 'raw_')"):
+        wh.execute(f"DROP VIEW {view}")
+        wh.execute(f"ALTER TABLE {parts.rows_table(view)} RENAME TO {view}")
+    wh.execute("DELETE FROM stream_stats")
+    wh.execute("DELETE FROM job_state WHERE key IN ('parts_root', 'stream_stats')")
+    wh.close()
+    with Collector(data_dir.root) as c:
+        c.log_predictions("m", _frame(rng, 40, start="2026-02-10", prefix="late"))
+    run_tick(data_dir, now=NOW, notify=False)
+    assert len(_rows(data_dir, "m")) == 100
+    info = get_model(Settings(data_dir.settings), "m")
+    assert info is not None
+    wh = Warehouse(data_dir)
+    try:
+        stats = wh.rows(
+            "SELECT rows FROM stream_stats WHERE model_key = ? AND stream = 'predictions'", [info.model_key]
+        )
+    finally:
+        wh.close()
+    assert stats == [(100,)]  # backfilled from the old rows, then the new batch merged in

@@ -198,19 +198,18 @@ class Warehouse:
         columns: Sequence[ColumnInfo],
         seq: int,
     ) -> IngestResult:
-        paths = [str(f) for f in files]
+        rows = self._file_rows(files)
         if stream == "quarantine":
             self.con.execute(
                 "INSERT INTO quarantine SELECT ?, _stream, _batch, _row, _version, _experiment, _reason, _raw, "
                 "_received_at FROM read_parquet(?)",
-                [model, paths],
+                [model, [str(f) for f in files]],
             )
-            n = self._count("SELECT count(*) FROM read_parquet(?)", [paths])
-            self._ledger(model, stream, files, seq, paths)
+            n = sum(rows.values())
+            self._ledger(model, stream, files, seq, rows)
             return IngestResult(stream, len(files), n, n, 0)
         table = self.ensure_raw_table(model_key, stream, columns)
         plans = {f: read_plan(f) for f in files}
-        rows = self._file_rows(files)
         try:
             self._source_view("landing_src", files, plans)
             present = {r[0] for r in self.con.execute("DESCRIBE landing_src").fetchall()}
@@ -234,7 +233,7 @@ class Warehouse:
                 self._gone += parts.drop_versions(self.con, self.data.root, model_key, stream, versions)
             if stream in ("predictions", "inputs") and self._has_duplicates(table, files, plans):
                 rows_new = self._ingest_with_duplicates(model, stream, table, source, cols, seq)
-                self._ledger(model, stream, files, seq, [str(f) for f in files])
+                self._ledger(model, stream, files, seq, rows)
                 return IngestResult(stream, len(files), rows_in, rows_new, rows_in - rows_new)
             # The common case, no duplicate anywhere. Big byte-copied files stay Parquet parts of the
             # raw view; the rest is copied straight from the files into the rows table.
@@ -248,7 +247,7 @@ class Warehouse:
                 parts.add_part(self.con, self.data.root, model_key, stream, f, select_cols, seq, rows[f.stem])
             if big:
                 parts.refresh_view(self.con, self.data.root, table)
-            self._ledger(model, stream, files, seq, [str(f) for f in files])
+            self._ledger(model, stream, files, seq, rows)
             return IngestResult(stream, len(files), rows_in, rows_in, 0)
         finally:
             self.con.execute("DROP VIEW IF EXISTS landing_src")
@@ -341,13 +340,8 @@ class Warehouse:
         self.con.execute("DROP TABLE dup")
         return rows_new
 
-    def _ledger(self, model: str, stream: str, files: list[Path], seq: int, paths: list[str]) -> None:
-        counts = dict(
-            self.con.execute(
-                "SELECT parse_filename(file_name, true), sum(num_rows) FROM parquet_file_metadata(?) GROUP BY 1",
-                [paths],
-            ).fetchall()
-        )
+    def _ledger(self, model: str, stream: str, files: list[Path], seq: int, counts: dict[str, int]) -> None:
+        """Record each file's batch as taken in (``counts``: rows per batch id, from ``_file_rows``)."""
         now = datetime.now().astimezone()
         for f in files:
             n = int(counts.get(f.stem, 0))

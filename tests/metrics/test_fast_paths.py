@@ -11,7 +11,7 @@ from scipy import stats
 
 from duckwatch.jobs import profiling
 from duckwatch.metrics import drift_decision
-from duckwatch.metrics._kstwo import kstwo_sf
+from duckwatch.metrics._kstwo import kstwo_sf, kstwo_sf_bounded
 from duckwatch.metrics.performance import rankdata
 from duckwatch.metrics.profile import (
     CategoricalVocabulary,
@@ -30,6 +30,21 @@ def test_kstwo_sf_is_scipys_on_every_branch(rng: np.random.Generator) -> None:
         )
         for x in grid:
             assert kstwo_sf(float(x), n) == float(stats.kstwo.sf(x, n))
+
+
+def test_bounded_kstwo_tail_is_conservative_and_close() -> None:
+    """Massart's bound replaces the O(n) exact tail of large n: never below it, and close."""
+    for n in (5_000, 10_001, 66_666, 400_000):
+        for s in np.linspace(0.2, 19.0, 40):
+            x = float(s / np.sqrt(n))
+            exact, fast = float(stats.kstwo.sf(x, n)), kstwo_sf_bounded(x, n)
+            if n <= 10_000 or s * s < 2.2:
+                assert fast == kstwo_sf(x, n)
+            elif exact > 1e-300:
+                assert exact <= fast
+                assert np.log(fast) <= 0.98 * np.log(exact)  # far tail: the exponent within 2%
+                if exact > 1e-6:  # where decisions are made: the value within 2%
+                    assert fast <= exact * 1.02
 
 
 def test_binomial_quantile_ranks_and_ppfs_are_scipys(rng: np.random.Generator) -> None:

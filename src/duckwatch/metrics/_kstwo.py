@@ -9,6 +9,8 @@ returning the very same numbers. `kstwo_sf` reproduces ``rv_continuous.sf``'s su
 # ruff: noqa
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.special
 
@@ -395,3 +397,16 @@ def kstwo_sf(x: float, n: int) -> float:
     if x >= 1.0:
         return 0.0
     return float(_kolmogn(int(n), float(x), cdf=False))
+
+
+def kstwo_sf_bounded(x: float, n: int) -> float:
+    """``kstwo_sf``, except in the far tail of a large n: Massart's bound 2 exp(-2 n x^2) there.
+
+    The exact tail (2 * smirnov(n, x)) sums ~n terms: 0.09 s a call at n = 66k, 1 s at 666k, paid for
+    every numeric column of every window. Where n > 10^4 and n x^2 >= 2.2 (p < 0.025) the bound is
+    never below the exact value (so a decision made on it is conservative) and exceeds it by a factor
+    of about 1 + 2x/3 (< 2% wherever p > 1e-6, the range where decisions are made).
+    """
+    if n > 10_000 and n * x * x >= 2.2:
+        return min(1.0, 2.0 * math.exp(-2.0 * n * x * x))
+    return kstwo_sf(x, n)

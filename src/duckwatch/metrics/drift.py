@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import chdtrc
 
-from duckwatch.metrics._kstwo import kstwo_sf
+from duckwatch.metrics._kstwo import kstwo_sf_bounded
 from duckwatch.metrics.drift_decision import (
     DEFAULT_FLOORS,
     DEFAULT_METHOD,
@@ -171,7 +171,7 @@ def ks(reference: NumericProfile, current: NumericProfile) -> DriftResult:
     n_eff = reference.n * current.n / (reference.n + current.n)
     # From the lower bound, so the p-value is conservative (never smaller than the exact one's).
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_value = kstwo_sf(lower, max(1, round(n_eff))) if lower > 0 else 1.0
+        p_value = kstwo_sf_bounded(lower, max(1, round(n_eff))) if lower > 0 else 1.0
     return DriftResult("ks", lower, lower, upper, upper - lower <= 1e-12, p_value, "binned_ecdf")
 
 

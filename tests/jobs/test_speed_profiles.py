@@ -136,7 +136,8 @@ def test_scan_equals_profiling_one_table(
 def test_window_volumes_equal_counting_rows(
     data_dir: DataDir, tmp_path: Path, rng: np.random.Generator, history: bool
 ) -> None:
-    # Without history each (version, experiment) has one bucket (the shortcut); with it, several.
+    # Without history each (version, experiment) has one bucket; with it, several, counted when their
+    # windows were computed (one call per earlier day, as ticks would) and read back from window_state.
     info = ModelInfo(model="m", model_key=77, display_name="m")
     table = _rows(rng, 20_000, days=1, null_keys=False)
     if history:
@@ -150,7 +151,16 @@ def test_window_volumes_equal_counting_rows(
     try:
         frame = wh.arrow(f"SELECT _version AS v, date_trunc('day', _ts) AS ws FROM {pred}").to_pandas()
         counts = frame.groupby(["v", "ws"]).size()
+        wh.execute(
+            "INSERT INTO window_state SELECT 'm', v, '', ws, ws + INTERVAL 1 day, true, NULL, NULL, NULL "
+            f"FROM (SELECT DISTINCT _version AS v, date_trunc('day', _ts) AS ws FROM {pred})"
+        )
         day = pd.Timestamp("2026-01-01", tz="UTC")
+        for (v, ws), _n in sorted(counts.items(), key=lambda kv: kv[0][1]):
+            if ws < day:  # earlier windows, computed by earlier ticks
+                _window_volumes(
+                    wh, info, [(v, "", ws.to_pydatetime(), (ws + pd.Timedelta(days=1)).to_pydatetime())]
+                )
         windows = [
             (v, "", day.to_pydatetime(), (day + pd.Timedelta(days=1)).to_pydatetime())
             for v in ("", "v2", "v3")
@@ -166,5 +176,28 @@ def test_window_volumes_equal_counting_rows(
             assert sorted(prev) == sorted(earlier)
             assert len(prev) == (6 if history and v != "v3" else 0)
         assert got[2] == (0, [])
+        # Every computed window's count is kept, equal to counting its raw rows.
+        kept = dict(
+            ((v, pd.Timestamp(ws)), n)
+            for v, ws, n in wh.rows(
+                "SELECT version, window_start, row_count FROM window_state WHERE row_count IS NOT NULL"
+            )
+        )
+        assert {k: int(v) for k, v in counts.items()} == kept
+        # Many windows at once (a backfill) take the grouped scan and give the same counts.
+        many = [
+            (v, "", ws.to_pydatetime(), (ws + pd.Timedelta(days=1)).to_pydatetime())
+            for (v, ws) in counts.index
+        ]
+        many += [
+            (
+                "v9",
+                "",
+                (day + pd.Timedelta(days=d)).to_pydatetime(),
+                (day + pd.Timedelta(days=d + 1)).to_pydatetime(),
+            )
+            for d in range(40)
+        ]
+        assert [n for n, _prev in _window_volumes(wh, info, many)] == [int(c) for c in counts] + [0] * 40
     finally:
         wh.close()

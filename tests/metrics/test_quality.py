@@ -215,3 +215,10 @@ def test_exactly_the_drifted_columns_are_flagged(
     assert tick.drift_flags == {"num_0", "num_1", "cat_2"}
     assert "num_3" in tick.quality_flags
     assert tick.drift_flags | tick.quality_flags == {"num_0", "num_1", "cat_2", "num_3"}
+
+
+def test_duplicate_id_share_is_exact_with_a_fixed_warning_share() -> None:
+    # Per-window counts come from the quarantine; see tests/test_duplicate_ids.py for the end-to-end answers.
+    q = quality.duplicate_id_share(30, 1000)
+    assert q.value == 30 / 1030 and q.flagged and q.threshold == quality.DUPLICATE_ID_WARNING
+    assert not quality.duplicate_id_share(5, 995).flagged  # 0.5%: below the 1% warning share

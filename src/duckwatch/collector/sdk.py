@@ -432,6 +432,7 @@ class Collector:
                         "_reason": reason,
                         "_raw": json.dumps(raw, default=str, ensure_ascii=False),
                         "_received_at": now,
+                        "_ts": outcome.quarantined_ts.get(i),
                     }
                     for (i, reason), raw in zip(outcome.quarantined, rows, strict=True)
                 ],

@@ -14,7 +14,8 @@ import pyarrow as pa
 from duckwatch.jobs.custom import custom_rows
 from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
 from duckwatch.jobs.drift_rolling import OUTPUT_ROLES, baseline_rows, rolling_rows, rolling_windows
-from duckwatch.jobs.outcomes import performance_rows
+from duckwatch.jobs.duplicate_ids import duplicate_id_rows
+from duckwatch.jobs.outcomes import performance_rows, prime_calibrator
 from duckwatch.jobs.output_lists import list_output_rows
 from duckwatch.jobs.profiling import (
     build_reference,
@@ -25,6 +26,7 @@ from duckwatch.jobs.profiling import (
     update_profiles,
     window_profiles,
 )
+from duckwatch.jobs.windows_rows import is_row_window, row_window_volumes
 from duckwatch.metrics import quality
 from duckwatch.metrics.drift import DEFAULT_METHOD, decide, drift_cell
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
@@ -47,18 +49,23 @@ def compute_model(
     load_builtins()
     columns = catalog.get_columns(settings, info.model)
     cols = profiled_columns(columns)
-    if not wh.has_table(info.model_key, "predictions"):
-        return 0
     seq = current_seq(wh)
     wh.execute("BEGIN")  # profiles and the profiled-up-to mark move together, or not at all
     try:
-        if build_reference(wh, info, cols, now) is None:
+        # A reference is profiled (and its calibrator fitted) in the first tick after it arrives,
+        # before any prediction does: later ticks only profile new rows.
+        new_reference = build_reference(wh, info, cols, now)
+        if new_reference is None:
             update_profiles(wh, info, cols, seq)
         mark_profiled(wh, info.model, seq)
         wh.execute("COMMIT")
     except BaseException:
         wh.execute("ROLLBACK")
         raise
+    if new_reference is not None:
+        prime_calibrator(wh, info, columns)
+    if not wh.has_table(info.model_key, "predictions"):
+        return 0
     reference = load_reference(wh, info.model)
     windows = wh.rows(
         "SELECT version, experiment, window_start, window_end FROM window_state "
@@ -69,13 +76,15 @@ def compute_model(
         return 0
     by_id = {c.col_id: c for c in columns}
     frames = []
-    volumes = _window_volumes(wh, info, windows)
+    # Row-count windows all hold N rows: volume against the usual volume means nothing there.
+    volumes = (row_window_volumes if is_row_window(info.window) else _window_volumes)(wh, info, windows)
     raw = RawRows(wh, info, now, raw_rows_budget(info.meta))
     k_rolling = rolling_windows(info.meta)
     for (version, experiment, ws, we), (n, prev) in zip(windows, volumes, strict=True):
         rows: list[dict[str, Any]] = []
         profiles = window_profiles(wh, info.model, version, experiment, ws)
         rows += _volume_rows(info, n, prev)
+        rows += duplicate_id_rows(wh, info, columns, (version, experiment, ws, we), n)
         if reference:
             rows += _drift_and_quality_rows(reference, profiles, by_id, raw, (version, experiment, ws, we))
             if info.meta.get("compare_previous_window"):
@@ -183,48 +192,79 @@ def _alerting(
     return frame if isinstance(frame, pd.DataFrame) else results
 
 
+# Up to this many windows in a tick are counted one by one; more (a backfill) by one grouped scan.
+_COUNT_EACH_MAX = 32
+
+
 def _window_volumes(
     wh: Warehouse, info: catalog.ModelInfo, windows: list[tuple[Any, ...]]
 ) -> list[tuple[int, list[float]]]:
-    """Per window: its rows, and the raw counts of the previous (up to 14) windows, in one query."""
+    """Per window: its rows, and the row counts of the previous (up to 14) non-empty windows.
+
+    Only the windows being computed are counted from raw rows; their counts are kept in
+    ``window_state.row_count``, where the previous windows' counts are read back. Re-counting those
+    14 windows' raw rows cost ~1 s per tick on a 10M-row history.
+    """
     pred = raw_table(info.model_key, "predictions")
     unit = info.window
-    span = [min(w[2] for w in windows), max(w[3] for w in windows)]
-    scan = f"{pred} WHERE _ts >= CAST(? AS TIMESTAMPTZ) - INTERVAL 14 {unit} AND _ts < ?"
-    # Rows per window bucket. Truncating every row's time costs ~0.2 s per million rows, so first ask
-    # for each (version, experiment)'s first and last bucket: when they agree (truncation is monotone)
-    # that one bucket holds all its rows, and the counts go into the query below as a literal list.
-    ends = wh.rows(
-        f"SELECT _version, _experiment, {window_expr(unit, 'min(_ts)')}, {window_expr(unit, 'max(_ts)')}, "
-        f"count(*) FROM {scan} GROUP BY ALL",
-        span,
-    )
-    params: list[Any]
-    if all(first == last for _v, _e, first, last, _n in ends):
-        buckets = (
-            "SELECT unnest(CAST(? AS VARCHAR[])) AS _version, unnest(CAST(? AS VARCHAR[])) AS _experiment, "
-            "unnest(CAST(? AS TIMESTAMPTZ[])) AS bs, unnest(CAST(? AS BIGINT[])) AS n"
+    if len(windows) <= _COUNT_EACH_MAX:
+        # Few windows (the usual tick: the new one and a matured one weeks earlier): count each by its
+        # time range, which skips other days' files, instead of truncating every row between them.
+        found = wh.rows(
+            " UNION ALL ".join(
+                f"SELECT ?, ?, CAST(? AS TIMESTAMPTZ), count(*) FROM {pred} "
+                "WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
+                for _ in windows
+            ),
+            [p for v, e, ws, we in windows for p in (v, e, ws, v, e, ws, we)],
         )
-        params = [[r[j] for r in ends] for j in (0, 1, 2, 4)]
     else:
-        buckets = (
-            f"SELECT _version, _experiment, {window_expr(unit)} AS bs, count(*) AS n FROM {scan} GROUP BY ALL"
+        span = [min(w[2] for w in windows), max(w[3] for w in windows)]
+        scan = f"{pred} WHERE _ts >= ? AND _ts < ?"
+        # Truncating every row's time costs ~0.2 s per million rows, so first ask for each (version,
+        # experiment)'s first and last bucket: when they agree (truncation is monotone) that one
+        # bucket holds all its rows.
+        ends = wh.rows(
+            f"SELECT _version, _experiment, {window_expr(unit, 'min(_ts)')}, {window_expr(unit, 'max(_ts)')}, "
+            f"count(*) FROM {scan} GROUP BY ALL",
+            span,
         )
-        params = span
+        if all(first == last for _v, _e, first, last, _n in ends):
+            found = [(v, e, first, n) for v, e, first, _last, n in ends]
+        else:
+            found = wh.rows(
+                f"SELECT _version, _experiment, {window_expr(unit)} AS bs, count(*) FROM {scan} GROUP BY ALL",
+                span,
+            )
+    counts = {(v, e, _utc(bs)): int(n) for v, e, bs, n in found}
+    fresh = [counts.get((w[0], w[1], _utc(w[2])), 0) for w in windows]
+    wh.execute(
+        "UPDATE window_state SET row_count = w.n FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS v, "
+        "unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws, "
+        "unnest(CAST(? AS BIGINT[])) AS n) AS w WHERE window_state.model = ? AND window_state.version = w.v "
+        "AND window_state.experiment = w.e AND window_state.window_start = w.ws",
+        [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows], fresh, info.model],
+    )
     found = wh.rows(
         f"""WITH w AS (SELECT unnest(range(?)) AS i, unnest(CAST(? AS VARCHAR[])) AS v,
-                unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws,
-                unnest(CAST(? AS TIMESTAMPTZ[])) AS we),
-        b AS ({buckets})
-        SELECT w.i, coalesce(sum(b.n) FILTER (WHERE b.bs >= w.ws AND b.bs < w.we), 0),
-               list(b.n) FILTER (WHERE b.bs < w.ws AND b.bs >= w.ws - INTERVAL 14 {unit})
-        FROM w LEFT JOIN b ON b._version = w.v AND b._experiment = w.e GROUP BY w.i""",
-        [len(windows), *([w[j] for w in windows] for j in range(4)), *params],
+                unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws)
+        SELECT w.i, list(s.row_count) FILTER (WHERE s.row_count > 0)
+        FROM w LEFT JOIN window_state s ON s.model = ? AND s.version = w.v AND s.experiment = w.e
+            AND s.window_start < w.ws AND s.window_start >= w.ws - INTERVAL 14 {unit}
+        GROUP BY w.i""",
+        [len(windows), *([w[j] for w in windows] for j in range(3)), info.model],
     )
-    out: list[tuple[int, list[float]]] = [(0, [])] * len(windows)
-    for i, n, prev in found:
-        out[int(i)] = (int(n), [float(x) for x in prev or []])
+    out: list[tuple[int, list[float]]] = [(n, []) for n in fresh]
+    for i, prev in found:
+        out[int(i)] = (fresh[int(i)], [float(x) for x in prev or []])
     return out
+
+
+def _utc(ts: Any) -> Any:
+    """One spelling of a window start for dictionary keys, whichever zone DuckDB returned it in."""
+    return (
+        pd.Timestamp(ts).tz_convert("UTC") if pd.Timestamp(ts).tzinfo else pd.Timestamp(ts).tz_localize("UTC")
+    )
 
 
 def _volume_rows(info: catalog.ModelInfo, n: int, prev: list[float]) -> list[dict[str, Any]]:

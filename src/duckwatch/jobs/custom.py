@@ -32,6 +32,7 @@ import os
 import re
 from typing import Any
 
+from duckwatch.jobs.windows_rows import window_where
 from duckwatch.metrics.registry import all_metrics
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
@@ -52,7 +53,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _window_sql(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> str:
+def _window_sql(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], where: str) -> str:
     """The window's rows with user column names (predictions + the latest outcome's label)."""
     pred = raw_table(info.model_key, "predictions")
     have = wh.table_columns(pred)
@@ -68,12 +69,9 @@ def _window_sql(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> st
         return (
             f"SELECT p._id AS _id, p._ts AS _ts{sel}, o._label FROM {pred} p LEFT JOIN "
             f"(SELECT _id, arg_max({label.col_id}, _received_at) AS _label FROM {out} GROUP BY _id) o "
-            f"ON p._id = o._id WHERE p._version = ? AND p._experiment = ? AND p._ts >= ? AND p._ts < ?"
+            f"ON p._id = o._id WHERE {where}"
         )
-    return (
-        f"SELECT p._id AS _id, p._ts AS _ts{sel}, NULL AS _label FROM {pred} p "
-        f"WHERE p._version = ? AND p._experiment = ? AND p._ts >= ? AND p._ts < ?"
-    )
+    return f"SELECT p._id AS _id, p._ts AS _ts{sel}, NULL AS _label FROM {pred} p WHERE {where}"
 
 
 def custom_rows(
@@ -85,8 +83,8 @@ def custom_rows(
     sql_metrics = info.meta.get("sql_metrics") or {}
     if not specs and not sql_metrics:
         return []
-    params = [version, experiment, ws, we]
-    window = _window_sql(wh, info, columns)
+    where, params = window_where(wh, info, version, experiment, ws, we, "p.")
+    window = _window_sql(wh, info, columns, where)
     rows: list[dict[str, Any]] = []
     if specs:
         frame = wh.arrow(window, params).to_pandas()

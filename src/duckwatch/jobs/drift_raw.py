@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from duckwatch.jobs.profiling import _available, _first_full_window
+from duckwatch.jobs.profiling import _auto_reference, _available
+from duckwatch.jobs.windows_rows import window_where
 from duckwatch.metrics.drift_decision import DriftCell
 from duckwatch.metrics.drift_exact import MAX_RAW_ROWS, ambiguous, bins_to_read, refine_cell, refine_ks
 from duckwatch.metrics.profile import CategoricalProfile, NumericBinning, NumericProfile
@@ -85,8 +86,8 @@ class RawRows:
         if col.col_id not in _available(self.wh, self.info.model_key, "predictions"):
             return None
         version, experiment, ws, we = window
-        where = "_version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
-        return _read_bins(self.wh, table, where, [version, experiment, ws, we], col.col_id, cur, bins)
+        where, params = window_where(self.wh, self.info, version, experiment, ws, we)
+        return _read_bins(self.wh, table, where, params, col.col_id, cur, bins)
 
     def _reference_values(
         self, col: ColumnInfo, ref: NumericProfile, bins: list[int]
@@ -108,14 +109,10 @@ class RawRows:
             table, where, params = raw_table(key, "reference"), "_version = ?", [self._ref_version[0]]
         else:
             if self._auto_window is _UNSET:
-                self._auto_window = _first_full_window(self.wh, self.info, self.now)
+                self._auto_window = _auto_reference(self.wh, self.info, self.now)
             if self._auto_window is None or col.col_id not in _available(self.wh, key, "predictions"):
                 return None
-            table, where, params = (
-                raw_table(key, "predictions"),
-                "_ts >= ? AND _ts < ?",
-                list(self._auto_window),
-            )
+            table, where, params = raw_table(key, "predictions"), self._auto_window[1], self._auto_window[2]
         return _read_bins(self.wh, table, where, params, col.col_id, ref, bins)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from duckwatch.jobs.windows_rows import window_where
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
@@ -20,8 +21,7 @@ def list_output_rows(
     for col in columns:
         if col.role != "prediction" or col.dtype != "list":
             continue
-        where = "_version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
-        params = [version, experiment, ws, we]
+        where, params = window_where(wh, info, version, experiment, ws, we)
         n, mean_len, empty = wh.rows(
             f"SELECT count(*), avg(len({col.col_id})), avg(CASE WHEN {col.col_id} IS NULL OR len({col.col_id}) = 0 "
             f"THEN 1.0 ELSE 0.0 END) FROM {pred} WHERE {where}",

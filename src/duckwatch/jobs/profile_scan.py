@@ -21,7 +21,7 @@ from duckwatch.metrics.profile import (
     profile_category_counts,
     profile_numeric,
 )
-from duckwatch.store.catalog import ColumnInfo
+from duckwatch.store.catalog import ColumnInfo, row_window_size
 from duckwatch.store.warehouse import Warehouse, window_expr
 
 Profile = NumericProfile | CategoricalProfile
@@ -155,7 +155,9 @@ def scan_profiles(
     profiling one table of every column gives: the same rows in the same (scan) order per group.
     Categorical columns are counted by DuckDB; numeric ones are read a chunk of columns at a time.
     """
-    keys_sql = f"_version, _experiment, {window_expr(window)} AS ws" if window else ""
+    # Row-count windows: the source carries each row's window start as _ws (jobs/windows_rows.py).
+    ws_sql = ("_ws" if row_window_size(window) else window_expr(window)) if window else ""
+    keys_sql = f"_version, _experiment, {ws_sql} AS ws" if window else ""
     if window:
         found = _one_window(wh, source, params, window)
         if found is None:
@@ -254,6 +256,8 @@ def _one_window(wh: Warehouse, source: str, params: list[Any], window: str) -> l
     Truncating each row's time costs ~0.2 s per million rows; the first and last times of the
     (version, experiment) tell the same when they fall in one window, since truncation is monotone.
     """
+    if row_window_size(window):
+        return None
     found = wh.rows(
         f"SELECT _version, _experiment, {window_expr(window, 'min(_ts)')}, {window_expr(window, 'max(_ts)')}, "
         f"count(*), count(_ts) FROM {source} GROUP BY ALL",

@@ -16,6 +16,7 @@ from duckwatch.jobs.profile_scan import (  # noqa: F401  (_columns_frame, _group
     _profile,
     scan_profiles,
 )
+from duckwatch.jobs.windows_rows import first_closed_windows, is_row_window, profile_source
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table, window_expr
@@ -97,7 +98,7 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     else:
         use, version, source, rest = [], None, "", list(cols)
     if rest:
-        window = _first_full_window(wh, info, now)
+        window = _auto_reference(wh, info, now)
         if window is None and not use:
             return None
         if window is not None:
@@ -106,8 +107,8 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
             rest = [c for c in rest if c.col_id in have]
             if rest:
                 label = f"first production window {window[0]:%Y-%m-%d %H:%M}"
-                rows = f"{pred} WHERE _ts >= ? AND _ts < ?"
-                _store_reference(wh, info.model, rest, rows, list(window), label, now)
+                rows = f"{pred} WHERE {window[1]}"
+                _store_reference(wh, info.model, rest, rows, window[2], label, now)
                 source = source or label
     if use:
         _store_reference(wh, info.model, use, f"{ref_table} WHERE _version = ?", [version], source, now)
@@ -120,6 +121,16 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
 
 def _available(wh: Warehouse, model_key: int, stream: str) -> set[str]:
     return set(wh.table_columns(raw_table(model_key, stream)))
+
+
+def _auto_reference(wh: Warehouse, info: ModelInfo, now: datetime) -> tuple[datetime, str, list[Any]] | None:
+    """Rows of the first closed windows as (first window start, WHERE clause, parameters), or None."""
+    if is_row_window(info.window):
+        return first_closed_windows(
+            wh, info, now, AUTO_REFERENCE_ROWS, MIN_AUTO_REFERENCE_ROWS, AUTO_REFERENCE_WINDOWS
+        )
+    window = _first_full_window(wh, info, now)
+    return None if window is None else (window[0], "_ts >= ? AND _ts < ?", list(window))
 
 
 def _first_full_window(wh: Warehouse, info: ModelInfo, now: datetime) -> tuple[datetime, datetime] | None:
@@ -184,7 +195,10 @@ def update_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     # Every tick since the last profiled one: a tick killed after ingesting leaves its rows to the next.
     where = " WHERE _seq > ? AND _seq <= ?" if seq is not None else ""
     params = [profiled_seq(wh, info.model), seq] if seq is not None else []
-    parts = scan_profiles(wh, f"{pred}{where}", params, use, lambda col: reference[col.col_id], info.window)
+    source = f"{pred}{where}"
+    if is_row_window(info.window):
+        source, params = profile_source(info, source, params)
+    parts = scan_profiles(wh, source, params, use, lambda col: reference[col.col_id], info.window)
     if not parts:
         return 0
     stored = _stored_profiles(wh, info.model, [k for k in parts if k is not None])

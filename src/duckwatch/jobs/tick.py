@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from duckwatch.config import DataDir
 from duckwatch.jobs.lock import job_lock
 from duckwatch.jobs.profiling import profiled_seq
+from duckwatch.jobs.windows_rows import is_row_window, mark_dirty_rows
 from duckwatch.store import catalog
 from duckwatch.store.landing import pending, pending_models, remove_stale_temp_files
 from duckwatch.store.published import publish_model
@@ -128,6 +129,9 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
     """New predictions dirty their windows; new outcomes dirty the windows of their predictions."""
     pred = raw_table(info.model_key, "predictions")
     if not wh.has_table(info.model_key, "predictions"):
+        return
+    if is_row_window(info.window):  # windows of N rows: cut points are kept in row_windows
+        mark_dirty_rows(wh, info, profiled_seq(wh, info.model), seq)
         return
     w = window_expr(info.window, "_ts")
     unit = info.window

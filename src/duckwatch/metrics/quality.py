@@ -14,8 +14,12 @@ from duckwatch.metrics.registry import metric
 __all__ = [
     "DEFAULT_SHARE_FLOOR",
     "DEFAULT_SHARE_QUANTILE",
+    "DUPLICATE_ID_CRITICAL",
+    "DUPLICATE_ID_WARNING",
     "QualityResult",
     "constant_column",
+    "duplicate_id_share",
+    "duplicate_id_status",
     "inf_share",
     "nan_share",
     "null_share",
@@ -218,3 +222,35 @@ def constant_column(reference: Profile, current: Profile) -> QualityResult:
     # A handful of rows is constant by chance; only a real window stuck on one value is news.
     big_enough = current.n >= MIN_ROWS_FOR_CONSTANT
     return QualityResult("constant_column", float(cur), float(ref), None, cur and not ref and big_enough)
+
+
+# Repeated ids are never expected (a retry with an idempotency key is not one), so fixed shares judge them.
+DUPLICATE_ID_WARNING = 0.01
+DUPLICATE_ID_CRITICAL = 0.05
+
+
+@metric(
+    name="duplicate_id_share",
+    display_name="Duplicate ids",
+    meaning="Share of the window's predictions whose id repeated an id already received (set aside, not stored).",
+    family="quality",
+    shape="scalar_series",
+    normal_range=(0.0, DUPLICATE_ID_WARNING),
+    higher_is_worse=True,
+    kinds=("id",),
+)
+def duplicate_id_share(duplicates: int, stored: int, warning: float = DUPLICATE_ID_WARNING) -> QualityResult:
+    """Duplicates / (stored + duplicates), exact; flagged above ``warning``."""
+    n = duplicates + stored
+    if n <= 0:
+        return QualityResult("duplicate_id_share", float("nan"), None, warning, False)
+    value = duplicates / n
+    detail = f"{duplicates} of {n} rows"
+    return QualityResult("duplicate_id_share", value, None, warning, value > warning, detail)
+
+
+def duplicate_id_status(value: float, critical: float = DUPLICATE_ID_CRITICAL) -> str:
+    """Default status of a duplicate-id share: critical above ``critical``, warning above the warning share."""
+    if not value > DUPLICATE_ID_WARNING:  # NaN included
+        return "ok"
+    return "critical" if value > critical else "warning"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from duckwatch.errors import BadInputError
 from duckwatch.store.settings import Settings, audit, utcnow
 
 MODEL_FIELDS = (
@@ -22,6 +24,8 @@ MODEL_FIELDS = (
     "value_matrix",
     "meta",
 )
+TIME_WINDOWS = ("hour", "day", "week", "month")
+_ROWS_WINDOW = re.compile(r"^rows:([0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,26 @@ class ModelInfo:
     meta: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
+
+
+def row_window_size(window: str) -> int | None:
+    """N of a row-count window ``rows:N``; None for a time window (hour, day, week, month)."""
+    found = _ROWS_WINDOW.match(window.strip()) if isinstance(window, str) else None
+    return int(found.group(1)) if found else None
+
+
+def check_window(window: Any) -> str:
+    """The window setting, normalised; raises BadInputError naming the accepted values."""
+    text = window.strip().lower() if isinstance(window, str) else ""
+    if text in TIME_WINDOWS:
+        return text
+    size = row_window_size(text)
+    if size is not None and size > 0:
+        return f"rows:{size}"
+    raise BadInputError(
+        f"window {window!r} is not valid: use hour, day, week or month (in the model's time zone), "
+        "or rows:N with N a whole number of rows >= 1 (e.g. rows:1000)"
+    )
 
 
 def _model_from_row(row: dict[str, Any]) -> ModelInfo:
@@ -131,6 +155,8 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
             value = json.dumps(value or {}, sort_keys=True)
         elif key == "missing_label_is_negative":
             value = int(bool(value))
+        elif key == "window":
+            value = check_window(value)
         out[key] = value
     return out
 

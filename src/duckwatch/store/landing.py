@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -71,6 +71,8 @@ class BatchOutcome:
     quarantined: list[tuple[int, str]] = field(default_factory=list)
     retyped: dict[str, int] = field(default_factory=dict)
     path: Path | None = None
+    # Source row -> event time (UTC) of quarantined rows whose time could be read.
+    quarantined_ts: dict[int, datetime] = field(default_factory=dict)
 
 
 def _lit(text: str) -> str:
@@ -278,6 +280,8 @@ def _land(con: duckdb.DuckDBPyConnection, table: pa.Table, plan: BatchPlan, land
         retyped = {name: int(v) for (name, _), v in zip(retype_checks, row, strict=True) if v}
     landed = n - len(bad)
     outcome = BatchOutcome(plan.batch_id, landed, bad, retyped)
+    if bad:
+        outcome.quarantined_ts = _event_times(con, plan, [r for r, _ in bad], params)
     if landed:
         source = "src"
         if bad:
@@ -309,6 +313,21 @@ def _land(con: duckdb.DuckDBPyConnection, table: pa.Table, plan: BatchPlan, land
             synthetic_ids=plan.id_index is None,
         )
     return outcome
+
+
+def _event_times(
+    con: duckdb.DuckDBPyConnection, plan: BatchPlan, rows: list[int], params: list[object]
+) -> dict[int, datetime]:
+    """Event time (UTC) of the given source rows, where it reads as one (quarantine keeps it)."""
+    con.register("_dw_q", pa.table({"r": pa.array(rows, pa.int64())}))
+    try:
+        found = con.execute(
+            f"SELECT _row, timezone('UTC', {_ts_expr(plan)}) FROM src SEMI JOIN _dw_q q ON src._row = q.r",
+            params,
+        ).fetchall()
+    finally:
+        con.unregister("_dw_q")
+    return {int(r): ts.replace(tzinfo=UTC) for r, ts in found if isinstance(ts, datetime)}
 
 
 def _seal(
@@ -359,6 +378,7 @@ def write_quarantine(rows: list[dict[str, object]], landing: Path, model: str, b
             ("_reason", pa.string()),
             ("_raw", pa.string()),
             ("_received_at", pa.timestamp("us", tz="UTC")),
+            ("_ts", pa.timestamp("us", tz="UTC")),  # event time when readable (absent: NULL)
         ]
     )
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)

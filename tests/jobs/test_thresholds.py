@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from alerting_frames import day, frame, model, row
@@ -59,6 +61,44 @@ def test_absolute_sigma_relative_known_answers() -> None:
     assert th.evaluate(relative, 0.89, prior=[(1.0, None)] * 7).status == "critical"
     assert th.evaluate(_t(kind="status"), 0.3, row_status="critical").status == "critical"
     assert th.evaluate(absolute, 0.9, row_status="insufficient").status == "insufficient"
+
+
+def _baseline_by_full_scan(
+    t: alerting.Threshold, n: float | None, prior: list[tuple[float, float | None]]
+) -> list[float]:
+    """The baseline pool as first written: filter the whole history, then keep the last `lookback`."""
+    values = [(v, m) for v, m in prior if v is not None and math.isfinite(v)]
+    if t.kind == "sigma":
+        similar = [v for v, m in values if n and m and 0.5 * n <= m <= 2.0 * n]
+        return (similar if len(similar) >= th.MIN_BASELINE else [v for v, _ in values])[-max(t.lookback, 1) :]
+    return [v for v, _ in values][-max(t.lookback, 1) :]
+
+
+def test_baselines_read_from_the_end_equal_filtering_the_whole_history() -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(400):
+        t = _t(
+            kind=("sigma", "relative")[trial % 2],
+            direction="above",
+            warning=2.0,
+            lookback=int(rng.integers(1, 20)),
+        )
+        prior: list[tuple[float, float | None]] = [
+            (
+                float(rng.choice([rng.normal(), np.nan, np.inf])),
+                float(rng.choice([100, 150, 1000, 0])) or None,
+            )
+            for _ in range(int(rng.integers(0, 80)))
+        ]
+        n = float(rng.choice([100.0, 1000.0, 0.0]))
+        pool = _baseline_by_full_scan(t, n, prior)
+        ev = th.evaluate(t, 5.0, n=n, prior=prior)
+        if len(pool) >= min(th.MIN_BASELINE, t.lookback) and (
+            t.kind == "relative" or len(pool) >= th.MIN_BASELINE
+        ):
+            assert ev.baseline == sum(pool) / len(pool)
+        else:
+            assert ev.baseline is None
 
 
 def test_a_move_inside_the_windows_confidence_interval_does_not_breach() -> None:

@@ -101,10 +101,15 @@ def dedup_key(model: str, key: dict[str, str]) -> str:
     return "|".join([model, *(str(key[k]) for k in ("version", "experiment", "metric", "col", "segment"))])
 
 
-def _iso_column(values: pd.Series) -> list[str]:
-    """UTC ISO-8601 text with microseconds (vectorised: strftime cost 0.1 s per 25k rows)."""
+def _micros(values: pd.Series) -> np.ndarray:
+    """UTC epoch microseconds: they sort and compare as the ISO text does, without building 2 strings a row."""
     ts = pd.to_datetime(values, utc=True).dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
-    return [f"{x}+00:00" for x in np.datetime_as_string(ts, unit="us")]
+    return ts.astype(np.int64)
+
+
+def _iso_micros(us: int) -> str:
+    """UTC ISO-8601 text with microseconds of one epoch-microsecond value (the form alerts store)."""
+    return f"{np.datetime_as_string(np.datetime64(int(us), 'us'), unit='us')}+00:00"
 
 
 def _recent_history(history: pd.DataFrame, out: pd.DataFrame, thresholds: list[Threshold]) -> pd.DataFrame:
@@ -131,8 +136,8 @@ def _decide(
     parts = [history.assign(_new=-1), new] if len(history) else [new]
     combined = pd.concat(parts, ignore_index=True)
     combined[SERIES] = combined[SERIES].fillna("").astype(str)
-    combined["_start"] = _iso_column(combined["window_start"])
-    combined["_end"] = _iso_column(combined["window_end"])
+    combined["_start"] = _micros(combined["window_start"])
+    combined["_end"] = _micros(combined["window_end"])
     # A recomputed window replaces its older copy (new rows sort after history rows).
     combined = combined.sort_values([*SERIES, "_start", "_new"], kind="stable")
     combined = combined.drop_duplicates([*SERIES, "_start"], keep="last").reset_index(drop=True)
@@ -168,9 +173,9 @@ def _series(
     # which happens in window order, so a window that just became final is the newest decision.
     label_driven = key["family"] in ("performance", "volume", "kpi")
     decided_until = (
-        ""
+        -(2**63)
         if label_driven
-        else max((cols["_start"][i] for i in range(lo, hi) if cols["_new"][i] < 0), default="")
+        else max((cols["_start"][i] for i in range(lo, hi) if cols["_new"][i] < 0), default=-(2**63))
     )
     for i in range(lo, hi):
         value, n = _float(cols["value"][i]), _float(cols["n"][i])
@@ -219,9 +224,9 @@ def _series(
                 value,
                 ev.bound,
                 ev.baseline,
-                since,
-                cols["_start"][i],
-                cols["_end"][i],
+                _iso_micros(since),
+                _iso_micros(cols["_start"][i]),
+                _iso_micros(cols["_end"][i]),
                 details,
             )
         )

@@ -31,6 +31,25 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# JSON text columns stored with zstd: left to itself, DuckDB's checkpoint tries every string
+# compression on them, ~0.1 s of CPU per publish on 100 windows x 27 columns of profiles; zstd is
+# the cheapest of those and gives the smallest file.
+_ZSTD = {
+    "profiles": ("profile",),
+    "metric_results": ("details",),
+    "reference_profiles": ("profile", "binning"),
+}
+
+
+def _create_like(con: Any, table: str, zstd: tuple[str, ...]) -> None:
+    """An empty ``pub.{table}`` with the warehouse table's columns and types, ``zstd`` columns compressed so."""
+    cols = con.execute(f"DESCRIBE {table}").fetchall()
+    spec = ", ".join(
+        f'"{name}" {dtype}' + (" USING COMPRESSION zstd" if name in zstd else "") for name, dtype, *_ in cols
+    )
+    con.execute(f"CREATE TABLE pub.{table} ({spec})")
+
+
 def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
     """Build the model's published file under a temp name, close it, fsync, and swap it in."""
     folder = wh.data.published
@@ -40,9 +59,12 @@ def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
     con = wh.con
     con.execute(f"ATTACH {_lit(str(tmp))} AS pub")
     try:
+        # One transaction: each autocommitted statement synced the new file's WAL on its own.
+        con.execute("BEGIN")
         con.execute("CREATE TABLE pub.schema_version AS SELECT * FROM schema_version")
         for table in ("metric_results", "window_state", "profiles", "reference_profiles"):
-            con.execute(f"CREATE TABLE pub.{table} AS SELECT * FROM {table} WHERE model = ?", [model])
+            _create_like(con, table, _ZSTD.get(table, ()))
+            con.execute(f"INSERT INTO pub.{table} SELECT * FROM {table} WHERE model = ?", [model])
         con.execute(
             "CREATE TABLE pub.quarantine AS SELECT * FROM quarantine WHERE model = ? "
             f"ORDER BY received_at DESC LIMIT {QUARANTINE_KEEP}",
@@ -58,6 +80,10 @@ def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
             "CREATE TABLE pub.meta AS SELECT ? AS model, CAST(? AS TIMESTAMPTZ) AS published_at",
             [model, datetime.now(UTC)],
         )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     finally:
         con.execute("DETACH pub")
     fsync_file(tmp)

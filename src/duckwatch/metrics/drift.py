@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import chdtrc
 
 from duckwatch.metrics._kstwo import kstwo_sf_bounded
 from duckwatch.metrics.drift_decision import (
@@ -39,6 +38,7 @@ from duckwatch.metrics.drift_kernels import (
 )
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import metric
+from duckwatch.metrics.special import chi2_sf
 
 __all__ = [
     "DEFAULT_FLOORS",
@@ -344,4 +344,4 @@ def chi2(reference: CategoricalProfile, current: CategoricalProfile) -> DriftRes
     # Same statistic as scipy.stats.chi2_contingency(correction=False), without its per-call overhead.
     v = float(cramers_v_kernel(r[keep], c[keep]))
     statistic = v * v * float(r.sum() + c.sum())
-    return _exact("chi2", v, "contingency", float(chdtrc(int(keep.sum()) - 1, statistic)))
+    return _exact("chi2", v, "contingency", chi2_sf(int(keep.sum()) - 1, statistic))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import rel_entr
 
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
+from duckwatch.metrics.special import rel_entr
 
 __all__ = [
     "PSI_EPSILON",

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import stdtrit
 
 from duckwatch.metrics.registry import MetricSpec, register
 
@@ -104,6 +103,8 @@ def t_interval(values: FloatArray, level: float = 0.95) -> tuple[float, float, f
     mean = float(values.mean())
     if n < 2:
         return mean, float("nan"), float("nan")
+    from scipy.special import stdtrit  # regression/value metrics only: keep scipy off the tick import
+
     half = float(stdtrit(n - 1, 0.5 + level / 2)) * float(values.std(ddof=1)) / math.sqrt(n)
     return mean, mean - half, mean + half
 

@@ -11,7 +11,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
+
+from duckwatch.metrics.special import ndtr
 
 __all__ = ["SegmentReport", "SegmentResult", "benjamini_hochberg", "rank_degraded_segments"]
 
@@ -74,7 +75,7 @@ def _one_sided_test(
         # Both windows all-success or all-failure: identical rates, nothing to detect.
         return 0.0, 1.0
     z = worse / se
-    return z, float(ndtr(-z))
+    return z, ndtr(-z)
 
 
 def rank_degraded_segments(

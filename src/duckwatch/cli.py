@@ -7,10 +7,16 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from duckwatch.config import DATA_DIR_ENV, resolve_data_dir
 from duckwatch.errors import DuckwatchError
+
+if TYPE_CHECKING:
+    from duckwatch.store.landing_copy import BackgroundCopy
+
+# Suffixes of files landed whole (store.files.FORMATS, without importing it: it imports pyarrow).
+_SUFFIX_FORMATS = {".parquet": "parquet", ".pq": "parquet"}
 
 EPILOG = """examples:
   duckwatch init
@@ -180,21 +186,40 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _ingest_file(args: argparse.Namespace, stream: str) -> int:
-    from duckwatch.collector.sdk import Collector
-    from duckwatch.store.files import FORMATS, FileRead, read_file
-
     data = resolve_data_dir(args.data_dir)
+    copy = None
+    if (
+        args.file_format or _SUFFIX_FORMATS.get(args.file.suffix.lower())
+    ) == "parquet" and args.file.is_file():
+        # Parquet files are validated where they lie and sealed as a byte copy (never re-encoded).
+        # The copy (and the wait for the disk) starts now, while DuckDB is imported and the file
+        # validated; it only becomes visible once both passed.
+        from duckwatch.names import check_model_name
+        from duckwatch.store.landing_copy import start_copy
+
+        copy = start_copy(args.file, data.landing, stream, check_model_name(args.model))
+    try:
+        return _ingest_with(args, stream, data.root, copy)
+    finally:
+        if copy is not None:
+            copy.discard()  # no-op once sealed
+
+
+def _ingest_with(args: argparse.Namespace, stream: str, root: Path, copy: BackgroundCopy | None) -> int:
+    from duckwatch.collector.sdk import Collector
+    from duckwatch.store.files import FileRead, read_file
+
     version = args.version if stream != "outcomes" else ""
     experiment = getattr(args, "experiment", "") if stream == "predictions" else ""
-    # Parquet files are validated where they lie and sealed as a byte copy (never re-encoded).
-    whole = (args.file_format or FORMATS.get(args.file.suffix.lower())) == "parquet" and args.file.is_file()
-    read = FileRead(None, []) if whole else read_file(args.file, args.file_format)
-    with Collector(data.root) as col:
+    read = FileRead(None, []) if copy is not None else read_file(args.file, args.file_format)
+    with Collector(root) as col:
         roles = _roles(args)
         if roles:
             col.declare(args.model, **roles)
         if read.table is None:
-            res = col.log_parquet(args.model, stream, args.file, version=version, experiment=experiment)
+            res = col.log_parquet(
+                args.model, stream, args.file, version=version, experiment=experiment, copy=copy
+            )
         elif stream == "reference":
             res = col.log_reference(args.model, read.table, version=version)
         elif stream == "outcomes":

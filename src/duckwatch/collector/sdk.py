@@ -35,6 +35,7 @@ from duckwatch.store.landing import (
     land_batch,
     write_quarantine,
 )
+from duckwatch.store.landing_copy import BackgroundCopy
 from duckwatch.store.landing_files import land_parquet_file
 from duckwatch.store.settings import Settings
 
@@ -194,9 +195,30 @@ class Collector:
         *,
         version: str = "",
         experiment: str = "",
+        copy: BackgroundCopy | None = None,
         **roles: Any,
     ) -> LogResult:
-        """Log a whole Parquet file; when every row is good it is sealed as a byte copy, not re-encoded."""
+        """Log a whole Parquet file; when every row is good it is sealed as a byte copy, not re-encoded.
+
+        ``copy``: the byte copy of ``path`` already started by the caller (``landing_copy.start_copy``);
+        it is sealed or discarded before this returns.
+        """
+        try:
+            return self._log_parquet(model, stream, Path(path), version, experiment, copy, roles)
+        finally:
+            if copy is not None:
+                copy.discard()  # no-op once sealed
+
+    def _log_parquet(
+        self,
+        model: str,
+        stream: str,
+        source: Path,
+        version: str,
+        experiment: str,
+        copy: BackgroundCopy | None,
+        roles: dict[str, Any],
+    ) -> LogResult:
         self._check_process()
         if stream not in ("predictions", "outcomes", "inputs", "reference"):
             raise BadInputError(f"unknown stream {stream!r}: use predictions, outcomes, inputs or reference")
@@ -205,10 +227,9 @@ class Collector:
         item = _Pending(
             model, stream, version, experiment, roles_from_kwargs(**roles) if roles else _NO_ROLES
         )
-        source = Path(path)
         plan, names, known, new_names = self._prepare(item, pq.read_schema(source), None)
         with self._pool.connection() as con:
-            outcome = land_parquet_file(source, plan, self.data.landing, con)
+            outcome = land_parquet_file(source, plan, self.data.landing, con, copy)
         if outcome is None:  # bad rows, repeated ids or text times: validated and landed row by row
             table = read_file(source, "parquet").table
             return self._log(model, stream, table, version, experiment, None, roles)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import pyarrow.parquet as pq
 
 from duckwatch.store.duck import fsync_dir, fsync_file
 from duckwatch.store.landing import BatchOutcome, BatchPlan, _bad_rows, _cast, _lit, _reasons, _ts_expr
+from duckwatch.store.landing_copy import BackgroundCopy
 
 PLAN_SUFFIX = ".plan.json"
 PLAN_FORMAT = 1
@@ -95,55 +94,69 @@ def landing_select(path: Path) -> str:
 
 
 def land_parquet_file(
-    path: Path, plan: BatchPlan, landing: Path, con: duckdb.DuckDBPyConnection
+    path: Path,
+    plan: BatchPlan,
+    landing: Path,
+    con: duckdb.DuckDBPyConnection,
+    copy: BackgroundCopy | None = None,
 ) -> BatchOutcome | None:
     """Validate a Parquet file in place and seal a byte copy of it when every row is good.
 
     Returns None when the file needs the row-by-row path: some row is bad or repeats an id, the
-    times are text (parsed per row), or the file is empty.
+    times are text (parsed per row), or the file is empty. ``copy``: a byte copy already started
+    (``landing_copy.start_copy``); it is sealed or discarded here in every case.
     """
     schema = pq.read_schema(path)
     names = [str(n) for n in schema.names]
     rows = pq.ParquetFile(path).metadata.num_rows
     if plan.ts_kind == "string" or rows == 0 or _ROW in names or plan.missing_required:
+        if copy is not None:
+            copy.discard()
         return None
-    con.execute(f"SET TimeZone = {_lit(plan.timezone)}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src AS {_src_select(path, names)}")
+    folder = landing / plan.stream / plan.model
+    # The byte copy and its fsync (disk-bound, GIL released) run while DuckDB validates the source
+    # (the CLI starts it even earlier); it is renamed into place only after validation passed and
+    # the read plan is durable.
+    if copy is None or copy.folder != folder or copy.source != path:
+        if copy is not None:
+            copy.discard()
+        copy = BackgroundCopy(path, folder)
     try:
-        types = {i: schema.field(i).type for i in range(len(names))}
-        reasons, retype_checks = _reasons(plan, types)
-        if _bad_rows(con, plan, reasons):
-            return None
-        retyped: dict[str, int] = {}
-        if retype_checks:
-            row = con.execute(f"SELECT {', '.join(e for _, e in retype_checks)} FROM src").fetchall()[0]
-            retyped = {name: int(v) for (name, _), v in zip(retype_checks, row, strict=True) if v}
+        con.execute(f"SET TimeZone = {_lit(plan.timezone)}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW src AS {_src_select(path, names)}")
+        try:
+            types = {i: schema.field(i).type for i in range(len(names))}
+            reasons, retype_checks = _reasons(plan, types)
+            if _bad_rows(con, plan, reasons):
+                return None
+            retyped: dict[str, int] = {}
+            if retype_checks:
+                row = con.execute(f"SELECT {', '.join(e for _, e in retype_checks)} FROM src").fetchall()[0]
+                retyped = {name: int(v) for (name, _), v in zip(retype_checks, row, strict=True) if v}
+        finally:
+            con.execute("DROP VIEW IF EXISTS src")
+        outcome = BatchOutcome(plan.batch_id, rows, [], retyped)
+        spec = {
+            "format": PLAN_FORMAT,
+            "columns": names,
+            "projection": deferred_projection(plan, schema),
+            "synthetic_ids": plan.id_index is None,  # '<batch>:<row>': unique by construction
+        }
+        outcome.path = _seal_copy(copy, spec, plan.batch_id)
+        return outcome
     finally:
-        con.execute("DROP VIEW IF EXISTS src")
-    outcome = BatchOutcome(plan.batch_id, rows, [], retyped)
-    spec = {
-        "format": PLAN_FORMAT,
-        "columns": names,
-        "projection": deferred_projection(plan, schema),
-        "synthetic_ids": plan.id_index is None,  # '<batch>:<row>': unique by construction
-    }
-    outcome.path = _seal_copy(path, spec, landing / plan.stream / plan.model, plan.batch_id)
-    return outcome
+        copy.discard()  # no-op once sealed
 
 
-def _seal_copy(source: Path, spec: dict[str, object], folder: Path, batch_id: str) -> Path:
-    """Plan first (fsynced), then the copied file under a temp name, fsynced, renamed last."""
-    folder.mkdir(parents=True, exist_ok=True)
+def _seal_copy(copy: BackgroundCopy, spec: dict[str, object], batch_id: str) -> Path:
+    """Plan first (fsynced), then the fsynced copy renamed from its temp name last, then the folder."""
+    folder = copy.folder
     final = folder / f"{batch_id}.parquet"
-    tag = uuid.uuid4().hex[:8]
-    plan_tmp = folder / f".tmp-{batch_id}-{tag}{PLAN_SUFFIX}"
+    plan_tmp = folder / f".tmp-{batch_id}-{copy.tag}{PLAN_SUFFIX}"
     plan_tmp.write_text(json.dumps(spec), encoding="utf-8")
     fsync_file(plan_tmp)
     os.replace(plan_tmp, plan_path(final))
-    tmp = folder / f".tmp-{batch_id}-{tag}.parquet"
-    shutil.copyfile(source, tmp)
-    fsync_file(tmp)
-    os.replace(tmp, final)
+    copy.seal(final)
     fsync_dir(folder)
     return final
 

@@ -6,11 +6,17 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import pytest
+from scipy import stats
 
 from duckwatch import Collector
 from duckwatch.config import DataDir
+from duckwatch.jobs.segments_job import refine_from_rows
 from duckwatch.jobs.tick import run_tick
 from duckwatch.jobs.views import export_frame
+from duckwatch.metrics.drift import drift_cell
+from duckwatch.metrics.drift_exact import ambiguous
+from duckwatch.metrics.profile import NumericBinning, profile_numeric
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 REGIONS = np.array(["north", "south", "east", "west"])
@@ -78,3 +84,30 @@ def test_output_drift_is_reported_per_segment_only_where_it_happened(data_dir: D
     drift = m[(m["family"] == "segment") & m["metric"].str.startswith("score_")]
     assert set(drift["segment"]) == {"region=north", "region=south", "region=east", "region=west"}
     assert set(drift.loc[drift["status"] != "ok", "segment"]) == {"region=north"}
+
+
+def test_an_undecided_segment_ks_is_decided_on_the_exact_statistic_from_raw_rows() -> None:
+    # Coarse bins (10 deciles) leave the binned KS a wide bound; a small shift puts the no-drift bar
+    # inside it. Only such cells are recomputed, and then equal scipy's statistic on the raw scores.
+    rng = np.random.default_rng(11)
+    ref = rng.normal(size=4_000)
+    binning = NumericBinning.from_reference(ref, bins=10)
+    pr = profile_numeric(ref, binning)
+    found = None
+    for shift in np.linspace(0.0, 0.3, 61):
+        cur = rng.normal(shift, 1.0, 3_000)
+        pc = profile_numeric(cur, binning)
+        cell = drift_cell(pr, pc)
+        if cell.metric == "ks" and ambiguous([cell], [(pr.n, pc.n)])[0]:
+            found = (cell, pc, cur)
+            break
+    assert found is not None, "no shift gave an undecided KS bound"
+    cell, pc, cur = found
+    far = rng.normal(1.0, 1.0, 3_000)  # drifted beyond doubt: flagged at both ends of its bound
+    pf = profile_numeric(far, binning)
+    plain = drift_cell(pr, pf)
+    out = refine_from_rows([cell, plain], [(pr, pc, ref, cur), (pr, pf, ref, far)])
+    assert out[1] is plain
+    assert out[0].result.exact and out[0].result.method == "ks (raw rows)"
+    assert out[0].value == pytest.approx(stats.ks_2samp(ref, cur).statistic, abs=1e-12)
+    assert cell.result.lower <= out[0].value <= cell.result.upper

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from duckwatch.jobs.labels import binary, reference_stamp
+from duckwatch.metrics.drift_decision import DriftCell
+from duckwatch.metrics.profile import NumericProfile
 from duckwatch.metrics.segments import rank_degraded_segments
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
@@ -131,7 +133,7 @@ def segment_drift_rows(
     the same level in the reference, on the reference's bins, with BH across the levels tested."""
     from duckwatch.jobs.profiling import load_reference
     from duckwatch.metrics.drift import decide, drift_cell
-    from duckwatch.metrics.profile import NumericProfile, profile_numeric
+    from duckwatch.metrics.profile import profile_numeric
 
     score = next((c for c in columns if c.role == "score" and c.col_id in df), None)
     segs = [c for c in columns if c.role == "segment" and c.col_id in df]
@@ -151,7 +153,7 @@ def segment_drift_rows(
             else pd.DataFrame()
         )
         _REF_SCORES[key] = {c.col_id: ref[[score.col_id, c.col_id]] for c in wanted} if not ref.empty else {}
-    cells, labels = [], []
+    cells, labels, raws = [], [], []
     for col in segs:
         ref = _REF_SCORES[key].get(col.col_id)
         if ref is None:
@@ -163,19 +165,48 @@ def segment_drift_rows(
             if r.size < MIN_CELL:
                 continue
             binning = ref_profile.binning
-            cell = drift_cell(
-                profile_numeric(r, binning, np.isnan(r)), profile_numeric(c, binning, np.isnan(c))
-            )
-            cells.append(cell)
+            pr, pc = profile_numeric(r, binning, np.isnan(r)), profile_numeric(c, binning, np.isnan(c))
+            cells.append(drift_cell(pr, pc))
             labels.append((col, f"{col.name}={level}", int(c.size)))
+            raws.append((pr, pc, r, c))
     if not cells:
         return []
+    cells = refine_from_rows(cells, raws)
     flagged = decide([c.value for c in cells], [c.p_value for c in cells], [c.threshold for c in cells],
                      [c.floor for c in cells])  # fmt: skip
     return [
         {"family": "segment", "metric": f"score_{cell.metric}", "col": col.name, "segment": seg,
          "value": cell.value, "lower": cell.result.lower, "upper": cell.result.upper, "n": n,
          "threshold": max(cell.threshold, cell.floor), "status": "warning" if flag else "ok",
-         "method": "score distribution vs the same segment in the reference (BH across segments)"}
+         "method": "score distribution vs the same segment in the reference (BH across segments)"
+                   + ("; exact KS from raw rows" if "raw rows" in cell.result.method else "")}
         for (col, seg, n), cell, flag in zip(labels, cells, flagged, strict=True)
     ]  # fmt: skip
+
+
+def refine_from_rows(
+    cells: list[DriftCell], raws: list[tuple[NumericProfile, NumericProfile, np.ndarray, np.ndarray]]
+) -> list[DriftCell]:
+    """KS cells whose decision differs between the two ends of their bound (BH included), decided on
+    the exact statistic instead: a segment's raw scores are in memory already, so every bin that could
+    change the answer is read (as the job does for whole columns, within its row budget)."""
+    from duckwatch.metrics.drift_exact import MAX_RAW_ROWS, ambiguous, bins_to_read, refine_cell, refine_ks
+
+    out = list(cells)
+    sizes = [(pr.n, pc.n) for pr, pc, _r, _c in raws]
+    for i in np.flatnonzero(ambiguous(out, sizes)).tolist():
+        pr, pc, r, c = raws[i]
+        if out[i].metric != "ks":
+            continue
+        bins = bins_to_read(pr, pc, out[i].result.lower, MAX_RAW_ROWS)
+        if bins:
+            found = refine_ks(pr, pc, _per_bin(pr, r, bins), _per_bin(pc, c, bins))
+            out[i] = refine_cell(out[i], found, pr.n, pc.n)
+    return out
+
+
+def _per_bin(profile: NumericProfile, values: np.ndarray, bins: list[int]) -> dict[int, np.ndarray]:
+    """The finite values of ``values`` (the rows ``profile`` counted) in each of ``bins``."""
+    x = values[np.isfinite(values)]
+    idx = profile.binning.bin_index(x)
+    return {j: x[idx == j] for j in bins}

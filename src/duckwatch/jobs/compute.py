@@ -80,10 +80,10 @@ def compute_model(
     volumes = (row_window_volumes if is_row_window(info.window) else _window_volumes)(wh, info, windows)
     raw = RawRows(wh, info, now, raw_rows_budget(info.meta))
     k_rolling = rolling_windows(info.meta)
-    for (version, experiment, ws, we), (n, prev) in zip(windows, volumes, strict=True):
+    for (version, experiment, ws, we), (n, prev, basis) in zip(windows, volumes, strict=True):
         rows: list[dict[str, Any]] = []
         profiles = window_profiles(wh, info.model, version, experiment, ws)
-        rows += _volume_rows(info, n, prev)
+        rows += _volume_rows(n, prev, basis)
         rows += duplicate_id_rows(wh, info, columns, (version, experiment, ws, we), n)
         if reference:
             rows += _drift_and_quality_rows(reference, profiles, by_id, raw, (version, experiment, ws, we))
@@ -198,8 +198,9 @@ _COUNT_EACH_MAX = 32
 
 def _window_volumes(
     wh: Warehouse, info: catalog.ModelInfo, windows: list[tuple[Any, ...]]
-) -> list[tuple[int, list[float]]]:
-    """Per window: its rows, and the row counts of the previous (up to 14) non-empty windows.
+) -> list[tuple[int, list[float], str]]:
+    """Per window: its rows, the row counts of the earlier non-empty windows its usual volume comes
+    from, and how those were chosen ("the same hour on the previous {k} days", ...).
 
     Only the windows being computed are counted from raw rows; their counts are kept in
     ``window_state.row_count``, where the previous windows' counts are read back. Re-counting those
@@ -245,19 +246,37 @@ def _window_volumes(
         "AND window_state.experiment = w.e AND window_state.window_start = w.ws",
         [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows], fresh, info.model],
     )
+    # The usual volume of an hour is that hour on earlier days, of a day that weekday in earlier
+    # weeks (traffic has daily and weekly cycles); else, or while fewer than 3 such windows exist,
+    # the previous 14 windows.
+    step, slots, lookback = _SAME_SLOT.get(unit, ("", 0, f"14 {unit}"))
+    same = f"list_contains(list_transform(range(1, {slots + 1}), lambda k: w.ws - to_days({step} * k)), s.window_start)"
     found = wh.rows(
         f"""WITH w AS (SELECT unnest(range(?)) AS i, unnest(CAST(? AS VARCHAR[])) AS v,
                 unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws)
-        SELECT w.i, list(s.row_count) FILTER (WHERE s.row_count > 0)
+        SELECT w.i,
+            list(s.row_count) FILTER (WHERE s.row_count > 0 AND s.window_start >= w.ws - INTERVAL 14 {unit}),
+            {f"list(s.row_count) FILTER (WHERE s.row_count > 0 AND {same})" if slots else "NULL"}
         FROM w LEFT JOIN window_state s ON s.model = ? AND s.version = w.v AND s.experiment = w.e
-            AND s.window_start < w.ws AND s.window_start >= w.ws - INTERVAL 14 {unit}
+            AND s.window_start < w.ws AND s.window_start >= w.ws - INTERVAL {lookback}
         GROUP BY w.i""",
         [len(windows), *([w[j] for w in windows] for j in range(3)), info.model],
     )
-    out: list[tuple[int, list[float]]] = [(n, []) for n in fresh]
-    for i, prev in found:
-        out[int(i)] = (fresh[int(i)], [float(x) for x in prev or []])
+    out: list[tuple[int, list[float], str]] = [(n, [], "") for n in fresh]
+    for i, recent, same_slot in found:
+        if same_slot and len(same_slot) >= 3:
+            out[int(i)] = (fresh[int(i)], [float(x) for x in same_slot], _SAME_SLOT_NAME[unit])
+        else:
+            out[int(i)] = (fresh[int(i)], [float(x) for x in recent or []], "previous {k} windows")
     return out
+
+
+# Window unit -> (days between the same slot, how many earlier slots, look-back), for the usual volume.
+_SAME_SLOT: dict[str, tuple[str, int, str]] = {"hour": ("1", 14, "14 day"), "day": ("7", 8, "56 day")}
+_SAME_SLOT_NAME = {
+    "hour": "the same hour on the previous {k} days",
+    "day": "the same weekday in the previous {k} weeks",
+}
 
 
 def _utc(ts: Any) -> Any:
@@ -267,8 +286,8 @@ def _utc(ts: Any) -> Any:
     )
 
 
-def _volume_rows(info: catalog.ModelInfo, n: int, prev: list[float]) -> list[dict[str, Any]]:
-    """Row count, and its ratio to the median of the previous (up to 14) windows' raw counts."""
+def _volume_rows(n: int, prev: list[float], basis: str) -> list[dict[str, Any]]:
+    """Row count, and its ratio to the median of the earlier windows ``basis`` names (3 or more)."""
     rows: list[dict[str, Any]] = [
         {"family": "volume", "metric": "row_count", "value": float(n), "n": n, "method": "count"}
     ]
@@ -276,7 +295,7 @@ def _volume_rows(info: catalog.ModelInfo, n: int, prev: list[float]) -> list[dic
         usual = float(np.median(prev))
         rows.append(
             {"family": "volume", "metric": "volume_ratio", "value": n / usual if usual else math.nan, "n": n,
-             "method": f"rows / median of previous {len(prev)} windows ({usual:.0f})"}
+             "method": f"rows / median of {basis.format(k=len(prev))} ({usual:.0f})"}
         )  # fmt: skip
     return rows
 

@@ -255,9 +255,9 @@ def _dirty_outcomes(wh: Warehouse, info: ModelInfo, since: int, seq: int) -> Non
 
 def row_window_volumes(
     wh: Warehouse, info: ModelInfo, windows: list[tuple[Any, ...]]
-) -> list[tuple[int, list[float]]]:
+) -> list[tuple[int, list[float], str]]:
     """Rows per window and no "usual volume": every closed row window holds N rows by construction."""
-    out: list[tuple[int, list[float]]] = []
+    out: list[tuple[int, list[float], str]] = []
     for version, experiment, ws, we in windows:
         found = wh.rows(
             "SELECT n FROM row_windows WHERE model = ? AND version = ? AND experiment = ? AND window_start = ?",
@@ -268,7 +268,7 @@ def row_window_volumes(
             found = wh.rows(
                 f"SELECT count(*) FROM {raw_table(info.model_key, 'predictions')} WHERE {where}", params
             )
-        out.append((int(found[0][0]), []))
+        out.append((int(found[0][0]), [], ""))
     return out
 
 

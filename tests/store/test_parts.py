@@ -238,3 +238,43 @@ def test_a_warehouse_from_before_parts_is_upgraded(data_dir: DataDir, rng: np.ra
     finally:
         wh.close()
     assert stats == [(100,)]  # backfilled from the old rows, then the new batch merged in
+
+
+def test_new_rows_read_through_a_source_narrowed_to_their_parts(
+    data_dir: DataDir, rng: np.random.Generator, tmp_path: Path
+) -> None:
+    # Four ticks: a byte-copied part, a row-by-row part, small batches in the rows table, a new column.
+    with Collector(data_dir.root) as c:
+        _declare(c, "m")
+        c.log_parquet("m", "predictions", _write(tmp_path, _frame(rng, 400, prefix="a")))
+    run_tick(data_dir, now=NOW, notify=False)
+    with Collector(data_dir.root) as c:
+        c.log_predictions("m", _frame(rng, 300, start="2026-01-25", prefix="b"))
+    run_tick(data_dir, now=NOW, notify=False)
+    with Collector(data_dir.root) as c:
+        c.log_predictions("m", _frame(rng, 50, start="2026-01-27", prefix="c"))  # below PART_MIN_ROWS
+    run_tick(data_dir, now=NOW, notify=False)
+    with Collector(data_dir.root) as c:
+        c.log_predictions("m", _frame(rng, 200, start="2026-01-28", prefix="d").assign(extra=1.5))
+    run_tick(data_dir, now=NOW, notify=False)
+    info = get_model(Settings(data_dir.settings), "m")
+    assert info is not None
+    wh = Warehouse(data_dir)
+    try:
+        view = raw_table(info.model_key, "predictions")
+        seqs = [r[0] for r in wh.rows(f"SELECT DISTINCT _seq FROM {view} ORDER BY 1")]
+        assert len(seqs) == 4
+        cols = sorted(wh.table_columns(view))
+        for lo, hi in [(0, seqs[-1]), (seqs[0], seqs[1]), (seqs[1], seqs[3]), (seqs[3], seqs[3] + 1)]:
+            order = " ORDER BY _id"
+            narrowed = wh.raw_since(info.model_key, "predictions", lo, hi)
+            got = wh.arrow(
+                f"SELECT {', '.join(cols)} FROM {narrowed} WHERE _seq > ? AND _seq <= ?{order}", [lo, hi]
+            )
+            want = wh.arrow(
+                f"SELECT {', '.join(cols)} FROM {view} WHERE _seq > ? AND _seq <= ?{order}", [lo, hi]
+            )
+            assert got.equals(want) and got.num_rows == want.num_rows
+        assert wh.rows(f"SELECT count(*) FROM {view} WHERE _seq > ?", [seqs[0]])[0][0] == 550
+    finally:
+        wh.close()

@@ -193,9 +193,12 @@ def update_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     have = _available(wh, info.model_key, "predictions")
     use = [c for c in cols if c.col_id in reference and c.col_id in have]
     # Every tick since the last profiled one: a tick killed after ingesting leaves its rows to the next.
-    where = " WHERE _seq > ? AND _seq <= ?" if seq is not None else ""
-    params = [profiled_seq(wh, info.model), seq] if seq is not None else []
-    source = f"{pred}{where}"
+    if seq is None:
+        source, params = pred, []
+    else:
+        since = profiled_seq(wh, info.model)
+        source = f"{wh.raw_since(info.model_key, 'predictions', since, seq)} WHERE _seq > ? AND _seq <= ?"
+        params = [since, seq]
     if is_row_window(info.window):
         source, params = profile_source(info, source, params)
     parts = scan_profiles(wh, source, params, use, lambda col: reference[col.col_id], info.window)

@@ -139,9 +139,10 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
     since = profiled_seq(wh, info.model)
     # Truncating every new row's time costs ~0.2 s per million rows; when each (version, experiment)'s
     # first and last new row share a window (truncation is monotone), that window is the only one.
+    new = wh.raw_since(info.model_key, "predictions", since, seq)
     ends = wh.rows(
         f"SELECT _version, _experiment, {window_expr(unit, 'min(_ts)')}, {window_expr(unit, 'max(_ts)')} "
-        f"FROM {pred} WHERE _seq > ? AND _seq <= ? GROUP BY ALL",
+        f"FROM {new} WHERE _seq > ? AND _seq <= ? GROUP BY ALL",
         [since, seq],
     )
     sources: list[str] = []
@@ -155,7 +156,7 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
             params += [[r[0] for r in ends], [r[1] for r in ends], [r[2] for r in ends]]
     else:
         sources.append(
-            f"SELECT DISTINCT _version, _experiment, {w} AS ws FROM {pred} WHERE _seq > ? AND _seq <= ?"
+            f"SELECT DISTINCT _version, _experiment, {w} AS ws FROM {new} WHERE _seq > ? AND _seq <= ?"
         )
         params += [since, seq]
     if wh.has_table(info.model_key, "outcomes"):

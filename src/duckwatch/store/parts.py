@@ -86,14 +86,26 @@ def _select(path: Path, spec: dict[str, Any] | None) -> str:
 
 def refresh_view(con: duckdb.DuckDBPyConnection, root: Path, view: str) -> None:
     """(Re)create a raw view over its rows table and its parts."""
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS {view_sql(con, root, view)}")
+
+
+def view_sql(
+    con: duckdb.DuckDBPyConnection, root: Path, view: str, seqs: tuple[int, int] | None = None
+) -> str:
+    """The query behind a raw view; with ``seqs`` = (lo, hi), only the parts of ticks lo < seq <= hi
+    (every row of the rows table stays: callers filter ``_seq`` themselves). Each query over the whole
+    view binds every part file, ~0.09 ms a part: reading new rows through this keeps that cost to the
+    new parts."""
     m = re.fullmatch(r"raw_([0-9]+)_(\w+)", view)
     if m is None:
         raise ValueError(view)
     branches = [f"SELECT * FROM {rows_table(view)}"]
     sealed: list[str] = []
+    lo, hi = seqs if seqs is not None else (-(2**62), 2**62)
     for file, plan, columns, seq in con.execute(
-        "SELECT file, plan, columns, seq FROM raw_parts WHERE model_key = ? AND stream = ? ORDER BY seq, batch_id",
-        [int(m.group(1)), m.group(2)],
+        "SELECT file, plan, columns, seq FROM raw_parts WHERE model_key = ? AND stream = ? "
+        "AND seq > ? AND seq <= ? ORDER BY seq, batch_id",
+        [int(m.group(1)), m.group(2), lo, hi],
     ).fetchall():
         spec: dict[str, Any] | None = json.loads(plan)
         if spec is None:
@@ -108,7 +120,7 @@ def refresh_view(con: duckdb.DuckDBPyConnection, root: Path, view: str) -> None:
             f"SELECT * EXCLUDE (seq), {MONTH_SQL} AS _month, CAST(seq AS BIGINT) AS _seq FROM read_parquet("
             f"[{', '.join(sealed)}], hive_partitioning = true, union_by_name = true)"
         )
-    con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL BY NAME ".join(f"({b})" for b in branches))
+    return " UNION ALL BY NAME ".join(f"({b})" for b in branches)
 
 
 def upgrade(con: duckdb.DuckDBPyConnection, root: Path) -> None:

@@ -383,6 +383,12 @@ class Warehouse:
         return int(row[0]) if row else 0
 
     # -- reads for the job ------------------------------------------------------------------------
+    def raw_since(self, model_key: int, stream: str, lo: int, hi: int) -> str:
+        """A FROM source with the rows of ticks lo < _seq <= hi of a raw view (the same columns), binding
+        only the parts of those ticks; rows outside the range may remain (filter ``_seq``)."""
+        view = raw_table(model_key, stream)
+        return f"({parts.view_sql(self.con, self.data.root, view, (int(lo), int(hi)))}) AS {view}"
+
     def has_table(self, model_key: int, stream: str) -> bool:
         """True once the model's stream has a raw table."""
         return bool(self.table_columns(raw_table(model_key, stream)))

@@ -17,6 +17,7 @@ from duckwatch.jobs.drift_rolling import OUTPUT_ROLES, baseline_rows, rolling_ro
 from duckwatch.jobs.duplicate_ids import duplicate_id_rows
 from duckwatch.jobs.outcomes import performance_rows, prime_calibrator
 from duckwatch.jobs.output_lists import list_output_rows
+from duckwatch.jobs.profile_scan import _norm
 from duckwatch.jobs.profiling import (
     build_reference,
     current_seq,
@@ -237,8 +238,8 @@ def _window_volumes(
                 f"SELECT _version, _experiment, {window_expr(unit)} AS bs, count(*) FROM {scan} GROUP BY ALL",
                 span,
             )
-    counts = {(v, e, _utc(bs)): int(n) for v, e, bs, n in found}
-    fresh = [counts.get((w[0], w[1], _utc(w[2])), 0) for w in windows]
+    counts = {_norm((v, e, bs)): int(n) for v, e, bs, n in found}
+    fresh = [counts.get(_norm((w[0], w[1], w[2])), 0) for w in windows]
     wh.execute(
         "UPDATE window_state SET row_count = w.n FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS v, "
         "unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws, "
@@ -277,13 +278,6 @@ _SAME_SLOT_NAME = {
     "hour": "the same hour on the previous {k} days",
     "day": "the same weekday in the previous {k} weeks",
 }
-
-
-def _utc(ts: Any) -> Any:
-    """One spelling of a window start for dictionary keys, whichever zone DuckDB returned it in."""
-    return (
-        pd.Timestamp(ts).tz_convert("UTC") if pd.Timestamp(ts).tzinfo else pd.Timestamp(ts).tz_localize("UTC")
-    )
 
 
 def _volume_rows(n: int, prev: list[float], basis: str) -> list[dict[str, Any]]:

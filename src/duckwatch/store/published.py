@@ -59,7 +59,7 @@ def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
     con = wh.con
     con.execute(f"ATTACH {_lit(str(tmp))} AS pub")
     try:
-        # One transaction: each autocommitted statement synced the new file's WAL on its own.
+        # One transaction: the new file holds every table or, on an error, none.
         con.execute("BEGIN")
         con.execute("CREATE TABLE pub.schema_version AS SELECT * FROM schema_version")
         for table in ("metric_results", "window_state", "profiles", "reference_profiles"):

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from duckwatch.jobs import null_cache
 from duckwatch.jobs.custom import custom_rows
 from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
 from duckwatch.jobs.drift_rolling import OUTPUT_ROLES, baseline_rows, rolling_rows, rolling_windows
@@ -58,6 +59,8 @@ def compute_model(
         new_reference = build_reference(wh, info, cols, now)
         if new_reference is None:
             update_profiles(wh, info, cols, seq)
+        else:
+            null_cache.forget(wh, info.model)
         mark_profiled(wh, info.model, seq)
         wh.execute("COMMIT")
     except BaseException:
@@ -81,6 +84,7 @@ def compute_model(
     volumes = (row_window_volumes if is_row_window(info.window) else _window_volumes)(wh, info, windows)
     raw = RawRows(wh, info, now, raw_rows_budget(info.meta))
     k_rolling = rolling_windows(info.meta)
+    null_cache.load(wh, info.model)
     for (version, experiment, ws, we), (n, prev, basis) in zip(windows, volumes, strict=True):
         rows: list[dict[str, Any]] = []
         profiles = window_profiles(wh, info.model, version, experiment, ws)
@@ -102,6 +106,7 @@ def compute_model(
         frame["window_start"], frame["window_end"] = ws, we
         frames.append(frame)
     results = _finish(frames, now)
+    null_cache.save(wh, info.model, now)
     history = _history(wh, info.model, results)
     results = _alerting(settings, info, results, history, now, notify)
     # One statement each for all windows (a statement costs milliseconds; there can be hundreds).

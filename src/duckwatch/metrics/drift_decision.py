@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,8 +37,10 @@ __all__ = [
     "DriftMethod",
     "benjamini_hochberg",
     "decide",
+    "drain_new_null_thresholds",
     "drift_cell",
     "null_threshold",
+    "seed_null_thresholds",
 ]
 
 
@@ -73,8 +76,13 @@ DEFAULT_FLOORS: dict[str, float] = {
     "chi2": 0.0,
 }
 
-_NULL_CACHE: dict[tuple[object, ...], float] = {}
+_NULL_CACHE: dict[str, float] = {}
 _NULL_CACHE_MAX = 4096
+# Values computed since the last drain: the job keeps them in the warehouse, so the next process (a
+# daily window of the same size, with the same reference) reads them instead of resampling again.
+_NEW: dict[str, float] = {}
+# Part of every key: a change to the simulation (or to numpy's random streams) must not reuse values.
+_SIM_VERSION = f"null-sim-1/numpy-{np.__version__}"
 _REF_DRAWS: dict[tuple[bytes, int, int], tuple[FloatArray, Mapping[str, Any]]] = {}
 _REF_DRAWS_MAX = 64
 
@@ -140,8 +148,7 @@ def null_threshold(
     if n_ref == 0 or n_current <= 0:
         return float("nan")
     n_sim = _round_sig2(int(n_current))
-    key: tuple[object, ...] = (metric_name, type(ref_profile).__name__, counts.tobytes())
-    key += (_extra_key(ref_profile), n_sim, quantile, draws, seed)
+    key = _digest(metric_name, ref_profile, counts, n_sim, quantile, draws, seed)
     cached = _NULL_CACHE.get(key)
     if cached is not None:
         return cached
@@ -164,13 +171,39 @@ def null_threshold(
     if len(_NULL_CACHE) >= _NULL_CACHE_MAX:
         _NULL_CACHE.clear()
     _NULL_CACHE[key] = value
+    if len(_NEW) >= _NULL_CACHE_MAX:  # a process that never drains (an app) must not grow without end
+        _NEW.clear()
+    _NEW[key] = value
     return value
 
 
-def _extra_key(profile: Profile) -> bytes:
-    if isinstance(profile, NumericProfile):
-        return profile.binning.edges.tobytes() + profile.sums.tobytes()
-    return b""
+def _digest(
+    metric_name: str, ref: Profile, counts: FloatArray, n_sim: int, quantile: float, draws: int, seed: int
+) -> str:
+    """A stable key for one simulation: everything its value depends on, hashed."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((_SIM_VERSION, metric_name, type(ref).__name__, n_sim, quantile, draws, seed)).encode())
+    h.update(np.ascontiguousarray(counts, dtype=np.float64).tobytes())
+    if isinstance(ref, NumericProfile):
+        # Wasserstein's null uses the reference's edges and within-bin means (sums), PSI its deciles.
+        h.update(b"edges" + np.ascontiguousarray(ref.binning.edges, dtype=np.float64).tobytes())
+        h.update(b"sums" + np.ascontiguousarray(ref.sums, dtype=np.float64).tobytes())
+        h.update(repr(float(ref.std)).encode())
+    return h.hexdigest()
+
+
+def seed_null_thresholds(values: Mapping[str, float]) -> None:
+    """Make earlier simulations' values (keyed as `drain_new_null_thresholds` returned them) known."""
+    if len(_NULL_CACHE) + len(values) > _NULL_CACHE_MAX:
+        _NULL_CACHE.clear()
+    _NULL_CACHE.update(values)
+
+
+def drain_new_null_thresholds() -> dict[str, float]:
+    """Values simulated since the last call (key -> threshold), for the caller to keep."""
+    out = dict(_NEW)
+    _NEW.clear()
+    return out
 
 
 def benjamini_hochberg(pvalues: npt.ArrayLike, q: float = 0.05) -> npt.NDArray[np.bool_]:

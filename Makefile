@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	@# An editable install leaves no bytecode (a wheel install compiles it): without it every
+	@# duckwatch process compiles its ~90 modules again when PYTHONDONTWRITEBYTECODE is set.
+	$(PY) -m compileall -q src >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -46,6 +49,7 @@ test: install chromium lint
 
 ## bench: run every benchmark and rewrite bench/RESULTS.md
 bench: install
+	$(PY) -m compileall -q src >/dev/null
 	$(PY) bench/run_all.py
 
 clean:

@@ -12,6 +12,7 @@ from scipy import stats
 from duckwatch.jobs import profiling
 from duckwatch.metrics import drift_decision
 from duckwatch.metrics._kstwo import kstwo_sf, kstwo_sf_bounded
+from duckwatch.metrics.drift_kernels import Profile
 from duckwatch.metrics.performance import rankdata
 from duckwatch.metrics.profile import (
     CategoricalVocabulary,
@@ -67,6 +68,36 @@ def test_null_threshold_reuses_reference_draws_without_changing_values(rng: np.r
     drift_decision._NULL_CACHE.clear()
     drift_decision._REF_DRAWS.clear()
     assert drift_decision.null_threshold("ks", ref, 2000) == warm[1]
+
+
+def test_columns_with_equal_reference_counts_share_a_null_simulation(rng: np.random.Generator) -> None:
+    """Two numeric references with the same bin counts but other values: every null that depends on
+    the counts alone is one simulation, equal to each column's own; Wasserstein's is not shared."""
+    x = rng.normal(size=4000)
+    a = profile_numeric(x, NumericBinning.from_reference(x))
+    y = np.exp(rng.normal(size=4000))
+    b = profile_numeric(y, NumericBinning.from_reference(y))
+    assert np.array_equal(drift_decision.bin_counts(a), drift_decision.bin_counts(b))
+
+    def fresh(metric: str, ref: Profile) -> float:
+        drift_decision._NULL_CACHE.clear()
+        drift_decision._REF_DRAWS.clear()
+        return drift_decision.null_threshold(metric, ref, 1500)
+
+    for metric in ("ks", "psi", "js_distance", "hellinger", "wasserstein_norm"):
+        own_a, own_b = fresh(metric, a), fresh(metric, b)
+        drift_decision._NULL_CACHE.clear()
+        drift_decision.drain_new_null_thresholds()
+        shared = (
+            drift_decision.null_threshold(metric, a, 1500),
+            drift_decision.null_threshold(metric, b, 1500),
+        )
+        simulated = len(drift_decision.drain_new_null_thresholds())
+        assert shared == (own_a, own_b)
+        if metric == "wasserstein_norm":
+            assert simulated == 2 and own_a != own_b
+        else:
+            assert simulated == 1 and own_a == own_b
 
 
 def test_arrow_profiles_equal_the_plain_profiles(rng: np.random.Generator) -> None:

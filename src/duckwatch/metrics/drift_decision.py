@@ -184,8 +184,10 @@ def _digest(
     h = hashlib.blake2b(digest_size=20)
     h.update(repr((_SIM_VERSION, metric_name, type(ref).__name__, n_sim, quantile, draws, seed)).encode())
     h.update(np.ascontiguousarray(counts, dtype=np.float64).tobytes())
-    if isinstance(ref, NumericProfile):
-        # Wasserstein's null uses the reference's edges and within-bin means (sums), PSI its deciles.
+    if metric_name == "wasserstein_norm" and isinstance(ref, NumericProfile):
+        # Only Wasserstein's null depends on more than the bin counts: the reference's edges and
+        # within-bin means (sums). Every other null is a function of the counts alone (PSI's deciles
+        # included), so columns whose reference bins hold the same counts share one simulation.
         h.update(b"edges" + np.ascontiguousarray(ref.binning.edges, dtype=np.float64).tobytes())
         h.update(b"sums" + np.ascontiguousarray(ref.sums, dtype=np.float64).tobytes())
         h.update(repr(float(ref.std)).encode())

@@ -361,5 +361,41 @@ def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
     return "\n".join(lines)
 
 
+# Short-lived commands whose process ends right after they return.
+FAST_EXIT = ("ingest", "reference", "run")
+
+
+def console() -> None:
+    """The `duckwatch` console script: `main`, then, for the short-lived commands, a quick exit.
+
+    When they return, everything they wrote is committed, fsynced and closed. What a normal exit
+    still does is free every object and module one by one (~0.1-0.15 s once pandas is loaded), which
+    the operating system does at once; exit handlers (the SDK's flush) and worker threads still run.
+    """
+    code = main()
+    if sys.argv[1:2] and sys.argv[1] in FAST_EXIT:
+        _fast_exit(code)
+    raise SystemExit(code)
+
+
+def _fast_exit(code: int) -> None:
+    import atexit
+    import logging
+    import os
+    import threading
+
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and not t.daemon:
+            t.join()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe: the output has nowhere to go, the exit code still matters
+        code = code or 1
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()

@@ -6,7 +6,9 @@ keeps a consistent snapshot, the next open sees the new one, and nobody ever wai
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from duckwatch.store.duck import fsync_dir, fsync_file, reading
 from duckwatch.store.warehouse import Warehouse
 
 QUARANTINE_KEEP = 10_000
+log = logging.getLogger(__name__)
 
 
 def path_for(data: DataDir, model: str) -> Path:
@@ -50,46 +53,169 @@ def _create_like(con: Any, table: str, zstd: tuple[str, ...]) -> None:
     con.execute(f"CREATE TABLE pub.{table} ({spec})")
 
 
+# Big tables refreshed window by window; the rest is small and copied whole at every publish.
+_BY_WINDOW = ("metric_results", "profiles")
+_WHOLE = ("window_state", "reference_profiles")
+# A refreshed copy leaves freed blocks behind, which later refreshes reuse; past this growth over the
+# size of the last full build, the file is built afresh.
+_MAX_GROWTH = 2.0
+_SLACK = 8 << 20  # small files double at the first refresh (DuckDB writes changes to new 256 KB blocks)
+
+
 def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
-    """Build the model's published file under a temp name, close it, fsync, and swap it in."""
+    """Build the model's published file under a temp name, close it, fsync, and swap it in.
+
+    The new file starts as a copy of the published one, in which only the windows whose rows differ
+    from the warehouse's are replaced (a per-window count and sum of row hashes finds them; ~20 ms
+    against ~120 ms for writing 100 windows afresh). A missing or older-schema file, a file grown
+    past twice its last full size, or any error while refreshing falls back to a full build.
+    """
     folder = wh.data.published
     folder.mkdir(parents=True, exist_ok=True)
     final = path_for(wh.data, model)
     tmp = folder / f".tmp-{model}-{uuid.uuid4().hex[:8]}.duckdb"
+    try:
+        try:
+            refreshed = _refresh(wh, model, model_key, final, tmp)
+        except Exception as exc:  # the full build below is the reference: it decides, or raises itself
+            log.warning("refreshing the published file of %s failed (%s); building it afresh", model, exc)
+            refreshed = False
+        if not refreshed:
+            tmp.unlink(missing_ok=True)
+            _build(wh, model, model_key, tmp)
+            wh.execute(
+                "INSERT OR REPLACE INTO job_state VALUES (?, ?)", [_SIZE_KEY + model, str(tmp.stat().st_size)]
+            )
+        fsync_file(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    fsync_dir(folder)
+    return final
+
+
+_SIZE_KEY = "published_full_size:"
+
+
+def _refresh(wh: Warehouse, model: str, model_key: int, final: Path, tmp: Path) -> bool:
+    """Bring a copy of the published file up to date in place; False when a full build is needed."""
+    rows = wh.rows("SELECT value FROM job_state WHERE key = ?", [_SIZE_KEY + model])
+    if not final.exists() or not rows:
+        return False
+    shutil.copyfile(final, tmp)
+    if tmp.stat().st_size > _MAX_GROWTH * int(rows[0][0]) + _SLACK:
+        return False
+    con = wh.con
+    try:
+        con.execute(f"ATTACH {_lit(str(tmp))} AS pub")
+    except Exception:  # not a DuckDB file we can open: build it afresh
+        return False
+    try:
+        if not _same_schema(con):
+            return False
+        con.execute("BEGIN")
+        try:
+            for table in _BY_WINDOW:
+                _refresh_windows(con, table, model)
+            for table in _WHOLE:
+                con.execute(f"DELETE FROM pub.{table}")
+                con.execute(f"INSERT INTO pub.{table} SELECT * FROM {table} WHERE model = ?", [model])
+            for table in _SMALL:
+                con.execute(f"DROP TABLE pub.{table}")
+            _small_tables(con, model, model_key)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.execute("DETACH pub")
+    return True
+
+
+def _same_schema(con: Any) -> bool:
+    """The copy has the warehouse's migrations and, table by table, its columns and types."""
+    ours = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    try:
+        theirs = con.execute("SELECT max(version) FROM pub.schema_version").fetchall()
+    except Exception:
+        return False
+    if ours != theirs:
+        return False
+    for table in (*_BY_WINDOW, *_WHOLE):
+        try:
+            theirs = [r[:2] for r in con.execute(f"DESCRIBE pub.{table}").fetchall()]
+            if theirs != [r[:2] for r in con.execute(f"DESCRIBE {table}").fetchall()]:  # (name, type)
+                return False
+        except Exception:
+            return False
+    return True
+
+
+def _refresh_windows(con: Any, table: str, model: str) -> None:
+    """Replace the windows of ``pub.{table}`` whose rows differ from the warehouse's (or exist on one side)."""
+    key = "version, experiment, window_start"
+    # count + sum of 64-bit row hashes per window: equal exactly when the rows are (but for collisions
+    # of the sum, ~2^-64 per changed window); a NULL on one side is a window the other side lacks.
+    prints = (
+        "SELECT {key}, count(*) AS n, sum(hash(t)::HUGEINT) AS h FROM {src} t WHERE model = ? GROUP BY ALL"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _dw_changed AS SELECT {key} FROM "
+        f"({prints.format(key=key, src=table)}) a FULL OUTER JOIN ({prints.format(key=key, src='pub.' + table)}) b "
+        f"USING ({key}) WHERE a.n IS DISTINCT FROM b.n OR a.h IS DISTINCT FROM b.h",
+        [model, model],
+    )
+    match = " AND ".join(f"t.{c} IS NOT DISTINCT FROM c.{c}" for c in key.split(", "))
+    con.execute(f"DELETE FROM pub.{table} t USING _dw_changed c WHERE t.model = ? AND {match}", [model])
+    con.execute(
+        f"INSERT INTO pub.{table} SELECT t.* FROM {table} t SEMI JOIN _dw_changed c ON {match} WHERE t.model = ?",
+        [model],
+    )
+    con.execute("DROP TABLE _dw_changed")
+
+
+_SMALL = ("schema_version", "quarantine", "stream_stats", "quarantine_counts", "meta")
+
+
+def _small_tables(con: Any, model: str, model_key: int) -> None:
+    """The small tables, created afresh in ``pub`` (names in _SMALL)."""
+    con.execute("CREATE TABLE pub.schema_version AS SELECT * FROM schema_version")
+    con.execute(
+        "CREATE TABLE pub.quarantine AS SELECT * FROM quarantine WHERE model = ? "
+        f"ORDER BY received_at DESC LIMIT {QUARANTINE_KEEP}",
+        [model],
+    )
+    # Kept up to date at ingestion: scanning the raw history here cost ~0.5 s per publish at 10M rows.
+    con.execute(f"CREATE TABLE pub.stream_stats AS {stream_stats.frame_sql()}", [model_key])
+    con.execute(
+        "CREATE TABLE pub.quarantine_counts AS SELECT stream, count(*) AS rows FROM quarantine WHERE model = ? GROUP BY ALL",
+        [model],
+    )
+    con.execute(
+        "CREATE TABLE pub.meta AS SELECT ? AS model, CAST(? AS TIMESTAMPTZ) AS published_at",
+        [model, datetime.now(UTC)],
+    )
+
+
+def _build(wh: Warehouse, model: str, model_key: int, tmp: Path) -> None:
+    """Write the model's published file from scratch at ``tmp``."""
     con = wh.con
     con.execute(f"ATTACH {_lit(str(tmp))} AS pub")
     try:
         # One transaction: the new file holds every table or, on an error, none.
         con.execute("BEGIN")
-        con.execute("CREATE TABLE pub.schema_version AS SELECT * FROM schema_version")
-        for table in ("metric_results", "window_state", "profiles", "reference_profiles"):
-            _create_like(con, table, _ZSTD.get(table, ()))
-            con.execute(f"INSERT INTO pub.{table} SELECT * FROM {table} WHERE model = ?", [model])
-        con.execute(
-            "CREATE TABLE pub.quarantine AS SELECT * FROM quarantine WHERE model = ? "
-            f"ORDER BY received_at DESC LIMIT {QUARANTINE_KEEP}",
-            [model],
-        )
-        # Kept up to date at ingestion: scanning the raw history here cost ~0.5 s per publish at 10M rows.
-        con.execute(f"CREATE TABLE pub.stream_stats AS {stream_stats.frame_sql()}", [model_key])
-        con.execute(
-            "CREATE TABLE pub.quarantine_counts AS SELECT stream, count(*) AS rows FROM quarantine WHERE model = ? GROUP BY ALL",
-            [model],
-        )
-        con.execute(
-            "CREATE TABLE pub.meta AS SELECT ? AS model, CAST(? AS TIMESTAMPTZ) AS published_at",
-            [model, datetime.now(UTC)],
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        try:
+            for table in (*_BY_WINDOW, *_WHOLE):
+                _create_like(con, table, _ZSTD.get(table, ()))
+                con.execute(f"INSERT INTO pub.{table} SELECT * FROM {table} WHERE model = ?", [model])
+            _small_tables(con, model, model_key)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     finally:
         con.execute("DETACH pub")
-    fsync_file(tmp)
-    os.replace(tmp, final)
-    fsync_dir(folder)
-    return final
 
 
 def query(

@@ -68,7 +68,9 @@ def compute_model(
         raise
     if new_reference is not None:
         prime_calibrator(wh, info, columns)
-    if not wh.has_table(info.model_key, "predictions"):
+    # Input batches alone (no predictions) still get windows, drift and quality (jobs/inputs.py).
+    has_pred = wh.has_table(info.model_key, "predictions")
+    if not has_pred and not wh.has_table(info.model_key, "inputs"):
         return 0
     reference = load_reference(wh, info.model)
     windows = wh.rows(
@@ -81,24 +83,30 @@ def compute_model(
     by_id = {c.col_id: c for c in columns}
     frames = []
     # Row-count windows all hold N rows: volume against the usual volume means nothing there.
-    volumes = (row_window_volumes if is_row_window(info.window) else _window_volumes)(wh, info, windows)
+    count = row_window_volumes if is_row_window(info.window) else _window_volumes
+    volumes = count(wh, info, windows) if has_pred else [(0, [], "")] * len(windows)
+    # Volume, duplicate ids, performance, custom metrics count predictions: none for input rows alone.
+    inputs_too = not has_pred or wh.has_table(info.model_key, "inputs")
     raw = RawRows(wh, info, now, raw_rows_budget(info.meta))
     k_rolling = rolling_windows(info.meta)
     null_cache.load(wh, info.model)
     for (version, experiment, ws, we), (n, prev, basis) in zip(windows, volumes, strict=True):
         rows: list[dict[str, Any]] = []
         profiles = window_profiles(wh, info.model, version, experiment, ws)
-        rows += _volume_rows(n, prev, basis)
-        rows += duplicate_id_rows(wh, info, columns, (version, experiment, ws, we), n)
+        predicted = n > 0 or not inputs_too
+        if predicted:
+            rows += _volume_rows(n, prev, basis)
+            rows += duplicate_id_rows(wh, info, columns, (version, experiment, ws, we), n)
         if reference:
             rows += _drift_and_quality_rows(reference, profiles, by_id, raw, (version, experiment, ws, we))
             if info.meta.get("compare_previous_window"):
                 rows += _previous_window_rows(wh, info, version, experiment, ws, profiles, by_id)
             if k_rolling:
                 rows += rolling_rows(wh, info, (version, experiment, ws), k_rolling, profiles, by_id)
-        rows += performance_rows(wh, info, columns, version, experiment, ws, we, now)
-        rows += list_output_rows(wh, info, columns, version, experiment, ws, we)
-        rows += custom_rows(wh, info, columns, version, experiment, ws, we)
+        if predicted:
+            rows += performance_rows(wh, info, columns, version, experiment, ws, we, now)
+            rows += list_output_rows(wh, info, columns, version, experiment, ws, we)
+            rows += custom_rows(wh, info, columns, version, experiment, ws, we)
         frame = pd.DataFrame(rows)
         if frame.empty:
             continue

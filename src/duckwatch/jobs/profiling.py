@@ -9,7 +9,19 @@ from typing import Any
 
 import pandas as pd
 
+from duckwatch.jobs.inputs import (
+    carried_columns,
+    input_columns,
+    input_columns_changed,
+    input_only_columns,
+    input_rows,
+    input_windows,
+    mark_windows_dirty,
+    remember_carried,
+    remember_input_columns,
+)
 from duckwatch.jobs.profile_scan import (  # noqa: F401  (_columns_frame, _groups, _profile: tests)
+    GroupKey,
     Profile,
     _columns_frame,
     _groups,
@@ -88,35 +100,59 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     missing_cols = [c for c in cols if c.col_id not in present]
     if existing[0] and not new_ref and not missing_cols:
         return None
+    # Unchanged reference rows: only the columns without a reference yet are looked for (a column no
+    # stream carries would otherwise re-store the reference and rebuild every profile in every tick).
+    wanted = cols if not existing[0] or new_ref else missing_cols
     available = _available(wh, info.model_key, "reference") if has_ref else set()
     if has_ref and wh.rows(f"SELECT count(*) FROM {ref_table}")[0][0] > 0:
         version = wh.rows(f"SELECT _version FROM {ref_table} ORDER BY _received_at DESC LIMIT 1")[0][0]
-        use = [c for c in cols if c.col_id in available]
+        use = [c for c in wanted if c.col_id in available]
         source = f"reference data (version {version or 'default'})"
         # Columns the reference file lacks (e.g. a score) fall back to the first production window.
-        rest = [c for c in cols if c.col_id not in available]
+        rest = [c for c in wanted if c.col_id not in available]
     else:
-        use, version, source, rest = [], None, "", list(cols)
+        use, version, source, rest = [], None, "", list(wanted)
+    stored = False
     if rest:
-        window = _auto_reference(wh, info, now)
-        if window is None and not use:
-            return None
+        only_in = {c.col_id for c in input_only_columns(wh, info, rest, _ticks(wh, info))}
+        have = _available(wh, info.model_key, "predictions") - only_in
+        from_pred = [c for c in rest if c.col_id in have]
+        window = _auto_reference(wh, info, now) if from_pred else None
         if window is not None:
-            pred = raw_table(info.model_key, "predictions")
-            have = _available(wh, info.model_key, "predictions")
-            rest = [c for c in rest if c.col_id in have]
-            if rest:
-                label = f"first production window {window[0]:%Y-%m-%d %H:%M}"
-                rows = f"{pred} WHERE {window[1]}"
-                _store_reference(wh, info.model, rest, rows, window[2], label, now)
-                source = source or label
+            label = f"first production window {window[0]:%Y-%m-%d %H:%M}"
+            rows = f"{raw_table(info.model_key, 'predictions')} WHERE {window[1]}"
+            _store_reference(wh, info.model, from_pred, rows, window[2], label, now)
+            source, stored = source or label, True
+        # Columns only input batches carry (jobs/inputs.py): the first full windows of input rows.
+        label_in = _auto_reference_from_inputs(wh, info, input_columns(wh, info, rest, _ticks(wh, info)), now)
+        if label_in is not None:
+            source, stored = source or label_in, True
     if use:
         _store_reference(wh, info.model, use, f"{ref_table} WHERE _version = ?", [version], source, now)
-    if existing[0] and not new_ref and not use and not rest:
+    if not use and not stored:
         return None
     # A new reference changes every bin: recompute all window profiles from raw rows.
     rebuild_profiles(wh, info, cols)
     return source
+
+
+def _auto_reference_from_inputs(
+    wh: Warehouse, info: ModelInfo, todo: Sequence[ColumnInfo], now: datetime
+) -> str | None:
+    """Reference of the columns ``todo`` (profiled from inputs) from the first full windows of input
+    rows, as for predictions; returns its description, or None when none was stored."""
+    window = _first_full_window(wh, info, now, "inputs") if todo else None
+    if window is None:
+        return None
+    label = f"first input window {window[0]:%Y-%m-%d %H:%M}"
+    rows = f"{raw_table(info.model_key, 'inputs')} WHERE _ts >= ? AND _ts < ?"
+    _store_reference(wh, info.model, todo, rows, list(window), label, now)
+    return label
+
+
+def _ticks(wh: Warehouse, info: ModelInfo) -> tuple[int, int]:
+    """The ticks whose rows this compute stage takes in: after the last profiled one, up to this one."""
+    return profiled_seq(wh, info.model), current_seq(wh)
 
 
 def _available(wh: Warehouse, model_key: int, stream: str) -> set[str]:
@@ -133,9 +169,11 @@ def _auto_reference(wh: Warehouse, info: ModelInfo, now: datetime) -> tuple[date
     return None if window is None else (window[0], "_ts >= ? AND _ts < ?", list(window))
 
 
-def _first_full_window(wh: Warehouse, info: ModelInfo, now: datetime) -> tuple[datetime, datetime] | None:
-    pred = raw_table(info.model_key, "predictions")
-    if not wh.has_table(info.model_key, "predictions"):
+def _first_full_window(
+    wh: Warehouse, info: ModelInfo, now: datetime, stream: str = "predictions"
+) -> tuple[datetime, datetime] | None:
+    pred = raw_table(info.model_key, stream)
+    if not wh.has_table(info.model_key, stream):
         return None
     # The earliest closed windows, together at least AUTO_REFERENCE_ROWS rows (at most
     # AUTO_REFERENCE_WINDOWS of them): a reference of a few hundred rows has noisy extremes and
@@ -177,20 +215,48 @@ def _store_reference(
         )
 
 
-def rebuild_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo]) -> None:
+def rebuild_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo]) -> int:
     """Drop and recompute every window profile of the model; all windows become dirty."""
     wh.execute("DELETE FROM profiles WHERE model = ?", [info.model])
     wh.execute("UPDATE window_state SET dirty = true WHERE model = ?", [info.model])
-    update_profiles(wh, info, cols, seq=None)
+    if wh.has_table(info.model_key, "inputs"):  # windows of input rows never seen before, too
+        found = input_windows(wh, info, cols, _ticks(wh, info), None)
+        if found is not None:
+            mark_windows_dirty(wh, info, [found[0]], found[1])
+    return update_profiles(wh, info, cols, seq=None)
 
 
 def update_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], seq: int | None) -> int:
-    """Profile rows ingested after the last profiled tick up to ``seq`` (or all rows) and merge them in."""
+    """Profile rows ingested after the last profiled tick up to ``seq`` (or all rows) and merge them in.
+
+    Per column one stream: predictions when they carry it, else input batches (jobs/inputs.py).
+    """
+    has_inputs = wh.has_table(info.model_key, "inputs")
+    if has_inputs:  # what the rows up to this tick carry, kept whatever happens below
+        remember_carried(wh, info, carried_columns(wh, info, cols, _ticks(wh, info)))
     reference = load_reference(wh, info.model)
-    if not reference or not wh.has_table(info.model_key, "predictions"):
+    if not reference:
         return 0
+    done = 0
+    only_in: set[str] = set()  # carried by inputs alone: never profiled from prediction slots
+    if has_inputs:
+        found = input_only_columns(wh, info, cols, _ticks(wh, info))
+        only_in = {c.col_id for c in found}
+        if input_columns_changed(wh, info.model, found):
+            if seq is not None:  # a column moved between the streams: no profile may mix them
+                return rebuild_profiles(wh, info, cols)
+            remember_input_columns(wh, info.model, found)
+        from_inputs = input_columns(wh, info, cols, _ticks(wh, info))
+        use_in = [c for c in from_inputs if c.col_id in reference]
+        if use_in:
+            ticks = None if seq is None else (profiled_seq(wh, info.model), seq)
+            source, params = input_rows(wh, info, ticks)
+            parts = scan_profiles(wh, source, params, use_in, lambda col: reference[col.col_id], info.window)
+            done += _merge_parts(wh, info, use_in, parts)
+    if not wh.has_table(info.model_key, "predictions"):
+        return done
     pred = raw_table(info.model_key, "predictions")
-    have = _available(wh, info.model_key, "predictions")
+    have = _available(wh, info.model_key, "predictions") - only_in
     use = [c for c in cols if c.col_id in reference and c.col_id in have]
     # Every tick since the last profiled one: a tick killed after ingesting leaves its rows to the next.
     if seq is None:
@@ -202,6 +268,16 @@ def update_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     if is_row_window(info.window):
         source, params = profile_source(info, source, params)
     parts = scan_profiles(wh, source, params, use, lambda col: reference[col.col_id], info.window)
+    return done + _merge_parts(wh, info, use, parts)
+
+
+def _merge_parts(
+    wh: Warehouse,
+    info: ModelInfo,
+    use: Sequence[ColumnInfo],
+    parts: dict[GroupKey | None, dict[str, Profile]],
+) -> int:
+    """Merge per-window profiles ``parts`` of the columns ``use`` into the stored ones; returns windows."""
     if not parts:
         return 0
     stored = _stored_profiles(wh, info.model, [k for k in parts if k is not None])

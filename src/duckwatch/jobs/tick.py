@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from duckwatch.config import DataDir
+from duckwatch.jobs.inputs import input_windows, mark_windows_dirty
 from duckwatch.jobs.lock import job_lock
-from duckwatch.jobs.profiling import profiled_seq
+from duckwatch.jobs.profiling import profiled_columns, profiled_seq
 from duckwatch.jobs.windows_rows import is_row_window, mark_dirty_rows
 from duckwatch.store import catalog
 from duckwatch.store.landing import pending, pending_models, remove_stale_temp_files
@@ -78,7 +79,7 @@ def run_tick(
                     say(f"{info.model}: ingesting")
                     rows = _ingest_model(wh, settings, info, seq, report)
                     wh.set_timezone(info.timezone)
-                    _mark_dirty(wh, info, seq)
+                    _mark_dirty(wh, info, seq, settings)
                     _mark_matured(wh, info, now)
                     say(f"{info.model}: computing windows")
                     computed = compute(wh, settings, info, now, notify)
@@ -125,18 +126,31 @@ def _ingest_model(
     return total
 
 
-def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
-    """New predictions dirty their windows; new outcomes dirty the windows of their predictions."""
+def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int, settings: Settings) -> None:
+    """New predictions dirty their windows; new outcomes dirty the windows of their predictions; new
+    input rows dirty theirs when inputs feed a column (jobs/inputs.py)."""
     pred = raw_table(info.model_key, "predictions")
+    sources: list[str] = []
+    params: list[object] = []
+    # Rows of every tick not yet profiled: a tick killed between ingest and compute leaves them to us.
+    since: int | None = None
+    if wh.has_table(info.model_key, "inputs"):
+        since = profiled_seq(wh, info.model)
+        cols = profiled_columns(catalog.get_columns(settings, info.model))
+        found = input_windows(wh, info, cols, (since, seq), (since, seq))  # None for row-count windows
+        if found is not None:
+            sources.append(found[0])
+            params += found[1]
     if not wh.has_table(info.model_key, "predictions"):
+        mark_windows_dirty(wh, info, sources, params)
         return
     if is_row_window(info.window):  # windows of N rows: cut points are kept in row_windows
-        mark_dirty_rows(wh, info, profiled_seq(wh, info.model), seq)
+        mark_dirty_rows(wh, info, profiled_seq(wh, info.model) if since is None else since, seq)
         return
     w = window_expr(info.window, "_ts")
     unit = info.window
-    # Rows of every tick not yet profiled: a tick killed between ingest and compute leaves them to us.
-    since = profiled_seq(wh, info.model)
+    if since is None:
+        since = profiled_seq(wh, info.model)
     # Truncating every new row's time costs ~0.2 s per million rows; when each (version, experiment)'s
     # first and last new row share a window (truncation is monotone), that window is the only one.
     new = wh.raw_since(info.model_key, "predictions", since, seq)
@@ -145,8 +159,6 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
         f"FROM {new} WHERE _seq > ? AND _seq <= ? GROUP BY ALL",
         [since, seq],
     )
-    sources: list[str] = []
-    params: list[object] = []
     if all(first == last for _v, _e, first, last in ends):
         if ends:
             sources.append(
@@ -166,17 +178,7 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int) -> None:
             f"SEMI JOIN (SELECT _id FROM {out} WHERE _seq > ? AND _seq <= ?) o ON p._id = o._id"
         )
         params += [since, seq]
-    if not sources:
-        return
-    wh.execute(
-        f"""INSERT INTO window_state BY NAME
-        SELECT ? AS model, _version AS version, _experiment AS experiment, ws AS window_start,
-               ws + INTERVAL 1 {unit} AS window_end, true AS dirty, now() AS dirty_since, NULL AS computed_at
-        FROM ({" UNION ".join(sources)})
-        ON CONFLICT (model, version, experiment, window_start) DO UPDATE SET dirty = true,
-            dirty_since = coalesce(window_state.dirty_since, excluded.dirty_since)""",
-        [info.model, *params],
-    )
+    mark_windows_dirty(wh, info, sources, params)
 
 
 def _mark_matured(wh: Warehouse, info: catalog.ModelInfo, now: datetime) -> None:

@@ -55,8 +55,13 @@ def _draw(
     raise AssertionError(f"no {want} window found")
 
 
-@pytest.mark.parametrize("with_reference", [True, False])
-def test_straddling_window_is_decided_on_raw_rows(data_dir: DataDir, with_reference: bool) -> None:
+@pytest.mark.parametrize(
+    ("with_reference", "stream"),
+    [(True, "predictions"), (False, "predictions"), (True, "inputs"), (False, "inputs")],
+)
+def test_straddling_window_is_decided_on_raw_rows(
+    data_dir: DataDir, with_reference: bool, stream: str
+) -> None:
     rng = np.random.default_rng(7)
     # Without reference data the first full windows (days 1-2, >= 1000 rows) become the reference.
     ref_x = rng.normal(size=4000 if with_reference else 2 * ROWS_PER_DAY)
@@ -65,13 +70,13 @@ def test_straddling_window_is_decided_on_raw_rows(data_dir: DataDir, with_refere
     first = 1 if with_reference else 3
     windows = {first + i: _draw(rng, ref_x, pr, shift, want) for i, (want, shift) in enumerate(plan.items())}
     with Collector(data_dir.root) as c:
+        # Windows of input batches (features logged without predictions) read their raw rows alike.
+        log = c.log_inputs if stream == "inputs" else c.log_predictions
         if with_reference:
             c.log_reference("m", pd.DataFrame({"x": ref_x}))
         else:
-            c.log_predictions(
-                "m", pd.concat([_window(1, ref_x[:ROWS_PER_DAY]), _window(2, ref_x[ROWS_PER_DAY:])])
-            )
-        c.log_predictions("m", pd.concat([_window(day, x) for day, x in windows.items()]))
+            log("m", pd.concat([_window(1, ref_x[:ROWS_PER_DAY]), _window(2, ref_x[ROWS_PER_DAY:])]))
+        log("m", pd.concat([_window(day, x) for day, x in windows.items()]))
     run_tick(data_dir, now=NOW, notify=False)
     m = export_frame(data_dir, "metrics", "m")
     ks_rows = m[(m["metric"] == "ks") & (m["column"] == "x")].copy()

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from duckwatch.jobs.profiling import _auto_reference, _available
+from duckwatch.jobs.inputs import input_columns
+from duckwatch.jobs.profiling import _auto_reference, _available, _first_full_window, _ticks
 from duckwatch.jobs.windows_rows import window_where
 from duckwatch.metrics.drift_decision import DriftCell
 from duckwatch.metrics.drift_exact import MAX_RAW_ROWS, ambiguous, bins_to_read, refine_cell, refine_ks
@@ -42,6 +43,17 @@ class RawRows:
     reads: int = 0  # columns whose raw rows were read (for tests and benchmarks)
     _ref_version: Any = field(default=_UNSET, repr=False)
     _auto_window: Any = field(default=_UNSET, repr=False)
+    _auto_inputs: Any = field(default=_UNSET, repr=False)
+
+    def _stream(self, col: ColumnInfo) -> str:
+        """Where the column's window profiles come from (jobs/inputs.py): predictions or inputs."""
+        if not self.wh.has_table(self.info.model_key, "inputs"):
+            return "predictions"
+        return (
+            "inputs"
+            if input_columns(self.wh, self.info, [col], _ticks(self.wh, self.info))
+            else "predictions"
+        )
 
     def resolve(
         self,
@@ -82,8 +94,9 @@ class RawRows:
         bins: list[int],
         window: tuple[str, str, datetime, datetime],
     ) -> dict[int, npt.NDArray[np.float64]] | None:
-        table = raw_table(self.info.model_key, "predictions")
-        if col.col_id not in _available(self.wh, self.info.model_key, "predictions"):
+        stream = self._stream(col)
+        table = raw_table(self.info.model_key, stream)
+        if col.col_id not in _available(self.wh, self.info.model_key, stream):
             return None
         version, experiment, ws, we = window
         where, params = window_where(self.wh, self.info, version, experiment, ws, we)
@@ -107,6 +120,12 @@ class RawRows:
             self._ref_version = (rows[0][0],) if rows else None
         if self._ref_version is not None and col.col_id in _available(self.wh, key, "reference"):
             table, where, params = raw_table(key, "reference"), "_version = ?", [self._ref_version[0]]
+        elif self._stream(col) == "inputs":  # the first full windows of input rows (profiling.py)
+            if self._auto_inputs is _UNSET:
+                self._auto_inputs = _first_full_window(self.wh, self.info, self.now, "inputs")
+            if self._auto_inputs is None:
+                return None
+            table, where, params = raw_table(key, "inputs"), "_ts >= ? AND _ts < ?", list(self._auto_inputs)
         else:
             if self._auto_window is _UNSET:
                 self._auto_window = _auto_reference(self.wh, self.info, self.now)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from duckwatch.jobs import labels as label_rules
+from duckwatch.jobs.label_drift import label_drift_rows
 from duckwatch.jobs.segments_job import segment_drift_rows, segment_rows
 from duckwatch.jobs.value import value_at_stake_row
 from duckwatch.jobs.windows_rows import window_where
@@ -106,6 +107,7 @@ def performance_rows(
     ]  # fmt: skip
     rows += _coverage_at_age(info, df, we, now)
     task = info.task or _infer_task(df, scores, preds)
+    rows += label_drift_rows(wh, info, columns, df, task, horizon_passed)  # labels vs the reference's
     y = df["_label"]
     if task == "binary":
         y_true = _binary_labels(y, info.positive_label)

@@ -53,17 +53,35 @@ def joined_window(
     where, params = window_where(wh, info, version, experiment, ws, we)  # time range or row-count cut
     labels = [c for c in _role(columns, "label")]
     out = raw_table(info.model_key, "outcomes")
-    if labels and wh.has_table(info.model_key, "outcomes") and labels[0].col_id in _table_cols(wh, out):
-        lab = labels[0]
+    lab = labels[0] if labels else None
+    # Labels logged with the predictions (backfills, offline scoring) count as arrived with them; an
+    # outcome for the same id corrects them (the last arrival wins, as among outcomes).
+    inline = lab is not None and lab.col_id in have_p and _carries(wh, pred, lab.col_id, where, params)
+    if lab is not None and wh.has_table(info.model_key, "outcomes") and lab.col_id in _table_cols(wh, out):
         # Every raw table carries every known column, so a value column may exist (empty) on the
         # prediction side too: take the outcome's value when it has one.
         values = [c for c in _role(columns, "value") if c.col_id in _table_cols(wh, out)]
         vsel = "".join(f", arg_max(o.{c.col_id}, o._received_at) AS _ov_{c.col_id}" for c in values)
+        p_extra, label, first = "", "o._label", "o._label_first"
+        if inline:
+            p_extra = f", p.{lab.col_id} AS _p_label, p._ts AS _p_first"
+            label = "coalesce(o._label, p._p_label)"
+            first = (
+                "CASE WHEN p._p_label IS NULL THEN o._label_first WHEN o._label_first IS NULL THEN p._p_first "
+                "ELSE least(p._p_first, o._label_first) END"
+            )
         sql = f"""
-        WITH p AS (SELECT _id, _ts{sel} FROM {pred} p WHERE {where}),
+        WITH p AS (SELECT _id, _ts{p_extra}{sel} FROM {pred} p WHERE {where}),
         o AS (SELECT o._id, arg_max(o.{lab.col_id}, o._received_at) AS _label, max(o._received_at) AS _label_at, min(o._ts) AS _label_first{vsel}
               FROM {out} o SEMI JOIN p ON o._id = p._id GROUP BY o._id)
-        SELECT p.* EXCLUDE (_id, _ts), o.* EXCLUDE (_id, _label_at) FROM p LEFT JOIN o ON p._id = o._id"""
+        SELECT {label} AS _label, {first} AS _label_first,
+               p.* EXCLUDE (_id, _ts{", _p_label, _p_first" if inline else ""}), o.* EXCLUDE (_id, _label, _label_at, _label_first)
+        FROM p LEFT JOIN o ON p._id = o._id"""
+    elif inline and lab is not None:
+        sql = (
+            f"SELECT p.{lab.col_id} AS _label, CASE WHEN p.{lab.col_id} IS NOT NULL THEN p._ts END AS _label_first{sel} "
+            f"FROM {pred} p WHERE {where}"
+        )
     else:
         # Row ids and times are not used downstream: leaving them out saves a string per row.
         # Typed NULLs arrive as NaN / NaT columns, not as millions of Python None objects.
@@ -77,6 +95,12 @@ def joined_window(
         frame[col_id] = frame[name].combine_first(frame[col_id]) if col_id in frame else frame[name]
         del frame[name]
     return frame
+
+
+def _carries(wh: Warehouse, pred: str, col_id: str, where: str, params: list[Any]) -> bool:
+    """True when some prediction row of the window holds a value in ``col_id`` (a label logged inline);
+    every raw table has a slot for every column, empty where batches lacked it."""
+    return bool(wh.rows(f"SELECT count({col_id}) > 0 FROM {pred} p WHERE {where}", params)[0][0])
 
 
 def _table_cols(wh: Warehouse, table: str) -> set[str]:

@@ -208,6 +208,13 @@ def _reasons(plan: BatchPlan, types: dict[int, pa.DataType]) -> tuple[list[str],
                 f"THEN {_lit(f'score in column {col.source!r} must be a probability in [0, 1], got ')} || "
                 f"CAST({s} AS VARCHAR) END"
             )
+        elif cast.startswith("TRY_CAST") and col.role == "label":
+            # Stored as missing, a label that is not a number would silently drop out of every
+            # performance metric: the row is set aside, saying why, and the rest of the batch lands.
+            reasons.append(
+                f"CASE WHEN {s} IS NOT NULL AND {cast} IS NULL THEN 'label ' || CAST({s} AS VARCHAR) || "
+                f"{_lit(f' in column {col.source!r} is not a number, and the model stores labels as numbers: send them as numbers (e.g. 1 for yes, 0 for no)')} END"
+            )
         elif cast.startswith("TRY_CAST"):
             retype_checks.append((col.source, f"count(*) FILTER ({s} IS NOT NULL AND {cast} IS NULL)"))
     return reasons, retype_checks

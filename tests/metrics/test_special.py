@@ -74,4 +74,5 @@ def test_rel_entr_is_scipys(rng: np.random.Generator) -> None:
     special_x = np.array([0.0, 0.0, 1.0, -1.0, np.nan, 0.5])
     special_y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, np.nan])
     for a, b in [(x, y), (special_x, special_y)]:
-        np.testing.assert_array_equal(rel_entr(a, b), special.rel_entr(a, b))
+        # Within a few ulps: numpy's vectorised log/log1p round the last bit differently on some CPUs.
+        np.testing.assert_allclose(rel_entr(a, b), special.rel_entr(a, b), rtol=1e-14, atol=0.0)

@@ -136,6 +136,26 @@ def test_delong_interval_covers_true_auc() -> None:
     assert 0.90 <= hits / 300 <= 0.98
 
 
+@pytest.mark.parametrize("ties", [False, True])
+def test_delong_auc_and_error_are_the_textbook_formulas(ties: bool) -> None:
+    """AUC = sklearn's; the DeLong standard error from placement values ranked in row order with scipy."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(21)
+    y = (rng.uniform(size=5000) < 0.3).astype(float)
+    s = rng.normal(size=5000) + y
+    if ties:
+        s = np.round(s, 1)
+    auc, se = perf.delong_auc(y, s)
+    assert auc == pytest.approx(skm.roc_auc_score(y, s), rel=1e-12)
+    pos, neg = s[y == 1], s[y == 0]
+    m, n = pos.size, neg.size
+    combined = rankdata(np.concatenate([pos, neg]))
+    v10 = (combined[:m] - rankdata(pos)) / n
+    v01 = 1.0 - (combined[m:] - rankdata(neg)) / m
+    assert se == pytest.approx(math.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n), rel=1e-9)
+
+
 def test_multiclass_matches_sklearn() -> None:
     rng = np.random.default_rng(11)
     classes = ["cat", "dog", "eel"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from duckwatch.metrics.performance import MetricValue, insufficient, rankdata
+from duckwatch.metrics.performance import MetricValue, insufficient, rankdata, sorted_midranks
 from duckwatch.metrics.registry import MetricSpec, register
 
 __all__ = [
@@ -213,20 +213,6 @@ def _large_window_point(
     return tp, fp, fn, tn, expected_auc_sorted(s_sorted, prob)
 
 
-def _sorted_ranks(s_sorted: FloatArray) -> FloatArray:
-    """Average-tie ranks (1-based, as `rankdata`) of an array already sorted ascending."""
-    n = s_sorted.size
-    new_run = np.empty(n, dtype=bool)
-    new_run[:1] = True
-    np.not_equal(s_sorted[1:], s_sorted[:-1], out=new_run[1:])
-    starts = np.flatnonzero(new_run)
-    if starts.size == n:
-        return np.arange(1.0, n + 1.0)
-    ends = np.append(starts[1:], n)
-    # A run of rows start..end-1 (0-based) shares the mean of the 1-based ranks start+1..end.
-    return np.repeat((starts + 1 + ends) / 2.0, ends - starts)
-
-
 def _sufficient_moments(
     s_sorted: FloatArray, prob: FloatArray, first_positive: int
 ) -> tuple[FloatArray, FloatArray]:
@@ -236,7 +222,7 @@ def _sufficient_moments(
     Cov[S] = sum p_i (1 - p_i) a_i a_i^T. Rows are sorted by score: the predicted rows are the suffix
     from ``first_positive`` and ranks come from runs of equal scores, so this is linear in n.
     """
-    ranks = _sorted_ranks(s_sorted)
+    ranks = sorted_midranks(s_sorted)
     var = prob * (1.0 - prob)
     var_rank = var * ranks
     top = slice(first_positive, None)

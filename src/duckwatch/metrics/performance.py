@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from duckwatch.metrics import bootstrap_weighted as bw
 from duckwatch.metrics.registry import MetricSpec, register
 
 __all__ = [
@@ -123,13 +124,21 @@ def _bootstrap_values(
 
 
 def bootstrap_interval(
-    stat: BatchStat, arrays: Sequence[NDArray[Any]], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+    stat: BatchStat,
+    arrays: Sequence[NDArray[Any]],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    value: float | None = None,
+    weighted: bw.WeightedStat | None = None,
 ) -> tuple[float, float]:
     """Percentile bootstrap; ``stat`` maps row-resampled 2-D arrays (resamples x rows) to one value per row.
 
     Above BOOT_MAX_ROWS rows the resampling runs on a seeded subsample and the interval's half-widths
     are scaled by sqrt(m/n) (m-out-of-n bootstrap of a smooth statistic): a million-row window then
-    costs what a 20k-row one does instead of 200 passes over a million rows.
+    costs what a 20k-row one does instead of 200 passes over a million rows. ``value``: the statistic
+    on all rows, when the caller has it already. ``weighted``: the same statistic of row counts
+    (metrics/bootstrap_weighted.py), which gives the same resamples without gathering or sorting them.
     """
     n = arrays[0].shape[0]
     if n < 2:
@@ -137,11 +146,15 @@ def bootstrap_interval(
     if n > BOOT_MAX_ROWS:
         idx = np.random.default_rng(seed + 1).choice(n, BOOT_MAX_ROWS, replace=False)
         sub = [a[idx] for a in arrays]
-        lo_s, hi_s = bootstrap_interval(stat, sub, resamples=resamples, seed=seed)
-        v_s, v = float(stat(*sub)[0]), float(stat(*arrays)[0])
+        lo_s, hi_s = bootstrap_interval(stat, sub, resamples=resamples, seed=seed, weighted=weighted)
+        v_s = float(stat(*sub)[0])
+        v = float(stat(*arrays)[0]) if value is None else value
         scale = math.sqrt(BOOT_MAX_ROWS / n)
         return v - (v_s - lo_s) * scale, v + (hi_s - v_s) * scale
-    values = _bootstrap_values(stat, arrays, resamples, seed)
+    if weighted is not None:
+        values = bw.weighted_values(weighted, arrays, resamples, seed, _MAX_CHUNK_CELLS)
+    else:
+        values = _bootstrap_values(stat, arrays, resamples, seed)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan"), float("nan")
@@ -174,17 +187,40 @@ def rankdata(values: ArrayLike) -> FloatArray:
     return ranks
 
 
+def sorted_midranks(s_sorted: FloatArray) -> FloatArray:
+    """Average-tie ranks (1-based, as `rankdata`) of an array already sorted ascending."""
+    n = s_sorted.size
+    new_run = np.empty(n, dtype=bool)
+    new_run[:1] = True
+    np.not_equal(s_sorted[1:], s_sorted[:-1], out=new_run[1:])
+    starts = np.flatnonzero(new_run)
+    if starts.size == n:
+        return np.arange(1.0, n + 1.0)
+    ends = np.append(starts[1:], n)
+    # A run of rows start..end-1 (0-based) shares the mean of the 1-based ranks start+1..end.
+    return np.repeat((starts + 1 + ends) / 2.0, ends - starts)
+
+
 def delong_auc(y_true: NDArray[Any], y_score: FloatArray) -> tuple[float, float]:
-    """ROC AUC and its DeLong standard error (midranks handle ties like sklearn)."""
-    pos = y_score[y_true.astype(bool)]
-    neg = y_score[~y_true.astype(bool)]
-    m, n = pos.size, neg.size
-    combined = rankdata(np.concatenate([pos, neg]))
-    auc = float((combined[:m].sum() - m * (m + 1) / 2) / (m * n))
+    """ROC AUC and its DeLong standard error (midranks handle ties like sklearn).
+
+    One sort serves the three rankings DeLong needs (all rows, positives, negatives): in score order
+    the positives' own ranks are those of the positive rows read in that order. The placement
+    values then come in score order rather than row order, which only their variance uses.
+    """
+    yb = y_true.astype(bool)
+    if np.isnan(y_score).any():
+        return float("nan"), float("nan")
+    order = np.argsort(y_score, kind="stable")
+    s_sorted, y_sorted = y_score[order], yb[order]
+    combined = sorted_midranks(s_sorted)
+    comb_pos, comb_neg = combined[y_sorted], combined[~y_sorted]
+    m, n = comb_pos.size, comb_neg.size
+    auc = float((comb_pos.sum() - m * (m + 1) / 2) / (m * n))
     if m < 2 or n < 2:
         return auc, float("nan")
-    v10 = (combined[:m] - rankdata(pos)) / n
-    v01 = 1.0 - (combined[m:] - rankdata(neg)) / m
+    v10 = (comb_pos - sorted_midranks(s_sorted[y_sorted])) / n
+    v01 = 1.0 - (comb_neg - sorted_midranks(s_sorted[~y_sorted])) / m
     return auc, math.sqrt(float(v10.var(ddof=1)) / m + float(v01.var(ddof=1)) / n)
 
 
@@ -267,9 +303,15 @@ def _proportion(name: str, successes: int, n: int, why_empty: str) -> MetricValu
     return MetricValue(name, successes / n, lo, hi, n)
 
 
-def _boot(name: str, fn: BatchStat, arrays: Sequence[NDArray[Any]], seed: int) -> MetricValue:
+def _boot(
+    name: str,
+    fn: BatchStat,
+    arrays: Sequence[NDArray[Any]],
+    seed: int,
+    weighted: bw.WeightedStat | None = None,
+) -> MetricValue:
     value = float(fn(*arrays)[0])
-    lo, hi = bootstrap_interval(fn, arrays, seed=seed)
+    lo, hi = bootstrap_interval(fn, arrays, seed=seed, value=value, weighted=weighted)
     return MetricValue(name, value, lo, hi, arrays[0].shape[0])
 
 
@@ -337,7 +379,7 @@ def compute_classification(
     elif positives < min_class or flagged < min_class:
         out["f1"] = insufficient("f1", n, few_pos if positives < min_class else few_flagged)
     else:
-        out["f1"] = _boot("f1", _batch_f1, (y, pred), seed)
+        out["f1"] = _boot("f1", _batch_f1, (y, pred), seed, bw.f1)
     if score is None:
         return out
 
@@ -356,14 +398,14 @@ def compute_classification(
     else:
         auc, se = delong_auc(y, score)
         out["roc_auc"] = MetricValue("roc_auc", auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se), n)
-        out["pr_auc"] = _boot("pr_auc", _batch_average_precision, (y, score), seed)
+        out["pr_auc"] = _boot("pr_auc", _batch_average_precision, (y, score), seed, bw.average_precision)
     if score.min() < 0.0 or score.max() > 1.0:
         why = "scores are not probabilities in [0, 1]"
         out.update({k: insufficient(k, n, why) for k in ("log_loss", "brier", "ece")})
         return out
-    out["log_loss"] = _boot("log_loss", _batch_log_loss, (y, score), seed)
-    out["brier"] = _boot("brier", _batch_brier, (y, score), seed)
-    out["ece"] = _boot("ece", _batch_ece, (y, score), seed)
+    out["log_loss"] = _boot("log_loss", _batch_log_loss, (y, score), seed, bw.log_loss)
+    out["brier"] = _boot("brier", _batch_brier, (y, score), seed, bw.brier)
+    out["ece"] = _boot("ece", _batch_ece, (y, score), seed, lambda w, yy, pp: bw.ece(w, yy, pp, ECE_BINS))
     return out
 
 

@@ -1,0 +1,103 @@
+"""Bootstrap resamples as row counts: the classification metrics' intervals without re-sorting.
+
+A resample drawn with replacement is the original rows, each taken ``c_i`` times. Every built-in
+classification statistic is a sum over rows (or, for average precision, a running sum in score
+order), so a whole block of resamples is one matrix of counts times a few vectors: average
+precision needs no sort per resample (one sort of the rows, shared), and nothing is gathered. The
+counts come from exactly the indices `performance._bootstrap_values` draws (same seed, same chunks),
+so both give the same resamples; the values agree to float rounding (tests compare them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+WeightedStat = Callable[..., FloatArray]  # (counts: resamples x rows, *row arrays) -> one value per resample
+
+
+def resample_counts(n: int, resamples: int, seed: int, max_cells: int) -> Iterator[FloatArray]:
+    """Blocks of (resamples x n) row counts; the draws of `performance._bootstrap_values` exactly."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(resamples, max_cells // max(n, 1)))
+    for start in range(0, resamples, chunk):
+        r = min(chunk, resamples - start)
+        idx = rng.integers(0, n, size=(r, n))
+        flat = (idx + n * np.arange(r)[:, None]).ravel()
+        yield np.bincount(flat, minlength=r * n).reshape(r, n).astype(np.float64)
+
+
+def weighted_values(
+    stat: WeightedStat, arrays: Sequence[NDArray[Any]], resamples: int, seed: int, max_cells: int
+) -> FloatArray:
+    """``stat`` of every resample, as `performance._bootstrap_values` returns them."""
+    n = arrays[0].shape[0]
+    return np.concatenate([stat(w, *arrays) for w in resample_counts(n, resamples, seed, max_cells)])
+
+
+def _clip(p: FloatArray) -> FloatArray:
+    eps = float(np.finfo(np.float64).eps)  # sklearn's log_loss clipping, as performance._clip_prob
+    return np.clip(p, eps, 1 - eps)
+
+
+def brier(w: FloatArray, y: NDArray[Any], p: FloatArray) -> FloatArray:
+    """Mean squared error of the probabilities, per resample."""
+    out: FloatArray = w @ ((p - y.astype(np.float64)) ** 2) / y.shape[0]
+    return out
+
+
+def log_loss(w: FloatArray, y: NDArray[Any], p: FloatArray) -> FloatArray:
+    """Mean log loss (sklearn's clipping), per resample."""
+    yf = y.astype(np.float64)
+    loss = yf * np.log(_clip(p)) + (1 - yf) * np.log(_clip(1 - p))
+    out: FloatArray = -(w @ loss) / y.shape[0]
+    return out
+
+
+def ece(w: FloatArray, y: NDArray[Any], p: FloatArray, bins: int = 10) -> FloatArray:
+    """Expected calibration error with equal-width bins, per resample: sum_b |sum (y - p) in b| / n."""
+    n = y.shape[0]
+    b = np.minimum((p * bins).astype(np.intp), bins - 1)
+    gap = np.zeros((n, bins))
+    gap[np.arange(n), b] = y.astype(np.float64) - p
+    out: FloatArray = np.abs(w @ gap).sum(axis=1) / n
+    return out
+
+
+def f1(w: FloatArray, y: NDArray[Any], pred: NDArray[Any]) -> FloatArray:
+    """F1 per resample (NaN where it is undefined)."""
+    yb, pb = y.astype(bool), pred.astype(bool)
+    tp = w @ (yb & pb).astype(np.float64)
+    denom = 2 * tp + w @ (yb ^ pb).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: FloatArray = np.where(denom > 0, 2 * tp / denom, np.nan)
+    return out
+
+
+def average_precision(w: FloatArray, y: NDArray[Any], s: FloatArray) -> FloatArray:
+    """Average precision (sklearn's step-wise definition, tied scores one threshold) per resample.
+
+    Rows are put in descending score order once; a resample's running true positives and rows are
+    then cumulative sums of its counts, read at the end of each group of equal scores.
+    """
+    order = np.argsort(-s, kind="stable")
+    ys = y[order].astype(np.float64)
+    ss = s[order]
+    wo = w[:, order]
+    hits = wo * ys
+    tps = np.cumsum(hits, axis=1)
+    seen = np.cumsum(wo, axis=1)
+    width = ss.size
+    is_end = np.ones(width, dtype=bool)
+    is_end[:-1] = ss[:-1] != ss[1:]
+    ends = np.minimum.accumulate(np.where(is_end, np.arange(width), width - 1)[::-1])[::-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision_at_end = tps[:, ends] / seen[:, ends]
+        positives = tps[:, -1]
+        ap = np.nansum(hits * precision_at_end, axis=1) / positives
+    out: FloatArray = np.where(positives > 0, ap, np.nan)
+    return out

@@ -1,0 +1,69 @@
+"""Resamples as row counts give the same bootstrap values as gathering the resampled rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, brier_score_loss, f1_score, log_loss
+
+from duckwatch.metrics import bootstrap_weighted as bw
+from duckwatch.metrics import performance as perf
+
+
+def _data(rng: np.random.Generator, n: int, ties: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p = rng.uniform(0.02, 0.98, n)
+    if ties:
+        p = np.round(p, 1)  # heavy ties: ten distinct scores
+    y = rng.uniform(size=n) < p
+    return y, p, p >= 0.5
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("n", [37, 2_000, 20_000])
+def test_counts_equal_gathered_resamples(n: int, ties: bool) -> None:
+    y, p, pred = _data(np.random.default_rng(n + ties), n, ties)
+    pairs = [
+        (perf._batch_brier, bw.brier, (y, p)),
+        (perf._batch_log_loss, bw.log_loss, (y, p)),
+        (perf._batch_ece, lambda w, a, b: bw.ece(w, a, b, perf.ECE_BINS), (y, p)),
+        (perf._batch_f1, bw.f1, (y, pred)),
+        (perf._batch_average_precision, bw.average_precision, (y, p)),
+    ]
+    for gathered, counted, arrays in pairs:
+        old = perf._bootstrap_values(gathered, arrays, 200, seed=5)
+        new = bw.weighted_values(counted, arrays, 200, 5, perf._MAX_CHUNK_CELLS)
+        assert old.shape == new.shape == (200,)
+        assert np.allclose(old, new, rtol=1e-10, atol=1e-13, equal_nan=True), gathered.__name__
+
+
+def test_one_resample_against_sklearn() -> None:
+    rng = np.random.default_rng(11)
+    y, p, pred = _data(rng, 3_000, ties=True)
+    idx = rng.integers(0, y.size, y.size)
+    w = np.bincount(idx, minlength=y.size).astype(np.float64)[None, :]
+    yr, pr, predr = y[idx], p[idx], pred[idx]
+    assert bw.average_precision(w, y, p)[0] == pytest.approx(average_precision_score(yr, pr), rel=1e-12)
+    assert bw.brier(w, y, p)[0] == pytest.approx(brier_score_loss(yr, pr), rel=1e-12)
+    assert bw.log_loss(w, y, p)[0] == pytest.approx(log_loss(yr, pr), rel=1e-12)
+    assert bw.f1(w, y, pred)[0] == pytest.approx(f1_score(yr, predr), rel=1e-12)
+    assert bw.ece(w, y, p)[0] == pytest.approx(perf.expected_calibration_error(yr, pr), rel=1e-12)
+
+
+def test_intervals_are_unchanged_by_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    y, p, _ = _data(np.random.default_rng(2), 50_000, ties=False)
+    fast = perf.compute_classification(y.astype(float), p)
+    monkeypatch.setattr(bw, "weighted_values", None)  # any use of the counts would fail below
+    monkeypatch.setattr(
+        perf,
+        "_boot",
+        lambda name, fn, arrays, seed, weighted=None: perf.MetricValue(
+            name, float(fn(*arrays)[0]), *perf.bootstrap_interval(fn, arrays, seed=seed), arrays[0].shape[0]
+        ),
+    )
+    slow = perf.compute_classification(y.astype(float), p)
+    for name in ("pr_auc", "log_loss", "brier", "ece", "f1"):
+        a, b = fast[name], slow[name]
+        assert a.value == b.value, name
+        assert a.lower == pytest.approx(b.lower, rel=1e-9) and a.upper == pytest.approx(b.upper, rel=1e-9), (
+            name
+        )

@@ -171,3 +171,16 @@ def test_lifecycle_is_role_checked_audited_and_feeds_precision(data_dir: DataDir
     ]
     assert actions == ["incident.open", "incident.acknowledge", "incident.assign", "incident.comment",
                        "incident.resolve"]  # fmt: skip
+
+
+def test_likely_cause_names_label_drift_apart_from_input_drift() -> None:
+    from duckwatch.jobs.alerts import _likely_cause
+
+    base = {"state": "open", "bound": 0.05, "metric": "js_distance"}
+    label = {**base, "family": "drift", "col": "defaulted", "effect": 3.0, "value": 0.15}
+    feature = {**base, "family": "drift", "col": "income", "effect": 2.0, "value": 0.1}
+    assert _likely_cause([label, feature], frozenset({"defaulted"})).startswith(
+        "label drift in column 'defaulted'"
+    )
+    assert _likely_cause([label, feature]).startswith("input drift in column 'defaulted'")
+    assert _likely_cause([feature], frozenset({"defaulted"})).startswith("input drift in column 'income'")

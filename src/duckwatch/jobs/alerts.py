@@ -12,7 +12,7 @@ from duckwatch.jobs import notify as notify_mod
 from duckwatch.jobs.alert_decide import Decision, decide
 from duckwatch.store import alert_state
 from duckwatch.store.alerting import Threshold, list_thresholds
-from duckwatch.store.catalog import ModelInfo
+from duckwatch.store.catalog import ModelInfo, get_columns
 from duckwatch.store.incidents import (
     acknowledge,
     alert_precision,
@@ -81,14 +81,21 @@ def _effect(value: float | None, bound: float | None) -> float | None:
     return abs(value / bound) if bound not in (None, 0) else abs(value)
 
 
-def _likely_cause(alerts: list[dict[str, Any]]) -> str:
-    """The input change with the largest effect (drift first, then data quality) among an incident's alerts."""
+def _likely_cause(alerts: list[dict[str, Any]], labels: frozenset[str] = frozenset()) -> str:
+    """The input change with the largest effect (drift first, then data quality) among an incident's
+    alerts; drift of a column in ``labels`` (the model's label) is a shift of the outcomes themselves."""
     causes = [a for a in alerts if a["family"] in CAUSE_FAMILIES and a["state"] != "resolved"]
     if not causes:
         return ""
     causes.sort(key=lambda a: (a["family"] != "drift", -(a["effect"] or 0.0)))
     top = causes[0]
-    kind = "input drift" if top["family"] == "drift" else "data quality"
+    kind = (
+        "data quality"
+        if top["family"] != "drift"
+        else "label drift"
+        if top["col"] in labels
+        else "input drift"
+    )
     ratio = f", {top['effect']:.3g}× its bound" if top["effect"] is not None and top["bound"] else ""
     value = "n/a" if top["value"] is None else f"{top['value']:.3g}"
     more = f"; {len(causes) - 1} other input alert(s) in the same windows" if len(causes) > 1 else ""
@@ -205,10 +212,13 @@ class _Run:
                 # Since when the symptom that paged: annotations explain it but do not move the start.
                 "since": min(a["since"] for a in page),
                 "span_end": max(a["window_end"] for a in alerts),
-                "likely_cause": _likely_cause(alerts),
+                "likely_cause": _likely_cause(alerts, self._labels()),
                 "title": f"{name}: {top['metric']} moved{extra}",
             },
         )
+
+    def _labels(self) -> frozenset[str]:
+        return frozenset(c.name for c in get_columns(self.settings, self.model.model) if c.role == "label")
 
     def suppression(self, alert: dict[str, Any], thresholds: dict[int, Threshold]) -> str:
         """Why this paging alert must not notify now ('' if it may)."""

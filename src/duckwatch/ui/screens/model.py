@@ -139,7 +139,11 @@ def _distribution(model: str, columns: list[str], windows: list[str], ws: str, p
     pair_of = (str(first["version"]), str(first["experiment"]))
     frame = data.histogram_pair(model, col, window, *pair_of)
     if frame.empty:
-        st.caption("No stored profile for this column and window.")
+        if "reference's labels" in str(first.get("method", "")):  # jobs/label_drift.py: no profile is kept
+            st.caption(f"{col} is the label: its drift compares the window's labels, as they arrive, with the "
+                       "reference's labels (values in the table above); no histogram is stored for it.")  # fmt: skip
+        else:
+            st.caption("No stored profile for this column and window.")
         return
     ui.histogram_pair(frame, key=f"hist-{model}", title=f"{col}: reference vs {_when(window)}")
 

@@ -201,7 +201,9 @@ def sorted_midranks(s_sorted: FloatArray) -> FloatArray:
     return np.repeat((starts + 1 + ends) / 2.0, ends - starts)
 
 
-def delong_auc(y_true: NDArray[Any], y_score: FloatArray) -> tuple[float, float]:
+def delong_auc(
+    y_true: NDArray[Any], y_score: FloatArray, order: NDArray[np.intp] | None = None
+) -> tuple[float, float]:
     """ROC AUC and its DeLong standard error (midranks handle ties like sklearn).
 
     One sort serves the three rankings DeLong needs (all rows, positives, negatives): in score order
@@ -211,7 +213,7 @@ def delong_auc(y_true: NDArray[Any], y_score: FloatArray) -> tuple[float, float]
     yb = y_true.astype(bool)
     if np.isnan(y_score).any():
         return float("nan"), float("nan")
-    order = np.argsort(y_score, kind="stable")
+    order = np.argsort(y_score, kind="stable") if order is None else order  # ascending scores
     s_sorted, y_sorted = y_score[order], yb[order]
     combined = sorted_midranks(s_sorted)
     comb_pos, comb_neg = combined[y_sorted], combined[~y_sorted]
@@ -309,8 +311,9 @@ def _boot(
     arrays: Sequence[NDArray[Any]],
     seed: int,
     weighted: bw.WeightedStat | None = None,
+    value: float | None = None,
 ) -> MetricValue:
-    value = float(fn(*arrays)[0])
+    value = float(fn(*arrays)[0]) if value is None else value
     lo, hi = bootstrap_interval(fn, arrays, seed=seed, value=value, weighted=weighted)
     return MetricValue(name, value, lo, hi, arrays[0].shape[0])
 
@@ -396,9 +399,13 @@ def compute_classification(
         for key in ("roc_auc", "pr_auc"):
             out[key] = insufficient(key, n, why)
     else:
-        auc, se = delong_auc(y, score)
+        # One sort of the scores serves DeLong's rankings and average precision (read descending).
+        order = np.argsort(score, kind="stable")
+        auc, se = delong_auc(y, score, order)
         out["roc_auc"] = MetricValue("roc_auc", auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se), n)
-        out["pr_auc"] = _boot("pr_auc", _batch_average_precision, (y, score), seed, bw.average_precision)
+        desc = order[::-1]
+        ap = float(bw.average_precision_sorted(np.ones((1, n)), y[desc], score[desc])[0])
+        out["pr_auc"] = _boot("pr_auc", _batch_average_precision, (y, score), seed, bw.average_precision, ap)
     if score.min() < 0.0 or score.max() > 1.0:
         why = "scores are not probabilities in [0, 1]"
         out.update({k: insufficient(k, n, why) for k in ("log_loss", "brier", "ece")})

@@ -107,24 +107,36 @@ def average_precision(w: FloatArray, y: NDArray[Any], s: FloatArray) -> FloatArr
     Rows are put in descending score order once; a resample's running true positives and rows are
     then cumulative sums of its counts, read at the end of each group of equal scores.
     """
-    order = np.argsort(-s, kind="stable")
+    order = np.argsort(-s)  # any order within ties: they are read as one group
     return average_precision_sorted(w[:, order], y[order], s[order])
 
 
 def average_precision_sorted(w: FloatArray, ys: NDArray[Any], ss: FloatArray) -> FloatArray:
     """`average_precision` of rows already in descending score order (``w``'s columns in that order
-    too); the order within a group of equal scores does not matter."""
-    ys = ys.astype(np.float64)
-    hits = w * ys
-    tps = np.cumsum(hits, axis=1)
-    seen = np.cumsum(w, axis=1)
+    too); the order within a group of equal scores does not matter.
+
+    Only positive rows add to the sum, each with the precision at the end of its group of equal
+    scores, so the work is on those groups: one pass over the counts for the rows seen up to each
+    group's end, and the positive columns alone for the true positives (a third of the matrix at a
+    30% prevalence) instead of two full running sums, a gather and a product over every row.
+    """
+    pos = np.flatnonzero(np.asarray(ys).astype(bool))
+    if pos.size == 0:
+        return np.full(w.shape[0], np.nan)
     width = ss.size
     is_end = np.ones(width, dtype=bool)
     is_end[:-1] = ss[:-1] != ss[1:]
     ends = np.minimum.accumulate(np.where(is_end, np.arange(width), width - 1)[::-1])[::-1]
+    pos_end = ends[pos]  # non-decreasing: the end of each positive row's group
+    first = np.ones(pos.size, dtype=bool)
+    first[1:] = pos_end[1:] != pos_end[:-1]
+    group_first = np.flatnonzero(first)  # first positive of each group holding positives
+    group_end = pos_end[group_first]
+    starts = np.concatenate(([0], group_end[:-1] + 1))
+    seen = np.cumsum(np.add.reduceat(w[:, : group_end[-1] + 1], starts, axis=1), axis=1)
+    hits = np.add.reduceat(w[:, pos], group_first, axis=1)  # positive counts per group
+    tps = np.cumsum(hits, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision_at_end = tps[:, ends] / seen[:, ends]
-        positives = tps[:, -1]
-        ap = np.nansum(hits * precision_at_end, axis=1) / positives
-    out: FloatArray = np.where(positives > 0, ap, np.nan)
+        ap = np.nansum(hits * (tps / seen), axis=1) / tps[:, -1]
+    out: FloatArray = np.where(tps[:, -1] > 0, ap, np.nan)
     return out

@@ -213,7 +213,9 @@ def delong_auc(
     yb = y_true.astype(bool)
     if np.isnan(y_score).any():
         return float("nan"), float("nan")
-    order = np.argsort(y_score, kind="stable") if order is None else order  # ascending scores
+    # Ties are grouped by value (midranks), so any order within them will do: numpy's default sort
+    # is vectorised and ~4x faster than a stable one on a million scores.
+    order = np.argsort(y_score) if order is None else order  # ascending scores
     s_sorted, y_sorted = y_score[order], yb[order]
     combined = sorted_midranks(s_sorted)
     comb_pos, comb_neg = combined[y_sorted], combined[~y_sorted]
@@ -400,7 +402,7 @@ def compute_classification(
             out[key] = insufficient(key, n, why)
     else:
         # One sort of the scores serves DeLong's rankings and average precision (read descending).
-        order = np.argsort(score, kind="stable")
+        order = np.argsort(score)  # ties: any order (midranks, groups of equal scores)
         auc, se = delong_auc(y, score, order)
         out["roc_auc"] = MetricValue("roc_auc", auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se), n)
         desc = order[::-1]

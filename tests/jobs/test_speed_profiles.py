@@ -198,6 +198,8 @@ def test_window_volumes_equal_counting_rows(
             )
             for d in range(40)
         ]
-        assert [n for n, _prev, _basis in _window_volumes(wh, info, many)] == [int(c) for c in counts] + [0] * 40
+        assert [n for n, _prev, _basis in _window_volumes(wh, info, many)] == [int(c) for c in counts] + [
+            0
+        ] * 40
     finally:
         wh.close()

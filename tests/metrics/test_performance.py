@@ -79,6 +79,20 @@ def test_average_precision_matches_sklearn_with_heavy_ties() -> None:
     assert perf.average_precision(y, s) == pytest.approx(skm.average_precision_score(y, s))
 
 
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("prevalence", [0.002, 0.3, 0.97])
+def test_ranked_metrics_match_sklearn(ties: bool, prevalence: float) -> None:
+    """AUC and AP from the two sorted halves equal sklearn's, with ties and lopsided classes."""
+    rng = np.random.default_rng(int(prevalence * 1000) + ties)
+    y = rng.uniform(size=20_000) < prevalence
+    s = rng.normal(size=y.size) + 0.7 * y
+    if ties:
+        s = np.round(s, 1)
+    auc, _, ap = perf.ranked_metrics(y, s)
+    assert auc == pytest.approx(skm.roc_auc_score(y, s), rel=1e-12)
+    assert ap == pytest.approx(skm.average_precision_score(y, s), rel=1e-12)
+
+
 def test_single_class_window_is_insufficient_without_warnings() -> None:
     y = np.zeros(50, dtype=int)
     score = np.linspace(0.0, 0.9, 50)

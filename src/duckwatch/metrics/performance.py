@@ -35,6 +35,7 @@ __all__ = [
     "expected_calibration_error",
     "insufficient",
     "rankdata",
+    "ranked_metrics",
     "register_all",
     "row_value_sum",
     "t_interval",
@@ -201,31 +202,44 @@ def sorted_midranks(s_sorted: FloatArray) -> FloatArray:
     return np.repeat((starts + 1 + ends) / 2.0, ends - starts)
 
 
-def delong_auc(
-    y_true: NDArray[Any], y_score: FloatArray, order: NDArray[np.intp] | None = None
-) -> tuple[float, float]:
-    """ROC AUC and its DeLong standard error (midranks handle ties like sklearn).
+def delong_auc(y_true: NDArray[Any], y_score: FloatArray) -> tuple[float, float]:
+    """ROC AUC and its DeLong standard error (ties count half, like sklearn)."""
+    auc, se, _ = ranked_metrics(y_true.astype(bool), np.asarray(y_score, dtype=np.float64))
+    return auc, se
 
-    One sort serves the three rankings DeLong needs (all rows, positives, negatives): in score order
-    the positives' own ranks are those of the positive rows read in that order. The placement
-    values then come in score order rather than row order, which only their variance uses.
+
+def ranked_metrics(y: NDArray[np.bool_], score: FloatArray) -> tuple[float, float, float]:
+    """ROC AUC, its DeLong standard error and average precision, from two sorts.
+
+    The positives' and the negatives' scores are sorted apart (numpy's vectorised sort, no
+    argsort, no gathers: a 5M-row window costs a third of what ranking all rows did). For each
+    positive, two binary searches count the negatives below it and tied with it: its DeLong
+    placement value, whose mean is the AUC, and the rows at or above its score, whose precision
+    averaged over positives is sklearn's average precision (ties: one threshold). Each negative's
+    count of positives below or tied is the same counts read from the other side (a positive lies
+    below negative j exactly when fewer than j+1 negatives are at or below it).
     """
-    yb = y_true.astype(bool)
-    if np.isnan(y_score).any():
-        return float("nan"), float("nan")
-    # Ties are grouped by value (midranks), so any order within them will do: numpy's default sort
-    # is vectorised and ~4x faster than a stable one on a million scores.
-    order = np.argsort(y_score) if order is None else order  # ascending scores
-    s_sorted, y_sorted = y_score[order], yb[order]
-    combined = sorted_midranks(s_sorted)
-    comb_pos, comb_neg = combined[y_sorted], combined[~y_sorted]
-    m, n = comb_pos.size, comb_neg.size
-    auc = float((comb_pos.sum() - m * (m + 1) / 2) / (m * n))
+    if np.isnan(score).any():
+        return float("nan"), float("nan"), float("nan")
+    pos, neg = np.sort(score[y]), np.sort(score[~y])
+    m, n = pos.size, neg.size
+    if m == 0 or n == 0:
+        return float("nan"), float("nan"), (1.0 if m else float("nan"))
+    neg_below = np.searchsorted(neg, pos, "left")
+    neg_at_or_below = np.searchsorted(neg, pos, "right")
+    v10 = (neg_below + neg_at_or_below) / (2.0 * n)  # negatives below + half the ties, per positive
+    auc = float(v10.mean())
+    run_start = np.empty(m, dtype=bool)
+    run_start[0] = True
+    np.not_equal(pos[1:], pos[:-1], out=run_start[1:])
+    pos_at_or_above = m - np.maximum.accumulate(np.where(run_start, np.arange(m), 0))
+    ap = float(np.mean(pos_at_or_above / (pos_at_or_above + (n - neg_below))))
     if m < 2 or n < 2:
-        return auc, float("nan")
-    v10 = (comb_pos - sorted_midranks(s_sorted[y_sorted])) / n
-    v01 = 1.0 - (comb_neg - sorted_midranks(s_sorted[~y_sorted])) / m
-    return auc, math.sqrt(float(v10.var(ddof=1)) / m + float(v01.var(ddof=1)) / n)
+        return auc, float("nan"), ap
+    pos_below = np.cumsum(np.bincount(neg_at_or_below, minlength=n + 1)[:n])
+    pos_at_or_below = np.cumsum(np.bincount(neg_below, minlength=n + 1)[:n])
+    v01 = 1.0 - (pos_below + pos_at_or_below) / (2.0 * m)  # positives above + half the ties
+    return auc, math.sqrt(float(v10.var(ddof=1)) / m + float(v01.var(ddof=1)) / n), ap
 
 
 def _batch_average_precision(y: NDArray[Any], s: FloatArray) -> FloatArray:
@@ -401,12 +415,8 @@ def compute_classification(
         for key in ("roc_auc", "pr_auc"):
             out[key] = insufficient(key, n, why)
     else:
-        # One sort of the scores serves DeLong's rankings and average precision (read descending).
-        order = np.argsort(score)  # ties: any order (midranks, groups of equal scores)
-        auc, se = delong_auc(y, score, order)
+        auc, se, ap = ranked_metrics(y, score)
         out["roc_auc"] = MetricValue("roc_auc", auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se), n)
-        desc = order[::-1]
-        ap = float(bw.average_precision_sorted(np.ones((1, n)), y[desc], score[desc])[0])
         out["pr_auc"] = _boot("pr_auc", _batch_average_precision, (y, score), seed, bw.average_precision, ap)
     if score.min() < 0.0 or score.max() > 1.0:
         why = "scores are not probabilities in [0, 1]"

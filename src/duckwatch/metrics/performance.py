@@ -398,7 +398,8 @@ def compute_classification(
     elif positives < min_class or flagged < min_class:
         out["f1"] = insufficient("f1", n, few_pos if positives < min_class else few_flagged)
     else:
-        out["f1"] = _boot("f1", _batch_f1, (y, pred), seed, bw.f1)
+        f1 = 2 * cm.tp / (2 * cm.tp + cm.fp + cm.fn)  # the window's value, from its counts
+        out["f1"] = _boot("f1", _batch_f1, (y, pred), seed, bw.f1, f1)
     if score is None:
         return out
 

@@ -20,8 +20,22 @@ def binary(values: pd.Series, positive: str) -> np.ndarray:
 def _binary_text(values: pd.Series, positive: str) -> np.ndarray:
     text = values.astype("string").str.strip().str.lower()
     known = text.notna().to_numpy()
-    hit = text.isin([positive.lower(), *_POSITIVE_WORDS]).to_numpy(dtype=bool)
+    hit = text.isin(_positives(positive)).to_numpy(dtype=bool)
     return np.where(known, hit.astype(float), np.nan)
+
+
+def _positives(positive: str) -> list[str]:
+    """The label spellings that count as positive. The usual words for "positive" (1, true, yes)
+    go together; a label the model named outside them (``"no"`` for a churn-prevention model,
+    ``"bad"`` for a credit model) counts alone, so that "yes" is then a negative."""
+    named = positive.strip().lower()
+    if named in _POSITIVE_WORDS:
+        return [named, *_POSITIVE_WORDS]
+    try:  # a number also as float labels spell it: "0" matches 0.0
+        number = float(named)
+    except ValueError:
+        return [named]
+    return [named, str(number).lower(), *([str(int(number))] if number.is_integer() else [])]
 
 
 def _binary_by_distinct(values: pd.Series, positive: str) -> np.ndarray | None:

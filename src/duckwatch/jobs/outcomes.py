@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from duckwatch.jobs import labels as label_rules
+from duckwatch.jobs import perf_memo
 from duckwatch.jobs.label_drift import label_drift_rows
 from duckwatch.jobs.segments_job import segment_drift_rows, segment_rows
 from duckwatch.jobs.value import value_at_stake_row
@@ -20,7 +21,6 @@ from duckwatch.metrics.estimate import Calibrator, estimate_binary
 from duckwatch.metrics.performance import (
     MetricValue,
     business_value,
-    compute_classification,
     compute_multiclass,
     compute_regression,
     confusion_counts,
@@ -145,7 +145,9 @@ def performance_rows(
             if preds and preds[0].col_id in df
             else None
         )
-        metrics = compute_classification(y_true, s, p)
+        # Served again when the window's labels did not change since its last computation.
+        window = (info.model, version, experiment, ws)
+        metrics = perf_memo.classification(wh, window, y_true, s, p, final=horizon_passed)
         rows += _metric_rows("performance", metrics, not horizon_passed)
         pred01 = p if p is not None else (s >= 0.5).astype(float) if s is not None else None
         if pred01 is not None:

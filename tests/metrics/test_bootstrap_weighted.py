@@ -67,3 +67,18 @@ def test_intervals_are_unchanged_by_the_counts(monkeypatch: pytest.MonkeyPatch) 
         assert a.lower == pytest.approx(b.lower, rel=1e-9) and a.upper == pytest.approx(b.upper, rel=1e-9), (
             name
         )
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int64])
+def test_integer_counts_give_the_float_counts_values(dtype: type) -> None:
+    """The kept 16-bit draws and the int64 ones (windows over 65,535 rows) sum exactly as integers."""
+    y, p, pred = _data(np.random.default_rng(3), 5_000, ties=True)
+    w = np.stack(
+        [
+            np.bincount(np.random.default_rng(k).integers(0, y.size, y.size), minlength=y.size)
+            for k in range(7)
+        ]
+    )
+    for stat, arrays in ((bw.average_precision, (y, p)), (bw.brier, (y, p)), (bw.f1, (y, pred))):
+        want = stat(w.astype(np.float64), *arrays)
+        assert np.allclose(stat(w.astype(dtype), *arrays), want, rtol=1e-12, atol=0), stat.__name__

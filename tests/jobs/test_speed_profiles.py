@@ -203,3 +203,38 @@ def test_window_volumes_equal_counting_rows(
         ] * 40
     finally:
         wh.close()
+
+
+@pytest.mark.parametrize(
+    ("versions", "days", "in_order"),
+    # in window order; uint8 and uint16 radix sorts; more key combinations than a bincount suits
+    [(2, 5, True), (2, 5, False), (3, 400, False), (3000, 400, False)],
+)
+def test_groups_equal_pandas_groupby(
+    rng: np.random.Generator, versions: int, days: int, in_order: bool
+) -> None:
+    """Row positions per (version, experiment, window): pandas' groupby, NULL keys in no group."""
+    n = 30_000
+    version = rng.choice([*(f"v{i}" for i in range(versions)), None], n)
+    experiment = rng.choice(["", "b", "c", None], n, p=[0.6, 0.2, 0.15, 0.05])
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    day = rng.integers(0, days, n)
+    if in_order:
+        version, experiment, day = np.full(n, "v1"), np.full(n, ""), np.sort(day)
+    ws = pd.Series(start + pd.to_timedelta(day, unit="D"))
+    if not in_order:
+        ws[rng.random(n) < 0.01] = pd.NaT
+    table = pa.table(
+        {
+            "_version": pa.array(version.tolist(), pa.string()),
+            "_experiment": pa.array(experiment.tolist(), pa.string()),
+            "ws": pa.array(ws, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    got = {(k[0], k[1], pd.Timestamp(k[2])): idx for k, idx in _groups(table).items()}
+    frame = pd.DataFrame({"v": version, "e": experiment, "ws": ws})
+    want = {k: np.asarray(idx) for k, idx in frame.groupby(["v", "e", "ws"], dropna=True).indices.items()}
+    assert list(got) == sorted(want, key=lambda k: (k[0], k[1], k[2]))
+    for key, idx in want.items():
+        rows = np.arange(n) if got[key] is None else got[key]
+        assert np.array_equal(rows, np.sort(idx)), key

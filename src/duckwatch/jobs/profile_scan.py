@@ -109,26 +109,46 @@ def _categorical(counts: dict[str, int], n_null: int, ref: Profile | None) -> Ca
 
 
 def _groups(table: pa.Table) -> dict[GroupKey, np.ndarray | None]:
-    """Row positions (ascending) per (version, experiment, window start), sorted by key; None = all rows."""
+    """Row positions (ascending) per (version, experiment, window start), sorted by key; None = all rows.
+
+    A row's group is a number in the mixed radix of the three columns' dictionary codes (a NULL is
+    one more code). There are few groups (a backfill: one per day), so they are counted with a
+    bincount and the rows put in group order by a radix sort of small integers, or not at all when
+    they already come in window order, as time-ordered data does: a 5M-row backfill of 5 windows
+    spent ~0.7 s per chunk of columns in np.unique and a 64-bit sort.
+    """
     parts = [
         pc.dictionary_encode(table.column(name).combine_chunks())
         for name in ("_version", "_experiment", "ws")
     ]
-    key = np.zeros(table.num_rows, dtype=np.int64)
-    for part in parts:
-        key = key * (len(part.dictionary) + 1) + np.asarray(
-            pc.fill_null(part.indices, len(part.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64
-        )
-    uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    names = [[*part.dictionary.to_pylist(), None] for part in parts]
+    radix = [len(part.dictionary) + 1 for part in parts]
     codes = [
-        np.asarray(pc.fill_null(p.indices, len(p.dictionary)).to_numpy(zero_copy_only=False)) for p in parts
+        np.asarray(pc.fill_null(p.indices, len(p.dictionary)).to_numpy(zero_copy_only=False), dtype=np.int64)
+        for p in parts
     ]
-    keys = [tuple(names[j][int(codes[j][i])] for j in range(3)) for i in first]
+    key = (codes[0] * radix[1] + codes[1]) * radix[2] + codes[2]
+    span = radix[0] * radix[1] * radix[2]
+    if span > 1 << 22:  # more groups than a counting pass suits: sort the keys
+        uniq, inverse = np.unique(key, return_inverse=True)
+        counts = np.bincount(inverse, minlength=len(uniq))
+    else:
+        counts_all = np.bincount(key, minlength=span)
+        uniq = np.flatnonzero(counts_all)
+        counts = counts_all[uniq]
+        lut = np.zeros(span, dtype=np.int64)
+        lut[uniq] = np.arange(len(uniq))
+        inverse = lut[key]
+    names = [[*part.dictionary.to_pylist(), None] for part in parts]
+    digits = (uniq // (radix[1] * radix[2]), uniq // radix[2] % radix[1], uniq % radix[2])
+    keys = [tuple(names[j][int(digits[j][i])] for j in range(3)) for i in range(len(uniq))]
     if len(uniq) == 1:
         return {} if None in keys[0] else {keys[0]: None}  # type: ignore[dict-item]
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1]
+    if bool(np.all(inverse[1:] >= inverse[:-1])):
+        order = np.arange(len(inverse))  # already in group order
+    else:  # numpy sorts 8/16-bit integers stably by radix, in linear time
+        small = np.uint8 if len(uniq) <= 1 << 8 else np.uint16 if len(uniq) <= 1 << 16 else np.int64
+        order = np.argsort(inverse.astype(small), kind="stable")
+    bounds = np.cumsum(counts)[:-1]
     # Like pandas' groupby: rows with a NULL key belong to no group.
     found = {k: idx for k, idx in zip(keys, np.split(order, bounds), strict=True) if None not in k}
     return dict(sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1], pd.Timestamp(kv[0][2]))))  # type: ignore[arg-type]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
-from duckwatch.store.catalog import ModelInfo
+from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
 _POSITIVE_WORDS = ("1", "1.0", "true", "yes")
@@ -60,6 +63,22 @@ def _binary_by_distinct(values: pd.Series, positive: str) -> np.ndarray | None:
     answers = _binary_text(pd.Series(uniques, dtype=dtype), positive)
     # A missing value gets code -1: append NaN so that it indexes "missing".
     return np.append(answers, np.nan)[codes]
+
+
+def reference_cache_key(wh: Warehouse, info: ModelInfo, columns: Sequence[ColumnInfo]) -> tuple[str, ...]:
+    """Key for a per-process cache of something built from the model's reference data.
+
+    A long-running job loop keeps such caches across ticks, so the key holds everything the cached
+    value may depend on besides the reference rows (their stamp): the data dir, the model, its
+    positive label and value matrix, and its column roles. A product manager who edits the value
+    matrix, or renames the positive label, sees it at the next tick instead of after a restart.
+    """
+    settings = json.dumps(
+        [info.positive_label, info.value_matrix, sorted((c.col_id, c.role) for c in columns)],
+        sort_keys=True,
+        default=str,
+    )
+    return (str(wh.data.root), info.model, str(reference_stamp(wh, info) or 0), settings)
 
 
 def reference_stamp(wh: Warehouse, info: ModelInfo) -> int | None:

@@ -30,9 +30,8 @@ from duckwatch.metrics.performance import (
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
-# Per process, keyed on the data dir, the model and everything the fit depends on (reference,
-# score and label columns, positive label): a long-running job loop sees a changed positive label.
-_CALIBRATORS: dict[tuple[str, str, str], Calibrator] = {}
+# Per process, keyed on labels.reference_cache_key: a long-running job loop sees a changed positive label.
+_CALIBRATORS: dict[tuple[str, ...], Calibrator] = {}
 
 
 def _role(columns: list[ColumnInfo], role: str) -> list[ColumnInfo]:
@@ -344,7 +343,7 @@ def _calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Ca
         "label": labels[0].col_id,
         "positive": str(info.positive_label),
     }
-    key = (str(wh.data.root), info.model, json.dumps(identity, sort_keys=True))
+    key = label_rules.reference_cache_key(wh, info, columns)
     if key in _CALIBRATORS:
         return _CALIBRATORS[key]
     state_key = f"calibrator:{info.model}"

@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs.labels import binary, reference_stamp
+from duckwatch.jobs.labels import binary, reference_cache_key
 from duckwatch.metrics.drift_decision import DriftCell
 from duckwatch.metrics.profile import NumericProfile
 from duckwatch.metrics.segments import rank_degraded_segments
@@ -20,7 +20,7 @@ from duckwatch.store.warehouse import Warehouse, raw_table
 
 MIN_CELL = 100
 TOP_LEVELS = 20
-_REFERENCE: dict[tuple[str, int], dict[str, dict[str, tuple[int, int]]]] = {}
+_REFERENCE: dict[tuple[str, ...], dict[str, dict[str, tuple[int, int]]]] = {}
 
 
 def _correct(labels: pd.Series, decisions: np.ndarray, positive: str) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +66,7 @@ def _reference_counts(
         return {}
     table = raw_table(info.model_key, "reference")
     have = wh.table_columns(table)
-    key = (info.model, reference_stamp(wh, info) or 0)
+    key = reference_cache_key(wh, info, columns)
     if key in _REFERENCE:
         return _REFERENCE[key]
     segs = [c for c in columns if c.role == "segment" and c.col_id in have]
@@ -123,7 +123,7 @@ def segment_rows(
     return rows
 
 
-_REF_SCORES: dict[tuple[str, int], dict[str, pd.DataFrame]] = {}
+_REF_SCORES: dict[tuple[str, ...], dict[str, pd.DataFrame]] = {}
 
 
 def segment_drift_rows(
@@ -144,7 +144,7 @@ def segment_drift_rows(
         return []
     table = raw_table(info.model_key, "reference")
     have = wh.table_columns(table)
-    key = (info.model, reference_stamp(wh, info) or 0)
+    key = reference_cache_key(wh, info, columns)
     if key not in _REF_SCORES:
         wanted = [c for c in segs if c.col_id in have]
         ref = (

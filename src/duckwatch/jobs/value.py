@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs.labels import binary, reference_stamp
+from duckwatch.jobs.labels import binary, reference_cache_key
 from duckwatch.metrics.performance import business_value, confusion_counts
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
-_BASELINE: dict[tuple[str, int], float] = {}
+_BASELINE: dict[tuple[str, ...], float] = {}
 
 
 def reference_value_per_prediction(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> float:
@@ -22,7 +22,7 @@ def reference_value_per_prediction(wh: Warehouse, info: ModelInfo, columns: list
         return math.nan
     table = raw_table(info.model_key, "reference")
     have = wh.table_columns(table)
-    key = (info.model, reference_stamp(wh, info) or 0)
+    key = reference_cache_key(wh, info, columns)
     if key not in _BASELINE:
         label = next((c for c in columns if c.role == "label" and c.col_id in have), None)
         score = next((c for c in columns if c.role == "score" and c.col_id in have), None)

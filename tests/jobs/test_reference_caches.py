@@ -1,4 +1,4 @@
-"""The estimation calibrator kept per process belongs to one data dir and one positive label."""
+"""Per-process caches built from the reference follow the data dir and the settings a running job sees change."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from duckwatch import Collector
 from duckwatch.config import DataDir
@@ -68,3 +69,34 @@ def test_a_named_positive_label_counts_alone() -> None:
     assert np.array_equal(binary(words, "no"), [0, 1, 0, np.nan, 0, 0], equal_nan=True)
     assert np.array_equal(binary(pd.Series([1, 0, 1]), "1"), [1, 0, 1])
     assert np.array_equal(binary(pd.Series([1.0, 0.0, np.nan]), "0"), [0, 1, np.nan], equal_nan=True)
+
+
+def test_an_edited_value_matrix_is_seen_by_a_running_job(tmp_path: Path, rng: np.random.Generator) -> None:
+    """The reference's value per prediction (the baseline of value at stake) follows the matrix."""
+    from duckwatch.jobs.value import reference_value_per_prediction
+
+    ref = _reference(rng, 3000, 1.0)
+    data = _dir(tmp_path, "v", ref, "yes")
+    y = (ref["label"] == "yes").to_numpy()
+    p = ref["score"].to_numpy() >= 0.5
+    counts = {
+        "tp": int(np.sum(y & p)),
+        "fp": int(np.sum(~y & p)),
+        "tn": int(np.sum(~y & ~p)),
+        "fn": int(np.sum(y & ~p)),
+    }
+
+    def baseline(matrix: dict[str, float]) -> float:
+        with Collector(data.root) as c:
+            c.declare("m", value_matrix=matrix)
+        info = catalog.get_model(Settings(data.settings), "m")
+        assert info is not None
+        wh = Warehouse(data)
+        try:
+            return reference_value_per_prediction(wh, info, catalog.get_columns(Settings(data.settings), "m"))
+        finally:
+            wh.close()
+
+    for matrix in ({"tp": 10, "fp": -1, "tn": 0, "fn": -5}, {"tp": 1, "fp": -20, "tn": 2, "fn": 0}):
+        want = sum(matrix[k] * counts[k] for k in counts) / len(ref)
+        assert baseline(matrix) == pytest.approx(want, rel=1e-12)

@@ -114,3 +114,13 @@ def test_a_late_label_computes_the_window_afresh(
         a, b = got.set_index("metric").loc[metric], want.set_index("metric").loc[metric]
         assert a["value"] == pytest.approx(b["value"], rel=1e-12), metric
         assert a["lower"] == pytest.approx(b["lower"], rel=1e-12), metric
+
+
+def test_retention_forgets_the_kept_metrics(tmp_path: Path, rng: np.random.Generator) -> None:
+    from duckwatch.jobs.retention import drop_before
+
+    data = _dir(tmp_path, "r", _frame(rng, 500))
+    run_tick(data, now=OPEN, notify=False)
+    assert len(_memo_keys(data)) == 1
+    drop_before(data, "m", "2026-06")  # the window's raw rows are gone: it will never mature
+    assert _memo_keys(data) == []

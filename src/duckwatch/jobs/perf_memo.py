@@ -40,6 +40,15 @@ def _digest(arrays: list[NDArray[Any] | None]) -> str:
     return h.hexdigest()
 
 
+def _prefix(model: str) -> str:
+    return f"classification:{model}\x1f"
+
+
+def forget(wh: Warehouse, model: str) -> None:
+    """Drop the model's kept metrics (raw rows deleted by retention: their windows will not mature)."""
+    wh.execute("DELETE FROM job_state WHERE starts_with(key, ?)", [_prefix(model)])
+
+
 def classification(
     wh: Warehouse,
     window: tuple[str, str, str, Any],
@@ -52,7 +61,7 @@ def classification(
     window (model, version, experiment, start) when its inputs are the same. ``final``: the label
     horizon has passed, so the entry is not kept for later."""
     model, version, experiment, start = window
-    key = f"classification:{model}\x1f{version}\x1f{experiment}\x1f{start.isoformat()}"
+    key = f"{_prefix(model)}{version}\x1f{experiment}\x1f{start.isoformat()}"
     digest = _digest([y_true, score, pred])
     stored = wh.rows("SELECT value FROM job_state WHERE key = ?", [key])
     found: dict[str, Any] = json.loads(stored[0][0]) if stored else {}

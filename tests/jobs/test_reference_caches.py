@@ -100,3 +100,7 @@ def test_an_edited_value_matrix_is_seen_by_a_running_job(tmp_path: Path, rng: np
     for matrix in ({"tp": 10, "fp": -1, "tn": 0, "fn": -5}, {"tp": 1, "fp": -20, "tn": 2, "fn": 0}):
         want = sum(matrix[k] * counts[k] for k in counts) / len(ref)
         assert baseline(matrix) == pytest.approx(want, rel=1e-12)
+    # The entry of the first matrix is dropped, not kept for the life of the job loop.
+    from duckwatch.jobs import value
+
+    assert [k[:2] for k in value._BASELINE].count((str(data.root), "m")) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
 _POSITIVE_WORDS = ("1", "1.0", "true", "yes")
+T = TypeVar("T")
 
 
 def binary(values: pd.Series, positive: str) -> np.ndarray:
@@ -79,6 +81,15 @@ def reference_cache_key(wh: Warehouse, info: ModelInfo, columns: Sequence[Column
         default=str,
     )
     return (str(wh.data.root), info.model, str(reference_stamp(wh, info) or 0), settings)
+
+
+def remember(cache: dict[tuple[str, ...], T], key: tuple[str, ...], value: T) -> T:
+    """Store ``value`` under a `reference_cache_key`, dropping the model's older entries (a new
+    reference or edited settings make them unreachable; a long-running loop would keep them all)."""
+    for old in [k for k in cache if k[:2] == key[:2]]:
+        del cache[old]
+    cache[key] = value
+    return value
 
 
 def reference_stamp(wh: Warehouse, info: ModelInfo) -> int | None:

@@ -364,7 +364,7 @@ def _calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Ca
             [state_key, json.dumps({"identity": identity, **knots})],
         )
     if cal is not None:
-        _CALIBRATORS[key] = cal
+        label_rules.remember(_CALIBRATORS, key, cal)
     return cal
 
 

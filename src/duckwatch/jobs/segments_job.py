@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs.labels import binary, reference_cache_key
+from duckwatch.jobs.labels import binary, reference_cache_key, remember
 from duckwatch.metrics.drift_decision import DriftCell
 from duckwatch.metrics.profile import NumericProfile
 from duckwatch.metrics.segments import rank_degraded_segments
@@ -81,7 +81,7 @@ def _reference_counts(
         if decisions is not None:
             labelled, correct = _correct(df[label.col_id], decisions, info.positive_label)
             result = {name: _counts(keys, labelled, correct) for name, keys in _keys(df, segs).items()}
-    _REFERENCE[key] = result
+    remember(_REFERENCE, key, result)
     return result
 
 
@@ -152,7 +152,8 @@ def segment_drift_rows(
             if wanted and score.col_id in have
             else pd.DataFrame()
         )
-        _REF_SCORES[key] = {c.col_id: ref[[score.col_id, c.col_id]] for c in wanted} if not ref.empty else {}
+        frames = {c.col_id: ref[[score.col_id, c.col_id]] for c in wanted} if not ref.empty else {}
+        remember(_REF_SCORES, key, frames)
     cells, labels, raws = [], [], []
     for col in segs:
         ref = _REF_SCORES[key].get(col.col_id)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs.labels import binary, reference_cache_key
+from duckwatch.jobs.labels import binary, reference_cache_key, remember
 from duckwatch.metrics.performance import business_value, confusion_counts
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
@@ -44,7 +44,7 @@ def reference_value_per_prediction(wh: Warehouse, info: ModelInfo, columns: list
             if keep.any():
                 counts = confusion_counts(truth[keep], decided[keep])
                 value = business_value(counts, info.value_matrix) / counts.n
-        _BASELINE[key] = value
+        remember(_BASELINE, key, value)
     return _BASELINE[key]
 
 

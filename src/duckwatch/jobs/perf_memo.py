@@ -65,14 +65,15 @@ def classification(
     digest = _digest([y_true, score, pred])
     stored = wh.rows("SELECT value FROM job_state WHERE key = ?", [key])
     found: dict[str, Any] = json.loads(stored[0][0]) if stored else {}
-    if found.get("digest") == digest:
+    same = found.get("digest") == digest
+    if same:
         metrics = {name: MetricValue(**fields) for name, fields in found["metrics"].items()}
     else:
         metrics = compute_classification(y_true, score, pred)
     if final:
         if stored:
             wh.execute("DELETE FROM job_state WHERE key = ?", [key])
-    elif found.get("digest") != digest:
+    elif not same:
         entry = {"digest": digest, "metrics": {name: asdict(m) for name, m in metrics.items()}}
         wh.execute("INSERT OR REPLACE INTO job_state VALUES (?, ?)", [key, json.dumps(entry)])
     return metrics

@@ -265,7 +265,7 @@ def _batch_average_precision(y: NDArray[Any], s: FloatArray) -> FloatArray:
 
 def average_precision(y_true: ArrayLike, y_score: ArrayLike) -> float:
     """Average precision (area under the precision-recall curve as sklearn defines it)."""
-    return float(_batch_average_precision(np.asarray(y_true), np.asarray(y_score, dtype=np.float64))[0])
+    return ranked_metrics(np.asarray(y_true).astype(bool), np.asarray(y_score, dtype=np.float64))[2]
 
 
 def _bin_index(p: FloatArray, bins: int) -> NDArray[np.intp]:

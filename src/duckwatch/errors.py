@@ -21,3 +21,15 @@ class CollectorRefusedError(DuckwatchError):
 
 class PermissionDeniedError(DuckwatchError):
     """The current user's role does not allow this action."""
+
+
+class KeyConflictError(BadInputError):
+    """The idempotency key was already used for a different batch; nothing was written."""
+
+
+class KeyInFlightError(DuckwatchError):
+    """A request with this idempotency key is still being written; retry once it has answered."""
+
+
+class SecretReferenceError(BadInputError):
+    """A ``${secret:…}``, ``${env:…}`` or ``${file:…}`` reference cannot be used; never carries the value."""

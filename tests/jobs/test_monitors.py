@@ -9,6 +9,7 @@ import pytest
 from duckwatch.config import DataDir
 from duckwatch.jobs import monitors
 from duckwatch.store import alerting, catalog, routing
+from duckwatch.store.secrets import Resolver, SecretStore
 from duckwatch.store.settings import Settings
 
 GOOD = """\
@@ -71,7 +72,10 @@ def test_round_trip_export_apply_export_is_identical(data_dir: DataDir, tmp_path
     again = monitors.apply(settings, _write(tmp_path, "exported.yaml", first), actor="ana")
     assert monitors.export(settings, "churn") == first
     assert [t.id for t in again] == [t.id for t in applied]  # same rows, updated in place
-    assert [c.target for c in routing.list_channels(settings, "churn")] == ["http://127.0.0.1:9/hook"]
+    # The webhook's path is a secret: the row (and the export) keep a reference, resolved at send time.
+    [channel] = routing.list_channels(settings, "churn")
+    assert channel.target == "http://127.0.0.1:9/${secret:churn.webhook1.target}"
+    assert Resolver(SecretStore.beside(settings.path)).text(channel.target) == "http://127.0.0.1:9/hook"
 
 
 def test_malformed_file_names_file_line_and_field_and_changes_nothing(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ import yaml
 
 from duckwatch.errors import BadInputError
 from duckwatch.store import alerting, catalog, routing
+from duckwatch.store.channel_secrets import literals
+from duckwatch.store.secrets import SecretStore
 from duckwatch.store.settings import Settings
 
 __all__ = ["MonitorFileError", "apply", "export", "validate"]
@@ -39,6 +42,7 @@ EXPORTED = (
 )  # fmt: skip
 # YAML key ↔ store field where they differ (people write "column" and "policy").
 _RENAME = {"column": "col", "policy": "severity_policy"}
+log = logging.getLogger("duckwatch.monitors")
 
 
 class MonitorFileError(BadInputError):
@@ -159,6 +163,13 @@ def apply(settings: Settings, path: str | Path, actor: str, role: str = "admin")
         raise MonitorFileError("monitors file not applied, nothing changed:\n" + "\n".join(errors))
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     name, reason = data["model"], f"monitors file {Path(path).name}"
+    channels = data.get("channels") or []
+    try:  # before anything changes: a reference to a secret this data dir lacks stops the whole file
+        notes = routing.check_channels(settings, channels)
+    except BadInputError as exc:
+        raise MonitorFileError(
+            f"monitors file not applied, nothing changed:\n{path}: channels: {exc}"
+        ) from exc
     info = catalog.ensure_model(settings, name, actor=actor)
     changed = {k: data[k] for k in MODEL_FIELDS if k in data and getattr(info, k) != data[k]}
     if changed:
@@ -178,19 +189,32 @@ def apply(settings: Settings, path: str | Path, actor: str, role: str = "admin")
     result = alerting.replace_model_thresholds(settings, name, items, actor=actor, role=role, reason=reason)
     if "channels" in data:
         routing.set_channels(
-            settings,
-            name,
-            data["channels"] or [],
-            actor=actor,
-            role=role,
-            reason=reason,
-            managed_in_code=True,
+            settings, name, channels, actor=actor, role=role, reason=reason, managed_in_code=True
         )
+        _report_secrets(settings, path, name, channels, notes)
     return result
 
 
+def _report_secrets(
+    settings: Settings, path: str | Path, model: str, channels: list[dict[str, Any]], notes: list[str]
+) -> None:
+    """Warn (stderr from the CLI) about references unset here and literals left in the user's file."""
+    for note in notes:
+        log.warning("%s: %s", path, note)
+    moved = sum(len(literals(c["kind"], c["target"], c.get("config") or {})) for c in channels)
+    if moved:
+        log.warning(
+            "%s: %d secret value(s) moved to %s (owner-only); the file itself still holds them: replace them "
+            "with the references `duckwatch monitors export --model %s` writes, or with ${env:NAME}",
+            path,
+            moved,
+            SecretStore.beside(settings.path).path,
+            model,
+        )
+
+
 def export(settings: Settings, model: str) -> str:
-    """The model's monitors file as YAML, including edits made in the app (round-trips through apply)."""
+    """The model's monitors file as YAML, app edits included; secrets appear as references only."""
     info = catalog.get_model(settings, model)
     if info is None:
         raise BadInputError(f"model {model!r} is not registered; list models with `duckwatch models`")

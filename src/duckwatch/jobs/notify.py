@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from duckwatch.errors import DuckwatchError
 from duckwatch.store import alert_state
 from duckwatch.store.catalog import ModelInfo
 from duckwatch.store.routing import list_channels
+from duckwatch.store.secrets import MASK, Resolver, SecretStore, split_url
 from duckwatch.store.settings import Settings
 
 __all__ = [
@@ -48,7 +50,7 @@ class Message:
 
 
 class Sender(Protocol):
-    """A channel: deliver a message to a target, or raise."""
+    """A channel: deliver a message to a target, or raise (target and config arrive resolved)."""
 
     def send(self, target: str, config: Mapping[str, Any], message: Message) -> None: ...
 
@@ -75,7 +77,7 @@ class WebhookChannel:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         with opener.open(req, timeout=self.timeout_s) as resp:
             if not 200 <= resp.status < 300:
-                raise OSError(f"webhook {target} answered HTTP {resp.status}")
+                raise OSError(f"webhook {split_url(target)[0] or MASK}… answered HTTP {resp.status}")
 
 
 class EmailChannel:
@@ -238,6 +240,7 @@ class DeliveryReport:
 def _attempt(
     settings: Settings,
     senders: Mapping[str, Sender],
+    resolver: Resolver,
     ids: list[int],
     kind: str,
     target: str,
@@ -251,12 +254,14 @@ def _attempt(
     try:
         if sender is None:
             raise LookupError(f"no sender for channel kind {kind!r}")
-        sender.send(target, config, message)
+        # References are resolved here, at send time only: the outbox keeps ${secret|env|file:…}.
+        sender.send(resolver.text(target), resolver.tree(config), message)
     except Exception as exc:  # a channel failure must never crash the tick; it is recorded instead
         give_up = attempts + 1 >= MAX_ATTEMPTS
         delay = min(BACKOFF_S * 2**attempts, BACKOFF_MAX_S)
         next_at = (now + timedelta(seconds=delay)).astimezone(UTC).isoformat(timespec="microseconds")
-        alert_state.mark_attempt_failed(settings, ids, f"{type(exc).__name__}: {exc}", next_at, give_up)
+        error = resolver.scrub(f"{type(exc).__name__}: {exc}")  # never a secret in the recorded error
+        alert_state.mark_attempt_failed(settings, ids, error, next_at, give_up)
         return "failed" if give_up else "retried"
     alert_state.mark_sent(settings, ids, stamp)
     return "sent"
@@ -267,6 +272,7 @@ def deliver_outbox(
 ) -> DeliveryReport:
     """Send every due immediate message; failures back off exponentially, then fail for good."""
     senders = channels if channels is not None else default_channels(settings)
+    resolver = Resolver(SecretStore.beside(settings.path))
     stamp = now.astimezone(UTC).isoformat(timespec="microseconds")
     counts = {"sent": 0, "retried": 0, "failed": 0}
     for row in alert_state.due_messages(settings, "immediate", stamp):
@@ -274,6 +280,7 @@ def deliver_outbox(
         outcome = _attempt(
             settings,
             senders,
+            resolver,
             [row["id"]],
             row["channel_kind"],
             row["target"],
@@ -291,21 +298,28 @@ def send_digest(
 ) -> DeliveryReport:
     """Bundle pending warnings into one message per channel target and send it (call once a day)."""
     senders = channels if channels is not None else default_channels(settings)
+    resolver = Resolver(SecretStore.beside(settings.path))
     stamp = now.astimezone(UTC).isoformat(timespec="microseconds")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in alert_state.due_messages(settings, "digest", stamp):
-        groups.setdefault((row["channel_kind"], row["target"]), []).append(row)
+        # Grouped by where the message really goes: two references to one URL make one digest.
+        try:
+            where = resolver.text(row["target"])
+        except (DuckwatchError, OSError):
+            where = row["target"]  # unresolvable: its own group, whose attempt records the error
+        groups.setdefault((row["channel_kind"], where), []).append(row)
     counts = {"sent": 0, "retried": 0, "failed": 0}
-    for (kind, target), rows in groups.items():
+    for (kind, _where), rows in groups.items():
         subject = f"[DIGEST] {len(rows)} warning(s) from duckwatch, {now.astimezone(UTC):%Y-%m-%d}"
         text = "\n\n".join([subject, *(r["body"] for r in rows)])
         msg = Message(subject, text, {"digest": [r["payload"] for r in rows]})
         outcome = _attempt(
             settings,
             senders,
+            resolver,
             [r["id"] for r in rows],
             kind,
-            target,
+            rows[0]["target"],
             rows[0]["config"],
             msg,
             max(r["attempts"] for r in rows),

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import logging
+import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from duckwatch.config import owner_only
+from duckwatch.store.audit_trail import audit, utcnow
 from duckwatch.store.duck import migrations
+from duckwatch.store.settings_steps import STEPS
 
+__all__ = ["Settings", "audit", "utcnow"]
 
-def utcnow() -> str:
-    """The current UTC time as an ISO-8601 string (the settings store's timestamp format)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+log = logging.getLogger("duckwatch.store")
 
 
 class Settings:
@@ -26,12 +28,15 @@ class Settings:
         self._migrated = False
 
     def _connect(self) -> sqlite3.Connection:
+        if not self._migrated:
+            _owner_only_files(self.path)
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         con.row_factory = sqlite3.Row
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=FULL")
         con.execute("PRAGMA foreign_keys=ON")
         con.execute("PRAGMA busy_timeout=30000")
+        con.execute("PRAGMA secure_delete=ON")  # a rewritten value leaves no copy in free space
         if not self._migrated:
             self._migrate(con)
         return con
@@ -43,11 +48,15 @@ class Settings:
                 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
             )
             done = {r[0] for r in con.execute("SELECT version FROM schema_version")}
+            scrub = False
             for version, name, sql in migrations("settings"):
                 if version in done:
                     continue
                 for statement in _split_sql(sql):
                     con.execute(statement)
+                step = STEPS.get(version)
+                if step is not None:  # a Python step of this version, in the same transaction
+                    scrub = step(con, self.path) or scrub
                 con.execute(
                     "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, name, utcnow()),
@@ -56,6 +65,8 @@ class Settings:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if scrub:
+            _scrub(con, self.path)
         self._migrated = True
 
     @contextmanager
@@ -93,29 +104,22 @@ class Settings:
         return int(rows[0]["v"] or 0)
 
 
-def audit(
-    con: sqlite3.Connection,
-    *,
-    actor: str,
-    action: str,
-    target: str,
-    before: Any = None,
-    after: Any = None,
-    reason: str = "",
-) -> None:
-    """Append one audit entry inside the caller's write transaction."""
-    con.execute(
-        "INSERT INTO audit (at, actor, action, target, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            utcnow(),
-            actor,
-            action,
-            target,
-            None if before is None else json.dumps(before, sort_keys=True, default=str),
-            None if after is None else json.dumps(after, sort_keys=True, default=str),
-            reason,
-        ),
-    )
+def _owner_only_files(path: Path) -> None:
+    """Create settings.sqlite 0600 (whatever the umask) and tighten an older, wider file and its WAL/SHM."""
+    with suppress(OSError):  # a missing folder or a read-only file: sqlite3.connect reports it as before
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    # SQLite gives -wal and -shm the database file's permissions when it creates them.
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        owner_only(candidate)
+
+
+def _scrub(con: sqlite3.Connection, path: Path) -> None:
+    """Rebuild the file so rewritten values leave no copy in free pages or the WAL (best effort)."""
+    try:
+        con.execute("VACUUM")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.OperationalError as exc:  # another process holds the file: the data is already redacted
+        log.warning("could not compact %s after redacting secrets (%s); run VACUUM on it later", path, exc)
 
 
 def _split_sql(script: str) -> list[str]:

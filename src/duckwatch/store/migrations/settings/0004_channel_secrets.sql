@@ -1,0 +1,3 @@
+-- Channel secrets leave settings.sqlite: the Python step of this version (store/settings_steps.py)
+-- moves literal passwords, tokens and webhook paths of channels and pending outbox rows into the
+-- owner-only secrets.json, masks them in old channels.set audit rows, and audits that as audit.redact.

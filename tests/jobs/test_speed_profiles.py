@@ -14,7 +14,7 @@ import pytest
 
 from duckwatch.config import DataDir
 from duckwatch.jobs import profile_scan
-from duckwatch.jobs.compute import _window_volumes
+from duckwatch.jobs.volume import window_volumes as _window_volumes
 from duckwatch.jobs.profile_scan import _columns_frame, _groups, _profile, scan_profiles
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
@@ -152,7 +152,7 @@ def test_window_volumes_equal_counting_rows(
         frame = wh.arrow(f"SELECT _version AS v, date_trunc('day', _ts) AS ws FROM {pred}").to_pandas()
         counts = frame.groupby(["v", "ws"]).size()
         wh.execute(
-            "INSERT INTO window_state SELECT 'm', v, '', ws, ws + INTERVAL 1 day, true, NULL, NULL, NULL "
+            "INSERT INTO window_state (model, version, experiment, window_start, window_end, dirty, dirty_since, computed_at, row_count) SELECT 'm', v, '', ws, ws + INTERVAL 1 day, true, NULL, NULL, NULL "
             f"FROM (SELECT DISTINCT _version AS v, date_trunc('day', _ts) AS ws FROM {pred})"
         )
         day = pd.Timestamp("2026-01-01", tz="UTC")

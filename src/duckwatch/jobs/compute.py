@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from duckwatch import __version__
 from duckwatch.jobs import null_cache
 from duckwatch.jobs.custom import custom_rows
 from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
@@ -18,7 +19,7 @@ from duckwatch.jobs.drift_rolling import OUTPUT_ROLES, baseline_rows, rolling_ro
 from duckwatch.jobs.duplicate_ids import duplicate_id_rows
 from duckwatch.jobs.outcomes import performance_rows, prime_calibrator
 from duckwatch.jobs.output_lists import list_output_rows
-from duckwatch.jobs.profile_scan import _norm
+from duckwatch.jobs.profile_scan import window_key
 from duckwatch.jobs.profiling import (
     build_reference,
     current_seq,
@@ -28,14 +29,16 @@ from duckwatch.jobs.profiling import (
     update_profiles,
     window_profiles,
 )
+from duckwatch.jobs.volume import volume_rows, window_volumes
+from duckwatch.jobs.window_loader import joined_windows
 from duckwatch.jobs.windows_rows import is_row_window, row_window_volumes
 from duckwatch.metrics import quality
 from duckwatch.metrics.drift import DEFAULT_METHOD, decide, drift_cell
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import get, load_builtins
-from duckwatch.store import catalog
+from duckwatch.store import catalog, window_memo
 from duckwatch.store.settings import Settings
-from duckwatch.store.warehouse import Warehouse, raw_table, window_expr
+from duckwatch.store.warehouse import Warehouse
 
 RESULT_COLUMNS = [
     "model", "version", "experiment", "segment", "window_start", "window_end", "family", "metric", "col",
@@ -73,38 +76,57 @@ def compute_model(
     if not has_pred and not wh.has_table(info.model_key, "inputs"):
         return 0
     reference = load_reference(wh, info.model)
-    windows = wh.rows(
-        "SELECT version, experiment, window_start, window_end FROM window_state "
-        "WHERE model = ? AND dirty AND window_end <= ? ORDER BY window_start",
-        [info.model, now],
-    )
-    if not windows:
+    dirty = window_memo.dirty_windows(wh, info.model, now)
+    if not dirty:
         return 0
+    windows = [(v, e, ws, we) for v, e, ws, we, _full, _kept in dirty]
+    # Windows whose labels alone changed take their label-free rows from their last full computation,
+    # while what those rows were computed from (reference, settings, roles, code) is unchanged.
+    digest = memo_digest(wh, info, columns)
+    kept = _by_window(
+        window_memo.kept_rows(wh, info.model, [w for w in dirty if not w[4] and w[5] == digest])
+    )
     by_id = {c.col_id: c for c in columns}
-    frames = []
+    frames: list[pd.DataFrame] = []
+    fresh: list[dict[str, Any]] = []  # label-free rows computed now, kept for later label-only ticks
     # Row-count windows all hold N rows: volume against the usual volume means nothing there.
-    count = row_window_volumes if is_row_window(info.window) else _window_volumes
+    count = row_window_volumes if is_row_window(info.window) else window_volumes
     volumes = count(wh, info, windows) if has_pred else [(0, [], "")] * len(windows)
     # Volume, duplicate ids, performance, custom metrics count predictions: none for input rows alone.
     inputs_too = not has_pred or wh.has_table(info.model_key, "inputs")
     raw = RawRows(wh, info, now, raw_rows_budget(info.meta))
     k_rolling = rolling_windows(info.meta)
     null_cache.load(wh, info.model)
-    for (version, experiment, ws, we), (n, prev, basis) in zip(windows, volumes, strict=True):
-        rows: list[dict[str, Any]] = []
-        profiles = window_profiles(wh, info.model, version, experiment, ws)
-        predicted = n > 0 or not inputs_too
-        if predicted:
-            rows += _volume_rows(n, prev, basis)
-            rows += duplicate_id_rows(wh, info, columns, (version, experiment, ws, we), n)
-        if reference:
-            rows += _drift_and_quality_rows(reference, profiles, by_id, raw, (version, experiment, ws, we))
-            if info.meta.get("compare_previous_window"):
-                rows += _previous_window_rows(wh, info, version, experiment, ws, profiles, by_id)
-            if k_rolling:
-                rows += rolling_rows(wh, info, (version, experiment, ws), k_rolling, profiles, by_id)
-        if predicted:
-            rows += performance_rows(wh, info, columns, version, experiment, ws, we, now)
+    # Every window's predictions with their latest labels, read in a few queries, not one per window.
+    predicted_windows = [i for i, (n, _p, _b) in enumerate(volumes) if n > 0 or not inputs_too]
+    loaded = joined_windows(
+        wh, info, columns, [windows[i] for i in predicted_windows], [volumes[i][0] for i in predicted_windows]
+    )
+    joined = dict(zip(predicted_windows, loaded, strict=True))
+    for i, ((version, experiment, ws, we), (n, prev, basis)) in enumerate(zip(windows, volumes, strict=True)):
+        predicted = i in joined
+        label_free = kept.get(window_key((version, experiment, ws)))
+        if label_free is None:
+            label_free = []
+            if predicted:
+                label_free += duplicate_id_rows(wh, info, columns, (version, experiment, ws, we), n)
+            if reference:
+                profiles = window_profiles(wh, info.model, version, experiment, ws)
+                label_free += _drift_and_quality_rows(
+                    reference, profiles, by_id, raw, (version, experiment, ws, we)
+                )
+                if info.meta.get("compare_previous_window"):
+                    label_free += _previous_window_rows(wh, info, version, experiment, ws, profiles, by_id)
+                if k_rolling:
+                    label_free += rolling_rows(
+                        wh, info, (version, experiment, ws), k_rolling, profiles, by_id
+                    )
+            fresh += [
+                {**r, "version": version, "experiment": experiment, "window_start": ws} for r in label_free
+            ]
+        rows = [*(volume_rows(n, prev, basis) if predicted else []), *label_free]
+        if predicted:  # everything that reads labels (joined outcomes) is computed every time
+            rows += performance_rows(wh, info, columns, version, experiment, ws, we, now, joined.pop(i))
             rows += list_output_rows(wh, info, columns, version, experiment, ws, we)
             rows += custom_rows(wh, info, columns, version, experiment, ws, we)
         frame = pd.DataFrame(rows)
@@ -122,7 +144,8 @@ def compute_model(
         "(SELECT unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
         "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws) AS w"
     )
-    wh.execute("BEGIN")  # results, clean windows and the publish mark commit together
+    recomputed = [w for w in dirty if window_key((w[0], w[1], w[2])) not in kept]
+    wh.execute("BEGIN")  # results, clean windows, kept rows and the publish mark commit together
     try:
         lists = [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows]]
         wh.execute(
@@ -130,11 +153,9 @@ def compute_model(
             "AND metric_results.version = w.v AND metric_results.experiment = w.e AND metric_results.window_start = w.ws",
             [*lists, info.model],
         )
-        wh.execute(
-            f"UPDATE window_state SET dirty = false, dirty_since = NULL, computed_at = ? FROM {keys} "
-            "WHERE window_state.model = ? AND window_state.version = w.v AND window_state.experiment = w.e "
-            "AND window_state.window_start = w.ws",
-            [now, *lists, info.model],
+        window_memo.mark_clean(wh, info.model, windows, now)
+        window_memo.keep_rows(
+            wh, info.model, recomputed, [digest] * len(recomputed), _normalise(pd.DataFrame(fresh))
         )
         if not results.empty:
             wh.insert_arrow(
@@ -148,10 +169,50 @@ def compute_model(
     return len(windows)
 
 
+# Bump when label-free rows (duplicates, drift, quality, comparisons) change for the same inputs.
+MEMO_VERSION = 1
+
+
+def memo_digest(wh: Warehouse, info: catalog.ModelInfo, columns: list[catalog.ColumnInfo]) -> str:
+    """What a window's label-free rows depend on besides its own rows: reference, settings, roles, code."""
+    text = json.dumps(
+        [
+            __version__,
+            MEMO_VERSION,
+            window_memo.reference_stamp(wh, info.model),
+            [info.window, info.timezone, info.meta],
+            sorted((c.col_id, c.name, c.role, c.dtype) for c in columns),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _by_window(frame: pd.DataFrame) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    """Kept rows per window key (spelled by window_key), as the row dicts metrics produce."""
+    if frame.empty:
+        return {}
+    out: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for (v, e, ws), part in frame.groupby(["version", "experiment", "window_start"], sort=False):
+        rows = part.drop(columns=["version", "experiment", "window_start"]).to_dict("records")
+        out[window_key((str(v), str(e), ws))] = [{str(k): val for k, val in r.items()} for r in rows]
+    return out
+
+
 def _finish(frames: list[pd.DataFrame], now: datetime) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)
+    out = _normalise(pd.concat(frames, ignore_index=True))
+    out["computed_at"] = now
+    return out[RESULT_COLUMNS]
+
+
+def _normalise(out: pd.DataFrame) -> pd.DataFrame:
+    """Metric rows with every result column present and typed (missing keys take their defaults)."""
+    if out.empty:
+        return pd.DataFrame(columns=window_memo.MEMO_COLUMNS)
+    out = out.copy()
     defaults: dict[str, Any] = {
         "segment": "", "col": "", "lower": math.nan, "upper": math.nan, "exact": True, "method": "",
         "threshold": math.nan, "status": "ok", "n": 0, "provisional": False, "details": "",
@@ -165,13 +226,12 @@ def _finish(frames: list[pd.DataFrame], now: datetime) -> pd.DataFrame:
                 if key not in ("lower", "upper", "threshold")
                 else out[key]
             )
-    out["computed_at"] = now
     for key in ("value", "lower", "upper", "threshold"):
         out[key] = pd.to_numeric(out[key], errors="coerce").astype("float64")
     out["n"] = pd.to_numeric(out["n"], errors="coerce").fillna(0).astype("int64")
     out["exact"] = out["exact"].astype(bool)
     out["provisional"] = out["provisional"].astype(bool)
-    return out[RESULT_COLUMNS]
+    return out
 
 
 def _history(wh: Warehouse, model: str, results: pd.DataFrame) -> pd.DataFrame:
@@ -204,107 +264,6 @@ def _alerting(
     summary = alerts.evaluate_and_alert(settings, info, results, history, now, notify)
     frame = getattr(summary, "results", None)
     return frame if isinstance(frame, pd.DataFrame) else results
-
-
-# Up to this many windows in a tick are counted one by one; more (a backfill) by one grouped scan.
-_COUNT_EACH_MAX = 32
-
-
-def _window_volumes(
-    wh: Warehouse, info: catalog.ModelInfo, windows: list[tuple[Any, ...]]
-) -> list[tuple[int, list[float], str]]:
-    """Per window: its rows, the row counts of the earlier non-empty windows its usual volume comes
-    from, and how those were chosen ("the same hour on the previous {k} days", ...).
-
-    Only the windows being computed are counted from raw rows; their counts are kept in
-    ``window_state.row_count``, where the previous windows' counts are read back. Re-counting those
-    14 windows' raw rows cost ~1 s per tick on a 10M-row history.
-    """
-    pred = raw_table(info.model_key, "predictions")
-    unit = info.window
-    if len(windows) <= _COUNT_EACH_MAX:
-        # Few windows (the usual tick: the new one and a matured one weeks earlier): count each by its
-        # time range, which skips other days' files, instead of truncating every row between them.
-        found = wh.rows(
-            " UNION ALL ".join(
-                f"SELECT ?, ?, CAST(? AS TIMESTAMPTZ), count(*) FROM {pred} "
-                "WHERE _version = ? AND _experiment = ? AND _ts >= ? AND _ts < ?"
-                for _ in windows
-            ),
-            [p for v, e, ws, we in windows for p in (v, e, ws, v, e, ws, we)],
-        )
-    else:
-        span = [min(w[2] for w in windows), max(w[3] for w in windows)]
-        scan = f"{pred} WHERE _ts >= ? AND _ts < ?"
-        # Truncating every row's time costs ~0.2 s per million rows, so first ask for each (version,
-        # experiment)'s first and last bucket: when they agree (truncation is monotone) that one
-        # bucket holds all its rows.
-        ends = wh.rows(
-            f"SELECT _version, _experiment, {window_expr(unit, 'min(_ts)')}, {window_expr(unit, 'max(_ts)')}, "
-            f"count(*) FROM {scan} GROUP BY ALL",
-            span,
-        )
-        if all(first == last for _v, _e, first, last, _n in ends):
-            found = [(v, e, first, n) for v, e, first, _last, n in ends]
-        else:
-            found = wh.rows(
-                f"SELECT _version, _experiment, {window_expr(unit)} AS bs, count(*) FROM {scan} GROUP BY ALL",
-                span,
-            )
-    counts = {_norm((v, e, bs)): int(n) for v, e, bs, n in found}
-    fresh = [counts.get(_norm((w[0], w[1], w[2])), 0) for w in windows]
-    wh.execute(
-        "UPDATE window_state SET row_count = w.n FROM (SELECT unnest(CAST(? AS VARCHAR[])) AS v, "
-        "unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws, "
-        "unnest(CAST(? AS BIGINT[])) AS n) AS w WHERE window_state.model = ? AND window_state.version = w.v "
-        "AND window_state.experiment = w.e AND window_state.window_start = w.ws",
-        [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows], fresh, info.model],
-    )
-    # The usual volume of an hour is that hour on earlier days, of a day that weekday in earlier
-    # weeks (traffic has daily and weekly cycles); else, or while fewer than 3 such windows exist,
-    # the previous 14 windows.
-    step, slots, lookback = _SAME_SLOT.get(unit, ("", 0, f"14 {unit}"))
-    same = f"list_contains(list_transform(range(1, {slots + 1}), lambda k: w.ws - to_days({step} * k)), s.window_start)"
-    found = wh.rows(
-        f"""WITH w AS (SELECT unnest(range(?)) AS i, unnest(CAST(? AS VARCHAR[])) AS v,
-                unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws)
-        SELECT w.i,
-            list(s.row_count) FILTER (WHERE s.row_count > 0 AND s.window_start >= w.ws - INTERVAL 14 {unit}),
-            {f"list(s.row_count) FILTER (WHERE s.row_count > 0 AND {same})" if slots else "NULL"}
-        FROM w LEFT JOIN window_state s ON s.model = ? AND s.version = w.v AND s.experiment = w.e
-            AND s.window_start < w.ws AND s.window_start >= w.ws - INTERVAL {lookback}
-        GROUP BY w.i""",
-        [len(windows), *([w[j] for w in windows] for j in range(3)), info.model],
-    )
-    out: list[tuple[int, list[float], str]] = [(n, [], "") for n in fresh]
-    for i, recent, same_slot in found:
-        if same_slot and len(same_slot) >= 3:
-            out[int(i)] = (fresh[int(i)], [float(x) for x in same_slot], _SAME_SLOT_NAME[unit])
-        else:
-            out[int(i)] = (fresh[int(i)], [float(x) for x in recent or []], "previous {k} windows")
-    return out
-
-
-# Window unit -> (days between the same slot, how many earlier slots, look-back), for the usual volume.
-_SAME_SLOT: dict[str, tuple[str, int, str]] = {"hour": ("1", 14, "14 day"), "day": ("7", 8, "56 day")}
-_SAME_SLOT_NAME = {
-    "hour": "the same hour on the previous {k} days",
-    "day": "the same weekday in the previous {k} weeks",
-}
-
-
-def _volume_rows(n: int, prev: list[float], basis: str) -> list[dict[str, Any]]:
-    """Row count, and its ratio to the median of the earlier windows ``basis`` names (3 or more)."""
-    rows: list[dict[str, Any]] = [
-        {"family": "volume", "metric": "row_count", "value": float(n), "n": n, "method": "count"}
-    ]
-    if len(prev) >= 3:
-        usual = float(np.median(prev))
-        rows.append(
-            {"family": "volume", "metric": "volume_ratio", "value": n / usual if usual else math.nan, "n": n,
-             "method": f"rows / median of {basis.format(k=len(prev))} ({usual:.0f})"}
-        )  # fmt: skip
-    return rows
 
 
 def _drift_and_quality_rows(

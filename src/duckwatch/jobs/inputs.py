@@ -148,17 +148,24 @@ def input_windows(
     )
 
 
-def mark_windows_dirty(wh: Warehouse, info: ModelInfo, sources: list[str], params: list[object]) -> None:
-    """Make the windows (_version, _experiment, ws) of the UNION of ``sources`` known and dirty."""
+def mark_windows_dirty(
+    wh: Warehouse, info: ModelInfo, sources: list[str], params: list[object], *, labels_only: bool = False
+) -> None:
+    """Make the windows (_version, _experiment, ws) of the UNION of ``sources`` known and dirty.
+
+    ``labels_only``: only their labels changed (outcomes arrived), so only metrics that read labels
+    are computed again; a window not known yet is computed in full all the same.
+    """
     if not sources:
         return
     unit = info.window
+    flag = "labels_dirty" if labels_only else "dirty"
     wh.execute(
         f"""INSERT INTO window_state BY NAME
         SELECT ? AS model, _version AS version, _experiment AS experiment, ws AS window_start,
                ws + INTERVAL 1 {unit} AS window_end, true AS dirty, now() AS dirty_since, NULL AS computed_at
         FROM ({" UNION ".join(sources)})
-        ON CONFLICT (model, version, experiment, window_start) DO UPDATE SET dirty = true,
+        ON CONFLICT (model, version, experiment, window_start) DO UPDATE SET {flag} = true,
             dirty_since = coalesce(window_state.dirty_since, excluded.dirty_since)""",
         [info.model, *params],
     )

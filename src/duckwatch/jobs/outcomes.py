@@ -15,7 +15,7 @@ from duckwatch.jobs import perf_memo
 from duckwatch.jobs.label_drift import label_drift_rows
 from duckwatch.jobs.segments_job import segment_drift_rows, segment_rows
 from duckwatch.jobs.value import value_at_stake_row
-from duckwatch.jobs.windows_rows import window_where
+from duckwatch.jobs.window_loader import joined_window
 from duckwatch.metrics import fairness
 from duckwatch.metrics.estimate import Calibrator, estimate_binary
 from duckwatch.metrics.performance import (
@@ -38,76 +38,6 @@ def _role(columns: list[ColumnInfo], role: str) -> list[ColumnInfo]:
     return [c for c in columns if c.role == role]
 
 
-def joined_window(
-    wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], version: str, experiment: str, ws: Any, we: Any
-) -> pd.DataFrame:
-    """Predictions of one window with their latest outcome (corrections: the last arrival wins)."""
-    pred = raw_table(info.model_key, "predictions")
-    have_p = _table_cols(wh, pred)
-    wanted = [
-        c
-        for c in columns
-        if c.col_id in have_p
-        and c.role in ("score", "prediction", "sensitive", "segment", "cost", "value", "latency", "status")
-    ]
-    sel = "".join(f", p.{c.col_id}" for c in wanted)
-    where, params = window_where(wh, info, version, experiment, ws, we)  # time range or row-count cut
-    labels = [c for c in _role(columns, "label")]
-    out = raw_table(info.model_key, "outcomes")
-    lab = labels[0] if labels else None
-    # Labels logged with the predictions (backfills, offline scoring) count as arrived with them; an
-    # outcome for the same id corrects them (the last arrival wins, as among outcomes).
-    inline = lab is not None and lab.col_id in have_p and _carries(wh, pred, lab.col_id, where, params)
-    if lab is not None and wh.has_table(info.model_key, "outcomes") and lab.col_id in _table_cols(wh, out):
-        # Every raw table carries every known column, so a value column may exist (empty) on the
-        # prediction side too: take the outcome's value when it has one.
-        values = [c for c in _role(columns, "value") if c.col_id in _table_cols(wh, out)]
-        vsel = "".join(f", arg_max(o.{c.col_id}, o._received_at) AS _ov_{c.col_id}" for c in values)
-        p_extra, label, first = "", "o._label", "o._label_first"
-        if inline:
-            p_extra = f", p.{lab.col_id} AS _p_label, p._ts AS _p_first"
-            label = "coalesce(o._label, p._p_label)"
-            first = (
-                "CASE WHEN p._p_label IS NULL THEN o._label_first WHEN o._label_first IS NULL THEN p._p_first "
-                "ELSE least(p._p_first, o._label_first) END"
-            )
-        sql = f"""
-        WITH p AS (SELECT _id, _ts{p_extra}{sel} FROM {pred} p WHERE {where}),
-        o AS (SELECT o._id, arg_max(o.{lab.col_id}, o._received_at) AS _label, max(o._received_at) AS _label_at, min(o._ts) AS _label_first{vsel}
-              FROM {out} o SEMI JOIN p ON o._id = p._id GROUP BY o._id)
-        SELECT {label} AS _label, {first} AS _label_first,
-               p.* EXCLUDE (_id, _ts{", _p_label, _p_first" if inline else ""}), o.* EXCLUDE (_id, _label, _label_at, _label_first)
-        FROM p LEFT JOIN o ON p._id = o._id"""
-    elif inline and lab is not None:
-        sql = (
-            f"SELECT p.{lab.col_id} AS _label, CASE WHEN p.{lab.col_id} IS NOT NULL THEN p._ts END AS _label_first{sel} "
-            f"FROM {pred} p WHERE {where}"
-        )
-    else:
-        # Row ids and times are not used downstream: leaving them out saves a string per row.
-        # Typed NULLs arrive as NaN / NaT columns, not as millions of Python None objects.
-        sql = (
-            f"SELECT CAST(NULL AS DOUBLE) AS _label, CAST(NULL AS TIMESTAMPTZ) AS _label_first{sel} "
-            f"FROM {pred} p WHERE {where}"
-        )
-    frame: pd.DataFrame = wh.arrow(sql, params).to_pandas()
-    for name in [c for c in frame.columns if c.startswith("_ov_")]:
-        col_id = name[len("_ov_") :]
-        frame[col_id] = frame[name].combine_first(frame[col_id]) if col_id in frame else frame[name]
-        del frame[name]
-    return frame
-
-
-def _carries(wh: Warehouse, pred: str, col_id: str, where: str, params: list[Any]) -> bool:
-    """True when some prediction row of the window holds a value in ``col_id`` (a label logged inline);
-    every raw table has a slot for every column, empty where batches lacked it."""
-    return bool(wh.rows(f"SELECT count({col_id}) > 0 FROM {pred} p WHERE {where}", params)[0][0])
-
-
-def _table_cols(wh: Warehouse, table: str) -> set[str]:
-    return set(wh.table_columns(table))
-
-
 def performance_rows(
     wh: Warehouse,
     info: ModelInfo,
@@ -117,9 +47,14 @@ def performance_rows(
     ws: Any,
     we: Any,
     now: datetime,
+    joined: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
-    """Label coverage, realised and estimated performance, business value and fairness for a window."""
-    df = joined_window(wh, info, columns, version, experiment, ws, we)
+    """Label coverage, realised and estimated performance, business value and fairness for a window.
+
+    ``joined``: the window's predictions with their latest labels, when a window loader read them
+    already (jobs/window_loader.py); else they are read here.
+    """
+    df = joined_window(wh, info, columns, version, experiment, ws, we) if joined is None else joined
     if df.empty:
         return []
     scores = _role(columns, "score")
@@ -333,7 +268,7 @@ def _calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Ca
     scores, labels = _role(columns, "score"), _role(columns, "label")
     if not scores or not labels or not wh.has_table(info.model_key, "reference"):
         return None
-    have = _table_cols(wh, ref)
+    have = set(wh.table_columns(ref))
     if scores[0].col_id not in have or labels[0].col_id not in have:
         return None
     stamp = label_rules.reference_stamp(wh, info) or 0

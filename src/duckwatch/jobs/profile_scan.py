@@ -154,8 +154,8 @@ def _groups(table: pa.Table) -> dict[GroupKey, np.ndarray | None]:
     return dict(sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1], pd.Timestamp(kv[0][2]))))  # type: ignore[arg-type]
 
 
-def _norm(key: GroupKey) -> GroupKey:
-    """One spelling of a group key, whichever time zone the window start came back in."""
+def window_key(key: GroupKey) -> GroupKey:
+    """One spelling of a (version, experiment, window start) key, whichever time zone the start came back in."""
     ts = pd.Timestamp(key[2])
     return (key[0], key[1], ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC"))
 
@@ -184,7 +184,7 @@ def scan_profiles(
             found = wh.rows(f"SELECT {keys_sql}, count(*) FROM {source} GROUP BY ALL", params)
         total = sum(int(r[3]) for r in found)
         valid = sorted(
-            (_norm((r[0], r[1], r[2])) for r in found if None not in r[:3]),
+            (window_key((r[0], r[1], r[2])) for r in found if None not in r[:3]),
             key=lambda k: (k[0], k[1], k[2]),
         )
         single = len(found) == 1 and len(valid) == 1
@@ -247,7 +247,7 @@ def _profile_chunk(
 ) -> None:
     """Profile the numeric columns of one fetched chunk, per group, a column per thread."""
     groups: dict[Any, np.ndarray | None] = (
-        {_norm(k): idx for k, idx in _groups(table).items()} if group_sql else {target: None}
+        {window_key(k): idx for k, idx in _groups(table).items()} if group_sql else {target: None}
     )
 
     def work(col: ColumnInfo) -> tuple[str, dict[Any, Profile]]:
@@ -313,7 +313,7 @@ def _count_categories(
         if group_sql:
             if None in row[:3]:
                 continue
-            key: Any = _norm((row[0], row[1], row[2]))
+            key: Any = window_key((row[0], row[1], row[2]))
         else:
             key = target
         value, n = row[-2], int(row[-1])

@@ -171,14 +171,15 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int, settings: Sett
             f"SELECT DISTINCT _version, _experiment, {w} AS ws FROM {new} WHERE _seq > ? AND _seq <= ?"
         )
         params += [since, seq]
+    mark_windows_dirty(wh, info, sources, params)
     if wh.has_table(info.model_key, "outcomes"):
+        # Outcomes change labels only: their windows recompute what reads labels (migration 0010).
         out = raw_table(info.model_key, "outcomes")
-        sources.append(
+        relabelled = (
             f"SELECT DISTINCT p._version, p._experiment, {window_expr(info.window, 'p._ts')} AS ws FROM {pred} p "
             f"SEMI JOIN (SELECT _id FROM {out} WHERE _seq > ? AND _seq <= ?) o ON p._id = o._id"
         )
-        params += [since, seq]
-    mark_windows_dirty(wh, info, sources, params)
+        mark_windows_dirty(wh, info, [relabelled], [since, seq], labels_only=True)
 
 
 def _mark_matured(wh: Warehouse, info: catalog.ModelInfo, now: datetime) -> None:
@@ -189,9 +190,10 @@ def _mark_matured(wh: Warehouse, info: catalog.ModelInfo, now: datetime) -> None
     forever and a late-label symptom (labels that stopped arriving, a fall in accuracy) never page.
     """
     horizon = float(info.label_horizon_hours) * 3600.0
+    # Only label-reading metrics carry the provisional mark: nothing else changes at the horizon.
     wh.execute(
-        "UPDATE window_state SET dirty = true, dirty_since = coalesce(dirty_since, CAST(? AS TIMESTAMPTZ)) "
-        "WHERE model = ? AND NOT dirty AND computed_at IS NOT NULL "
+        "UPDATE window_state SET labels_dirty = true, dirty_since = coalesce(dirty_since, CAST(? AS TIMESTAMPTZ)) "
+        "WHERE model = ? AND NOT dirty AND NOT coalesce(labels_dirty, false) AND computed_at IS NOT NULL "
         "AND window_end + to_seconds(CAST(? AS DOUBLE)) <= CAST(? AS TIMESTAMPTZ) "
         "AND computed_at < window_end + to_seconds(CAST(? AS DOUBLE))",
         [now, info.model, horizon, now, horizon],

@@ -219,16 +219,20 @@ def _tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value.values()) if isinstance(value, dict) else tuple(value)
 
 
-def _dirty(wh: Warehouse, model: str, windows: Sequence[tuple[Any, ...]]) -> None:
-    """Mark closed windows (version, experiment, start, end) dirty, as new data does for time windows."""
+def _dirty(
+    wh: Warehouse, model: str, windows: Sequence[tuple[Any, ...]], *, labels_only: bool = False
+) -> None:
+    """Mark closed windows (version, experiment, start, end) dirty, as new data does for time windows
+    (``labels_only``: only their labels changed; see inputs.mark_windows_dirty)."""
     if not windows:
         return
+    flag = "labels_dirty" if labels_only else "dirty"
     wh.execute(
-        """INSERT INTO window_state BY NAME
+        f"""INSERT INTO window_state BY NAME
         SELECT ? AS model, unnest(CAST(? AS VARCHAR[])) AS version, unnest(CAST(? AS VARCHAR[])) AS experiment,
                unnest(CAST(? AS TIMESTAMPTZ[])) AS window_start, unnest(CAST(? AS TIMESTAMPTZ[])) AS window_end,
                true AS dirty, now() AS dirty_since, NULL AS computed_at
-        ON CONFLICT (model, version, experiment, window_start) DO UPDATE SET dirty = true,
+        ON CONFLICT (model, version, experiment, window_start) DO UPDATE SET {flag} = true,
             window_end = excluded.window_end, dirty_since = coalesce(window_state.dirty_since, excluded.dirty_since)""",
         [model, *([w[j] for w in windows] for j in range(4))],
     )
@@ -250,7 +254,7 @@ def _dirty_outcomes(wh: Warehouse, info: ModelInfo, since: int, seq: int) -> Non
         WHERE {_lex(_cols("p."), _LAST_COLS, "<=")} AND w.n >= w.size""",
         [since, seq, info.model],
     )
-    _dirty(wh, info.model, windows)
+    _dirty(wh, info.model, windows, labels_only=True)
 
 
 def row_window_volumes(

@@ -88,7 +88,9 @@ def to_arrow(data: Any) -> pa.Table:
 def _is_pandas_frame(data: Any) -> bool:
     """True for a pandas DataFrame, without importing pandas (~0.5 s) for callers that never use it."""
     pd = sys.modules.get("pandas")  # a DataFrame cannot exist before pandas is imported
-    return pd is not None and isinstance(data, pd.DataFrame)
+    # While another thread is importing pandas the module is there without DataFrame yet.
+    frame = getattr(pd, "DataFrame", None)
+    return frame is not None and isinstance(data, frame)
 
 
 def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:

@@ -42,20 +42,22 @@ WRITER = textwrap.dedent(
     pause = float(sys.argv[7])
     hook, hook_at = os.environ.get("DW_HOOK", ""), int(os.environ.get("DW_HOOK_AT", "-1"))
     state = {"batch": -1}
-    real_replace = os.replace
+    def sealing(real):
+        def seal(src, dst, *args, **kwargs):
+            # Kill points around the seal (a no-clobber link, or a rename) of a landing file,
+            # armed for one batch only.
+            armed = state["batch"] == hook_at and str(dst).endswith(".parquet") and "predictions" in str(dst)
+            if armed and hook == "before_replace":
+                print("SEALING", flush=True)
+                time.sleep(60)
+            real(src, dst, *args, **kwargs)
+            if armed and hook == "after_replace":
+                print("SEALED", flush=True)
+                time.sleep(60)
+        return seal
 
-    def replace(src, dst, *args, **kwargs):
-        # Kill points around the seal (rename) of a landing file, armed for one batch only.
-        armed = state["batch"] == hook_at and str(dst).endswith(".parquet") and "predictions" in str(dst)
-        if armed and hook == "before_replace":
-            print("SEALING", flush=True)
-            time.sleep(60)
-        real_replace(src, dst, *args, **kwargs)
-        if armed and hook == "after_replace":
-            print("SEALED", flush=True)
-            time.sleep(60)
-
-    os.replace = replace
+    os.replace = sealing(os.replace)
+    os.link = sealing(os.link)
     rng = np.random.default_rng(len(prefix))
     c = Collector(data_dir, flush_interval_s=3600)
     for b in range(n_batches):

@@ -26,9 +26,11 @@ TOKEN = "s3cret-token"
 
 
 @contextlib.contextmanager
-def serve(data: DataDir, token: str | None = None, max_body_bytes: int = 10_000_000) -> Iterator[str]:
+def serve(
+    data: DataDir, token: str | None = None, max_body_bytes: int = 10_000_000, **options: Any
+) -> Iterator[str]:
     """Run the collector in a uvicorn server on a free 127.0.0.1 port; yield its base URL."""
-    app = create_app(data.root, token=token, max_body_bytes=max_body_bytes)
+    app = create_app(data.root, token=token, max_body_bytes=max_body_bytes, **options)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -94,6 +96,7 @@ def test_single_and_batch_round_trip(client: httpx.Client, data_dir: DataDir) ->
         "quarantined": 0,
         "reasons": [],
         "idempotency_key": None,
+        "replayed": False,
     }
     batch = client.post(
         "/v1/models/credit/predictions",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -83,10 +84,17 @@ def _serve_command(port: int, data: DataDir) -> list[str]:
 
 @pytest.fixture
 def server(app_data: DataDir) -> Iterator[str]:
+    with serving(app_data) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(data: DataDir) -> Iterator[str]:
+    """`duckwatch serve` of ``data`` on a free port until the block ends; yields its URL."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
     proc = subprocess.Popen(
-        _serve_command(port, app_data),
+        _serve_command(port, data),
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,

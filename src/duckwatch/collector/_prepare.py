@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -99,7 +100,32 @@ def declared_dtype(role: str) -> str:
     return {"score": "numeric", "latency": "numeric", "cost": "numeric", "value": "numeric"}.get(role, "")
 
 
+class _HashSink(io.RawIOBase):
+    """A write-only file that feeds a hash: Arrow IPC is hashed without being held in memory."""
+
+    def __init__(self, digest: Any) -> None:
+        self.digest = digest
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data)
+        return len(data)
+
+
+def batch_fingerprint(table: pa.Table, version: str, experiment: str, roles: dict[str, Any]) -> str:
+    """sha256 of a batch's canonical content: its columns in name order, version, experiment and roles."""
+    order = sorted(range(table.num_columns), key=lambda i: table.column_names[i])
+    canonical = table.select(order).replace_schema_metadata(None).combine_chunks()
+    digest = hashlib.sha256(json.dumps([version, experiment, roles], sort_keys=True, default=str).encode())
+    with pa.ipc.new_stream(pa.PythonFile(_HashSink(digest), mode="w"), canonical.schema) as writer:
+        writer.write_table(canonical)
+    return digest.hexdigest()
+
+
 def new_batch_id(item: Pending, key: str | None) -> str:
+    """A keyed batch's id derives from its key (which names its content too); others are unique by time."""
     if key is not None:
         digest = hashlib.sha256(
             json.dumps([item.model, item.stream, item.version, item.experiment, key]).encode()

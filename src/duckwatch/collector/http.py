@@ -3,20 +3,28 @@
 Status codes: 200 = the request was processed and every row is accounted for (``accepted`` =
 ``landed`` + ``quarantined``; rows that failed validation are kept in quarantine and reported in
 ``reasons`` — look at ``quarantined`` rather than expecting 207); 400 = the request itself is
-malformed (bad JSON, invalid model name); 401 = missing or wrong bearer token; 413 = body too large;
-422 = well-formed JSON that is not a row or a batch; 503 = the disk cannot be written (retry with
-the same ``Idempotency-Key``: rows are stored exactly once).
+malformed (bad JSON, invalid model name); 401 = missing or wrong bearer token; 409 = a request with
+the same ``Idempotency-Key`` is still being written (retry shortly); 413 = body too large; 422 =
+well-formed JSON that is not a row or a batch, or an ``Idempotency-Key`` already used for another
+body; 503 = the disk cannot be written (retry with the same ``Idempotency-Key``: rows are stored
+exactly once).
+
+Idempotency keys are scoped to (token, model, stream) and remembered for ``idempotency_ttl_days``
+(default 7) after their first use: the same key with the same body answers the first answer again
+(``"replayed": true``) and writes nothing; the same key with another body answers 422 and changes
+nothing. Bodies are compared by a hash of their canonical content (rows with columns in name order,
+version, experiment, roles).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
 import os
 import re
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import fields
 from typing import Any
@@ -30,7 +38,13 @@ from starlette.routing import Route
 from duckwatch.collector.http_schema import build_schema
 from duckwatch.collector.roles import Roles
 from duckwatch.collector.sdk import Collector, LogResult
-from duckwatch.errors import BadInputError, CollectorRefusedError, StorageError
+from duckwatch.errors import (
+    BadInputError,
+    CollectorRefusedError,
+    KeyConflictError,
+    KeyInFlightError,
+    StorageError,
+)
 from duckwatch.names import check_model_name
 
 log = logging.getLogger("duckwatch.http")
@@ -45,26 +59,34 @@ _KEY_RE = re.compile(rf"^[!-~]{{1,{MAX_KEY_CHARS}}}$")
 class HttpError(Exception):
     """An error answered to the client as JSON ``{"error", "detail"}`` with an HTTP status."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.error = error
         self.detail = detail
+        self.headers = dict(headers or {})
+        if status == 401:
+            self.headers["WWW-Authenticate"] = 'Bearer realm="duckwatch"'
 
     def response(self) -> JSONResponse:
         """The JSON response for this error."""
-        headers = {"WWW-Authenticate": 'Bearer realm="duckwatch"'} if self.status == 401 else None
-        return JSONResponse({"error": self.error, "detail": self.detail}, self.status, headers=headers)
+        return JSONResponse({"error": self.error, "detail": self.detail}, self.status, headers=self.headers)
 
 
 def create_app(
     data_dir: str | os.PathLike[str] | None = None,
     token: str | None = None,
     max_body_bytes: int = 10_000_000,
+    idempotency_ttl_days: float = 7.0,
 ) -> Starlette:
     """The collector's ASGI app: one shared, thread-safe Collector writes every request durably."""
-    collector = Collector(data_dir, flush_interval_s=3600.0)
     secret = token.encode() if token else None
+    # Keys are scoped by token: the token's hash names the scope, the token itself is never stored.
+    scope = "http:" + (hashlib.sha256(secret).hexdigest()[:16] if secret else "open")
+    collector = Collector(
+        data_dir, flush_interval_s=3600.0, idempotency_scope=scope, idempotency_ttl_days=idempotency_ttl_days
+    )
+    warm_up(collector)
 
     async def log_stream(request: Request) -> JSONResponse:
         stream = str(request.url.path).rsplit("/", 1)[-1]
@@ -113,6 +135,19 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.collector = collector
     return app
+
+
+def warm_up(collector: Collector) -> None:
+    """Import and initialise, before the first request, everything a request needs.
+
+    Libraries imported lazily by a first request (pandas, through pyarrow and DuckDB) would be
+    imported by several request threads at once, and a thread that sees a half-imported module
+    fails: the first concurrent requests of a fresh server answered 500. One validation of a batch
+    in memory (nothing is written) runs every lazy import once, here, in one thread.
+    """
+    import pandas  # noqa: F401  (pyarrow and DuckDB import it lazily on their first conversion)
+
+    collector.warm_up()
 
 
 def _check_token(request: Request, secret: bytes | None) -> None:
@@ -167,19 +202,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _handle(collector: Collector, stream: str, model: str, body: bytes, key: str | None) -> dict[str, Any]:
     rows, version, experiment, roles = _parse(body, stream)
-    # Always pass a key so the rows are landed now (a one-row dict without a key would be buffered).
-    batch_key = key or f"u{uuid.uuid4().hex}"
-    data: Any = rows[0] if len(rows) == 1 else rows
     try:
+        # Rows go in as a list: a list lands now (a one-row dict without a key would be buffered).
         if stream == "predictions":
             result = collector.log_predictions(
-                model, data, version=version, experiment=experiment, idempotency_key=batch_key, **roles
+                model, rows, version=version, experiment=experiment, idempotency_key=key, **roles
             )
         else:
-            result = collector.log_outcomes(model, data, idempotency_key=batch_key, **roles)
+            result = collector.log_outcomes(model, rows, idempotency_key=key, **roles)
         if result.buffered:  # the write failed and the SDK kept the rows: not durable until flushed
             collector.flush()
             result = LogResult(accepted=result.accepted, landed=result.buffered)
+    except KeyConflictError as exc:
+        raise HttpError(422, "idempotency_key_reused", str(exc)) from exc
+    except KeyInFlightError as exc:
+        raise HttpError(409, "request_in_flight", str(exc), {"Retry-After": "1"}) from exc
     except BadInputError as exc:
         raise HttpError(422, "invalid_rows", str(exc)) from exc
     except Exception as exc:
@@ -210,6 +247,7 @@ def _handle(collector: Collector, stream: str, model: str, body: bytes, key: str
         "quarantined": result.quarantined,
         "reasons": result.reasons,
         "idempotency_key": key,
+        "replayed": result.replayed,
     }
 
 

@@ -29,6 +29,12 @@ def add_parser(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]
         help=f"require 'Authorization: Bearer <token>' (default: ${TOKEN_ENV}; none = no auth)",
     )
     p.add_argument("--max-body-mb", type=float, default=10.0, help="largest request body in MB (default 10)")
+    p.add_argument(
+        "--idempotency-days",
+        type=float,
+        default=7.0,
+        help="how long an Idempotency-Key is remembered after its first use (default 7 days)",
+    )
     data_dir_arg(p)
 
 
@@ -47,6 +53,14 @@ def handle(args: argparse.Namespace) -> int:
             f"warning: serving on {args.host} without a token; set --token or ${TOKEN_ENV}",
             file=sys.stderr,
         )
-    app = create_app(args.data_dir, token=token, max_body_bytes=int(args.max_body_mb * 1_000_000))
+    if args.idempotency_days <= 0:
+        print("--idempotency-days must be positive, e.g. --idempotency-days 7", file=sys.stderr)
+        return 2
+    app = create_app(
+        args.data_dir,
+        token=token,
+        max_body_bytes=int(args.max_body_mb * 1_000_000),
+        idempotency_ttl_days=args.idempotency_days,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0

@@ -91,7 +91,11 @@ def _post(summary: str, batch_ref: str, max_body_bytes: int, secured: bool) -> d
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "description": "Reuse on retries: a request with the same key is stored once.",
+                "description": (
+                    "One key per batch, reused on its retries: scoped to (token, model, stream) and "
+                    "remembered 7 days; the same key and body are stored once and answered again, "
+                    "the same key with another body answers 422."
+                ),
                 "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
             },
         ],
@@ -103,8 +107,12 @@ def _post(summary: str, batch_ref: str, max_body_bytes: int, secured: bool) -> d
             },
             "400": _error("Malformed request: invalid JSON, model name or Idempotency-Key."),
             "401": _error("Missing or wrong bearer token."),
+            "409": _error("A request with the same Idempotency-Key is still being written; retry shortly."),
             "413": _error(f"Body larger than {max_body_bytes} bytes."),
-            "422": _error("JSON that is not a row or a batch (e.g. rows that are not objects)."),
+            "422": _error(
+                "JSON that is not a row or a batch (e.g. rows that are not objects), or an "
+                "Idempotency-Key already used with a different body (error: idempotency_key_reused)."
+            ),
             "503": _error("Storage unavailable; retry later with the same Idempotency-Key."),
         },
     }
@@ -166,6 +174,10 @@ def build_schema(max_body_bytes: int, *, token_required: bool) -> dict[str, Any]
                         "quarantined": count,
                         "reasons": {"type": "array", "items": {"type": "string"}},
                         "idempotency_key": {"type": "string", "nullable": True},
+                        "replayed": {
+                            "type": "boolean",
+                            "description": "true: this key and body were answered before; nothing was written again",
+                        },
                     },
                 },
                 "Error": {

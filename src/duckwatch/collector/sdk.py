@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 
 from duckwatch.collector._lifecycle import autoflush, close_idle_before_fork, close_quietly, reinit_after_fork
 from duckwatch.collector._outcome import quarantine_lines, quarantine_rows, record_schema_events
-from duckwatch.collector._prepare import NO_ROLES, ColumnCache, Pending, declared_dtype
+from duckwatch.collector._prepare import NO_ROLES, ColumnCache, Pending, batch_fingerprint, declared_dtype
 from duckwatch.collector.roles import Roles, roles_from_kwargs
 from duckwatch.config import DataDir, resolve_data_dir
 from duckwatch.convert import rows_to_arrow, to_arrow
@@ -26,6 +27,7 @@ from duckwatch.errors import BadInputError, CollectorRefusedError, StorageError
 from duckwatch.names import check_label, check_model_name
 from duckwatch.store import catalog
 from duckwatch.store.files import read_file
+from duckwatch.store.idempotency import KeyLedger
 from duckwatch.store.landing import BatchOutcome, LandingPool, land_batch
 from duckwatch.store.landing_copy import BackgroundCopy
 from duckwatch.store.landing_files import land_parquet_file
@@ -55,6 +57,7 @@ class LogResult:
     quarantined: int = 0
     buffered: int = 0
     reasons: list[str] = field(default_factory=list)
+    replayed: bool = False  # the same batch with the same idempotency key was acknowledged before
 
 
 class Collector:
@@ -67,8 +70,13 @@ class Collector:
         max_buffer_rows: when writing keeps failing (disk full), rows beyond this are refused,
             counted in ``stats.refused`` and logged; inference is never blocked.
         strict: raise CollectorRefusedError instead of only counting refused rows.
+        idempotency_scope: keys passed as ``idempotency_key`` are remembered per (scope, model,
+            stream); collectors of different clients use different scopes.
+        idempotency_ttl_days: how long a key is remembered after its first use.
 
-    Rows are acknowledged (durable, counted exactly once) when ``flush()`` returns.
+    Rows are acknowledged (durable, counted exactly once) when ``flush()`` returns. A batch logged
+    with an ``idempotency_key`` lands at once; sending it again with the same key returns the first
+    answer and writes nothing, and the same key with different rows raises ``KeyConflictError``.
     """
 
     def __init__(
@@ -79,9 +87,13 @@ class Collector:
         flush_interval_s: float = 1.0,
         max_buffer_rows: int = 1_000_000,
         strict: bool = False,
+        idempotency_scope: str = "sdk",
+        idempotency_ttl_days: float = 7.0,
     ) -> None:
         self.data: DataDir = resolve_data_dir(data_dir).ensure()
         self.settings = Settings(self.data.settings)
+        self.idempotency_scope = idempotency_scope
+        self._keys = KeyLedger(self.data.root, ttl_s=idempotency_ttl_days * 86_400.0)
         self.flush_rows = flush_rows
         self.flush_interval_s = flush_interval_s
         self.max_buffer_rows = max_buffer_rows
@@ -217,6 +229,12 @@ class Collector:
         quarantine_lines(self.data.landing, model, stream, lines)
         self.stats.quarantined += len(lines)
 
+    def warm_up(self) -> None:
+        """Open a validation connection and convert one row, so no lazy import waits for a first call."""
+        to_arrow([{"id": "warm-up", "value": 1.0}])
+        with self._pool.connection() as con:
+            con.execute("SELECT 1").fetchall()
+
     def flush(self) -> None:
         """Write every buffered row durably; when it returns, those rows are acknowledged."""
         self._check_process()
@@ -313,6 +331,26 @@ class Collector:
             return LogResult(accepted=1, buffered=1)
         table = to_arrow(data)
         item = Pending(model, stream, version, experiment, explicit)
+        if key is None:
+            return self._log_table(item, table, None)
+        fingerprint = batch_fingerprint(table, version, experiment, roles)
+        claim = self._keys.claim(self.idempotency_scope, model, stream, key, fingerprint)
+        if claim.answer is not None:  # this very batch was acknowledged before: answer as then
+            return LogResult(**{**claim.answer, "replayed": True})
+        try:
+            # The batch id names scope, key and content: a key reused for other rows can never
+            # overwrite a landed batch, nor be dropped as its duplicate.
+            result = self._log_table(item, table, f"{self.idempotency_scope}|{key}|{fingerprint}")
+        except BaseException as exc:
+            self._keys.release(claim, nothing_written=isinstance(exc, BadInputError))
+            raise
+        if result.landed or result.quarantined:
+            self._keys.acknowledge(claim, dataclasses.asdict(result))
+        else:  # buffered or refused: not durable yet; the same rows may be sent again with this key
+            self._keys.release(claim, nothing_written=False)
+        return result
+
+    def _log_table(self, item: Pending, table: pa.Table, key: str | None) -> LogResult:
         self.stats.accepted += table.num_rows
         try:
             outcome = self._land(item, table, key)

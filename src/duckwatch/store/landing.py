@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from duckwatch.store.duck import fsync_dir, fsync_file, memory
+from duckwatch.store.landing_copy import seal_new
 
 LANDING_FORMAT_VERSION = 1  # recorded in every sealed file's Parquet key-value metadata
 LANDING_STREAMS = ("predictions", "outcomes", "inputs", "reference", "quarantine")
@@ -348,6 +349,8 @@ def _seal(
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{batch_id}.parquet"
+    if final.exists():  # the same batch (same key, same content) is sealed already: keep that one
+        return final
     tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
     con.execute(
         f"COPY ({select}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT {_DICTIONARY_LIMIT}, "
@@ -358,7 +361,7 @@ def _seal(
     fsync_file(tmp)
     # A read plan left by an earlier, interrupted byte-copy attempt of this batch must not apply here.
     folder.joinpath(f"{batch_id}.plan.json").unlink(missing_ok=True)
-    os.replace(tmp, final)
+    seal_new(tmp, final)
     fsync_dir(folder)
     return final
 
@@ -390,7 +393,7 @@ def write_quarantine(rows: list[dict[str, object]], landing: Path, model: str, b
     )
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
     fsync_file(tmp)
-    os.replace(tmp, final)
+    seal_new(tmp, final)
     fsync_dir(folder)
     return final
 

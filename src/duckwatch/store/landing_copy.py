@@ -53,7 +53,7 @@ class BackgroundCopy:
             raise BadInputError(
                 f"{self.source} changed while it was being ingested: ingest it again once it is complete"
             )
-        os.replace(self.tmp, final)
+        seal_new(self.tmp, final)
         self._done = True
 
     def discard(self) -> None:
@@ -62,6 +62,28 @@ class BackgroundCopy:
         if not self._done:
             self._done = True
             self.tmp.unlink(missing_ok=True)
+
+
+def seal_new(tmp: Path, final: Path) -> bool:
+    """Rename ``tmp`` to ``final`` unless ``final`` exists: a sealed file is never replaced.
+
+    Sealed names are batch ids, and a batch id names its content, so a file already there holds the
+    same rows (a retried batch): the temp file is dropped and False returned. A hard link is the
+    atomic "rename unless it exists" of POSIX; where links are refused, an existence check stands in.
+    """
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        return False
+    except OSError:
+        if final.exists():
+            tmp.unlink(missing_ok=True)
+            return False
+        os.replace(tmp, final)
+        return True
+    tmp.unlink()
+    return True
 
 
 def _identity(path: Path) -> tuple[int, int, int, int]:

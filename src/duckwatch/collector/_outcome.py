@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 
 from duckwatch.collector._prepare import Pending, new_batch_id
@@ -19,7 +21,7 @@ def quarantine_rows(
     landing: Path, item: Pending, plan: BatchPlan, table: pa.Table, outcome: BatchOutcome
 ) -> None:
     """Keep a landed batch's bad rows, each with its reason and raw values."""
-    rows = table.take([i for i, _ in outcome.quarantined]).to_pylist()
+    rows = _iso_times(table.take([i for i, _ in outcome.quarantined])).to_pylist()
     now = datetime.now(UTC)
     write_quarantine(
         [
@@ -40,6 +42,25 @@ def quarantine_rows(
         item.model,
         plan.batch_id,
     )
+
+
+def _iso_times(table: pa.Table) -> pa.Table:
+    """Dates and times as ISO-8601 text (numpy formats them): a year past 9999, itself a reason to
+    quarantine a row, has no Python datetime to become."""
+    for i, f in enumerate(table.schema):
+        if not (pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)):
+            continue
+        col = table.column(i)
+        zone: Literal["UTC", "naive"] = "naive"
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            zone = "UTC"
+        text = np.datetime_as_string(col.to_numpy(), timezone=zone)
+        missing = col.is_null().to_numpy()
+        values = pa.array(
+            [None if gap else str(t) for t, gap in zip(text, missing, strict=True)], pa.string()
+        )
+        table = table.set_column(i, pa.field(f.name, pa.string()), values)
+    return table
 
 
 def quarantine_lines(landing: Path, model: str, stream: str, lines: list[tuple[int, str, str]]) -> None:

@@ -18,10 +18,13 @@ from duckwatch.collector.roles import Roles, dtype_of, guess_roles
 from duckwatch.store import catalog
 from duckwatch.store.landing import BatchPlan, ColumnPlan
 from duckwatch.store.settings import Settings
+from duckwatch.store.time_range import TimeRange
+from duckwatch.store.time_range import load as load_time_range
 
 _SEQ = itertools.count()
 _ROLE_FIELDS = {"id", "timestamp", "prediction", "label", "status", "latency", "cost"}
 NO_ROLES = Roles()
+TIME_RANGE_TTL_S = 60.0  # a changed event-time range reaches running collectors within a minute
 
 
 @dataclass
@@ -46,6 +49,14 @@ class ColumnCache:
         self.models: dict[str, catalog.ModelInfo] = {}
         self.columns: dict[str, dict[str, catalog.ColumnInfo]] = {}
         self.declared: dict[str, Roles] = {}
+        self._time_range: tuple[float, TimeRange] | None = None
+
+    def accepted_times(self) -> TimeRange:
+        """The data dir's accepted event-time range (with this process's overrides), re-read once a minute."""
+        cached = self._time_range
+        if cached is None or time.monotonic() - cached[0] > TIME_RANGE_TTL_S:
+            cached = self._time_range = (time.monotonic(), load_time_range(self.settings))
+        return cached[1]
 
     def model(self, model: str) -> catalog.ModelInfo:
         info = self.models.get(model)
@@ -91,7 +102,8 @@ class ColumnCache:
         if untyped:
             known = catalog.set_column_dtypes(self.settings, item.model, untyped)
             self.columns[item.model] = known
-        return _plan(item, info, schema, names, known, roles, batch_id), names, known, new_names
+        plan = _plan(item, info, schema, names, known, roles, batch_id, self.accepted_times())
+        return plan, names, known, new_names
 
 
 def declared_dtype(role: str) -> str:
@@ -164,6 +176,7 @@ def _plan(
     known: dict[str, catalog.ColumnInfo],
     roles: Roles,
     batch_id: str,
+    accepted: TimeRange,
 ) -> BatchPlan:
     index = {name: i for i, name in enumerate(names)}
     id_index = index.get(roles.id) if roles.id else None
@@ -199,6 +212,8 @@ def _plan(
                 unit_interval=(col.role == "score"),
             )
         )
+    received_at = datetime.now(UTC)
+    ts_min, ts_max = accepted.bounds(received_at)
     return BatchPlan(
         model=item.model,
         stream=item.stream,
@@ -206,7 +221,7 @@ def _plan(
         version=item.version,
         experiment=item.experiment,
         timezone=info.timezone,
-        received_at=datetime.now(UTC),
+        received_at=received_at,
         id_index=id_index,
         ts_index=ts_index,
         ts_kind=ts_kind,
@@ -214,4 +229,6 @@ def _plan(
         dedupe_ids=item.stream in ("predictions", "inputs") and id_index is not None,
         id_required=item.stream == "outcomes",
         missing_required=tuple(missing),
+        ts_min=ts_min,
+        ts_max=ts_max,
     )

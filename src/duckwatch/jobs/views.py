@@ -89,6 +89,17 @@ def _iso(value: Any) -> str:
     return "" if value is None or pd.isna(value) else pd.Timestamp(value).isoformat()
 
 
+# Columns of a quarantine file still waiting in landing -> the published quarantine table's names.
+_LANDING_QUARANTINE = {
+    "_received_at": "received_at",
+    "_stream": "stream",
+    "_batch": "batch_id",
+    "_row": "row_no",
+    "_reason": "reason",
+    "_raw": "raw",
+}
+
+
 def quarantine_rows(data: DataDir, model: str, limit: int = 50) -> pd.DataFrame:
     """Quarantined rows with their reason: ingested ones plus those still waiting in landing."""
     check_model_name(model)
@@ -103,21 +114,15 @@ def quarantine_rows(data: DataDir, model: str, limit: int = 50) -> pd.DataFrame:
         parts = []
         for f in files[-20:]:
             try:
-                parts.append(pd.read_parquet(f))
+                # Only the columns shown: an event time no display can hold never turns into an object.
+                parts.append(pd.read_parquet(f, columns=list(_LANDING_QUARANTINE)))
             except FileNotFoundError:  # the job ingested it meanwhile; it is in the published copy next time
                 continue
         if not parts:
             return frame.head(limit)
-        waiting = pd.concat(parts, ignore_index=True).rename(
-            columns={
-                "_received_at": "received_at",
-                "_stream": "stream",
-                "_batch": "batch_id",
-                "_row": "row_no",
-                "_reason": "reason",
-                "_raw": "raw",
-            }
-        )[["received_at", "stream", "batch_id", "row_no", "reason", "raw"]]
+        waiting = pd.concat(parts, ignore_index=True).rename(columns=_LANDING_QUARANTINE)[
+            list(_LANDING_QUARANTINE.values())
+        ]
         frame = waiting if frame.empty else pd.concat([waiting, frame], ignore_index=True)
     return frame.head(limit)
 

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from duckwatch.store.duck import fsync_dir, fsync_file, memory
 from duckwatch.store.landing_copy import seal_new
+from duckwatch.store.landing_time import in_range, time_reason
 
 LANDING_FORMAT_VERSION = 1  # recorded in every sealed file's Parquet key-value metadata
 LANDING_STREAMS = ("predictions", "outcomes", "inputs", "reference", "quarantine")
@@ -61,6 +62,9 @@ class BatchPlan:
     dedupe_ids: bool
     id_required: bool
     missing_required: tuple[str, ...] = ()  # declared required columns absent from the batch
+    # Event times accepted, [ts_min, ts_max) (store/time_range.py); None: not checked.
+    ts_min: datetime | None = None
+    ts_max: datetime | None = None
 
 
 @dataclass
@@ -186,15 +190,9 @@ def _reasons(plan: BatchPlan, types: dict[int, pa.DataType]) -> tuple[list[str],
         )
     elif plan.id_required:
         reasons.append(_lit("no id column: outcomes are joined to predictions by id; pass --id-col"))
-    if plan.ts_index is not None and plan.ts_kind == "timestamp":
-        # A date/time column cast to TIMESTAMPTZ either succeeds or raises: only NULL is a reason.
-        reasons.append(f"CASE WHEN s{plan.ts_index} IS NULL THEN {_lit('missing timestamp')} END")
-    elif plan.ts_index is not None:
-        s = f"s{plan.ts_index}"
-        reasons.append(
-            f"CASE WHEN {s} IS NULL THEN {_lit('missing timestamp')} WHEN ({_ts_expr(plan)}) IS NULL THEN "
-            f"'timestamp ' || CAST({s} AS VARCHAR) || {_lit(' is not a date-time: use ISO-8601 such as 2026-01-31T12:00:00Z')} END"
-        )
+    if plan.ts_index is not None:
+        # Text and epoch times are converted once per row, as _dw_ts (see _timed): parsing costs most.
+        reasons.append(time_reason(plan.ts_index, plan.ts_kind, "_dw_ts", plan.ts_min, plan.ts_max))
     retype_checks: list[tuple[str, str]] = []
     for col in plan.columns:
         s = f"s{col.index}"
@@ -221,6 +219,13 @@ def _reasons(plan: BatchPlan, types: dict[int, pa.DataType]) -> tuple[list[str],
     return reasons, retype_checks
 
 
+def _timed(plan: BatchPlan) -> str:
+    """``src``, with text and epoch times converted once per row as ``_dw_ts`` (``_reasons`` reads it)."""
+    if plan.ts_index is None or plan.ts_kind == "timestamp":  # date/time columns are checked as they are
+        return "src"
+    return f"(SELECT *, {_ts_expr(plan)} AS _dw_ts FROM src)"
+
+
 def _bad_rows(con: duckdb.DuckDBPyConnection, plan: BatchPlan, reasons: list[str]) -> list[tuple[int, str]]:
     """(row, reason) of every row that must not land, in row order; ``src`` is registered already.
 
@@ -232,7 +237,7 @@ def _bad_rows(con: duckdb.DuckDBPyConnection, plan: BatchPlan, reasons: list[str
     if reasons:
         reason_expr = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')"
         rows = con.execute(
-            f"SELECT _row, _reason FROM (SELECT _row, {reason_expr} AS _reason FROM src) "
+            f"SELECT _row, _reason FROM (SELECT _row, {reason_expr} AS _reason FROM {_timed(plan)}) "
             "WHERE _reason IS NOT NULL"
         ).fetchall()
         bad = {int(r): str(m) for r, m in rows}
@@ -328,9 +333,12 @@ def _event_times(
 ) -> dict[int, datetime]:
     """Event time (UTC) of the given source rows, where it reads as one (quarantine keeps it)."""
     con.register("_dw_q", pa.table({"r": pa.array(rows, pa.int64())}))
+    # A time outside the accepted range is never kept (without a time column it is the arrival time).
+    sane = "true" if plan.ts_index is None else in_range(_ts_expr(plan), plan.ts_min, plan.ts_max)
     try:
         found = con.execute(
-            f"SELECT _row, timezone('UTC', {_ts_expr(plan)}) FROM src SEMI JOIN _dw_q q ON src._row = q.r",
+            f"SELECT _row, timezone('UTC', {_ts_expr(plan)}) FROM src SEMI JOIN _dw_q q ON src._row = q.r "
+            f"WHERE {sane}",
             params,
         ).fetchall()
     finally:

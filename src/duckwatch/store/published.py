@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from duckwatch.config import DataDir
 from duckwatch.store import stream_stats
@@ -226,12 +228,37 @@ def query(
         if con is None:
             return pd.DataFrame()
         try:
-            frame: pd.DataFrame = con.sql(sql, params=params or None).to_arrow_table().to_pandas()
-            return frame
+            table = con.sql(sql, params=params or None).to_arrow_table()
         except Exception as exc:  # a table missing from an older file reads as empty, not as a crash
             if "does not exist" in str(exc):
                 return pd.DataFrame()
             raise
+    frame: pd.DataFrame = displayable(table).to_pandas()
+    return frame
+
+
+# Timestamps shown are clamped into what Python's datetime holds (years 1-9999), with a margin so
+# that adding a window or a label horizon to a clamped value still fits: microseconds since 1970.
+_DISPLAY_US = (-62_135_510_400_000_000, 253_370_764_800_000_000)  # 0001-01-02, 9999-01-01 (UTC)
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000}
+
+
+def displayable(table: pa.Table) -> pa.Table:
+    """Timestamps beyond what Python holds (e.g. year 99999, stored by an older version) read as the
+    nearest instant it does: pandas keeps them, but every isoformat or strftime of one would raise,
+    and a missing value instead would break pages that expect every window to have a start."""
+    for i, f in enumerate(table.schema):
+        if not pa.types.is_timestamp(f.type) or f.type.unit not in _PER_SECOND:  # ns spans 1677-2262
+            continue
+        lo, hi = (v * _PER_SECOND[f.type.unit] // 1_000_000 for v in _DISPLAY_US)
+        ints = table.column(i).cast(pa.int64())
+        low, high = (v.as_py() for v in pc.min_max(ints).values())
+        if low is None or (lo <= low and high <= hi):  # the usual case: one pass, nothing to change
+            continue
+        low_cut = pc.max_element_wise(ints, lo, skip_nulls=False)  # a missing time stays missing
+        clamped = pc.min_element_wise(low_cut, hi, skip_nulls=False)
+        table = table.set_column(i, f, clamped.cast(f.type))
+    return table
 
 
 def published_models(data: DataDir) -> list[str]:

@@ -12,11 +12,12 @@ from typing import Any
 import pyarrow as pa
 
 from duckwatch.config import DataDir
-from duckwatch.store import duplicates, parts, stream_stats
+from duckwatch.store import duplicates, parts, stream_stats, time_repair
 from duckwatch.store.catalog import ColumnInfo, row_window_size
 from duckwatch.store.duck import fsync_dir, migrate, open_file
 from duckwatch.store.landing import _lit, has_synthetic_ids
 from duckwatch.store.landing_files import plan_path, plan_select, read_plan
+from duckwatch.store.settings import Settings
 
 WINDOW_UNITS = {"hour": "hour", "day": "day", "week": "week", "month": "month"}
 SYSTEM_COLUMNS_IN = ("_batch", "_row", "_id", "_ts", "_version", "_experiment", "_received_at")
@@ -81,6 +82,8 @@ class Warehouse:
         stream_stats.backfill(self.con)
         # Part files no longer referenced, deleted once the transaction that forgot them committed.
         self._gone: list[Path] = []
+        # Event times outside the accepted range, stored by an older version: set aside, once.
+        self._gone += time_repair.repair(self.con, data.root, Settings(data.settings))
         # Column names per table: information_schema costs ~5 ms a lookup, paid per window otherwise.
         self._columns: dict[str, frozenset[str]] = {}
         # Memo for values that stay fixed for the rest of a tick once ingestion is done (job code only).

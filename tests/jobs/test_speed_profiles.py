@@ -14,8 +14,8 @@ import pytest
 
 from duckwatch.config import DataDir
 from duckwatch.jobs import profile_scan
-from duckwatch.jobs.volume import window_volumes as _window_volumes
 from duckwatch.jobs.profile_scan import _columns_frame, _groups, _profile, scan_profiles
+from duckwatch.jobs.volume import window_volumes as _window_volumes
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 

@@ -13,9 +13,10 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
-from duckwatch.metrics._kstwo import kstwo_sf, kstwo_sf_bounded
+from duckwatch.metrics._kstwo import kstwo_sf_bounded
 from duckwatch.metrics.drift import DriftResult, _sup_per_bin, ks
 from duckwatch.metrics.drift_decision import DriftCell, decide
+from duckwatch.metrics.ks_distribution import ks_isf, ks_sf
 from duckwatch.metrics.profile import NumericProfile
 
 __all__ = [
@@ -37,12 +38,13 @@ RAW_METHOD_SUFFIX = " (raw rows)"
 
 
 def ks_p_value(d: float, n_ref: int, n_cur: int) -> float:
-    """KS p-value the engine uses: Kolmogorov distribution at the effective size n·m/(n+m)."""
+    """KS p-value the engine uses: the KS distribution at the effective size n·m/(n+m) (exact at small
+    sizes, Kolmogorov's limit with its stated error from 10,000 on: metrics/ks_distribution)."""
     if not d > 0 or n_ref <= 0 or n_cur <= 0:
         return 1.0
     n_eff = max(1, round(n_ref * n_cur / (n_ref + n_cur)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(kstwo_sf(d, n_eff))
+        return float(ks_sf(d, n_eff))
 
 
 def _ks_p_screen(d: float, n_ref: int, n_cur: int) -> float:
@@ -54,28 +56,8 @@ def _ks_p_screen(d: float, n_ref: int, n_cur: int) -> float:
 
 
 def kstwo_isf(q: float, n: int) -> float:
-    """``scipy.stats.kstwo.isf(q, n)`` without importing scipy.stats (~1.2 s per process).
-
-    Where the two-sided tail is 2 * smirnov(n, x) (n > 140, n x^2 >= 2.2: the region of every
-    small q at the sizes drift works with), the one-sided inverse is exact; elsewhere bisection on
-    the vendored survival function.
-    """
-    if not 0.0 < q < 1.0 or n < 1:
-        return float("nan")
-    if n > 140:
-        from scipy import special  # raw-row fallback only: keep scipy off the tick import
-
-        x = float(special.smirnovi(n, q / 2.0))
-        if n * x * x >= 2.2:
-            return x
-    lo, hi = 0.0, 1.0
-    for _ in range(64):
-        mid = (lo + hi) / 2.0
-        if kstwo_sf(mid, n) > q:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+    """``scipy.stats.kstwo.isf(q, n)``: exact at small n, Kolmogorov's limit at large (metrics/ks_distribution)."""
+    return ks_isf(q, n)
 
 
 def ks_raw_threshold(cell: DriftCell, n_ref: int, n_cur: int, quantile: float = 0.99) -> float:

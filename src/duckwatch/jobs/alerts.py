@@ -261,11 +261,14 @@ def evaluate_and_alert(
         return AlertSummary(out)
     thresholds = list_thresholds(settings, model.model)
     run = _Run(settings, model, now)
-    decisions = decide(model, thresholds, out, history)
-    for window_end in sorted({d.window_end for d in decisions}):
-        for d in decisions:
-            if d.window_end == window_end:
-                run.apply(d)
+    # Window by window, oldest first, each window's decisions in their order (grouped once: a scan of
+    # every decision per window was quadratic, 50 s for a 720-window backfill).
+    by_window: dict[Any, list[Any]] = {}
+    for d in decide(model, thresholds, out, history):
+        by_window.setdefault(d.window_end, []).append(d)
+    for window_end in sorted(by_window):
+        for d in by_window[window_end]:
+            run.apply(d)
         run.group()
     sent = 0
     by_id = {t.id: t for t in thresholds}

@@ -16,6 +16,7 @@ the q <= 0.05 that decisions use; the median is the worst case). Below
 
 from __future__ import annotations
 
+import functools
 import math
 
 from duckwatch.metrics._kstwo import kstwo_sf
@@ -34,7 +35,8 @@ def kolmogorov_sf(t: float) -> float:
     if t < 1.0:  # the theta-function form converges fast for small t
         s = sum(math.exp(-((2 * k - 1) ** 2) * math.pi**2 / (8 * t * t)) for k in range(1, 8))
         return 1.0 - math.sqrt(2 * math.pi) / t * s
-    return min(1.0, 2.0 * sum((-1) ** (k - 1) * math.exp(-2.0 * k * k * t * t) for k in range(1, 8)))
+    terms = (math.exp(-2.0 * k * k * t * t) * (1.0 if k % 2 else -1.0) for k in range(1, 8))
+    return min(1.0, 2.0 * math.fsum(terms))
 
 
 def _scale(n: int) -> float:
@@ -51,8 +53,13 @@ def ks_sf(d: float, n: int) -> float:
     return kolmogorov_sf(_scale(n) * d) if d < 1.0 else 0.0
 
 
+@functools.lru_cache(maxsize=4096)
 def ks_isf(q: float, n: int) -> float:
-    """The d with P(D_n > d) = q (``scipy.stats.kstwo.isf``): exact below ``ASYMPTOTIC_N``, else Stephens."""
+    """The d with P(D_n > d) = q (``scipy.stats.kstwo.isf``): exact below ``ASYMPTOTIC_N``, else Stephens.
+
+    Kept per (q, n): windows of similar sizes share it, and the exact form's bisection costs ~0.14 s
+    at n near 100 (64 evaluations of an O(n^2) survival function).
+    """
     if not 0.0 < q < 1.0 or n < 1:
         return math.nan
     if n < ASYMPTOTIC_N:

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import dataclasses
 import logging
 import os
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from duckwatch.collector._keys import log_keyed
 from duckwatch.collector._lifecycle import autoflush, close_idle_before_fork, close_quietly, reinit_after_fork
 from duckwatch.collector._outcome import quarantine_lines, quarantine_rows, record_schema_events
-from duckwatch.collector._prepare import NO_ROLES, ColumnCache, Pending, batch_fingerprint, declared_dtype
+from duckwatch.collector._prepare import NO_ROLES, ColumnCache, Pending, declared_dtype
+from duckwatch.collector.results import CollectorStats, LogResult
 from duckwatch.collector.roles import Roles, roles_from_kwargs
 from duckwatch.config import DataDir, resolve_data_dir
 from duckwatch.convert import rows_to_arrow, to_arrow
@@ -34,30 +34,6 @@ from duckwatch.store.landing_files import land_parquet_file
 from duckwatch.store.settings import Settings
 
 log = logging.getLogger("duckwatch.collector")
-
-
-@dataclass
-class CollectorStats:
-    """Counters a model server can export: nothing is dropped silently."""
-
-    accepted: int = 0
-    landed: int = 0
-    quarantined: int = 0
-    refused: int = 0
-    flush_errors: int = 0
-    last_error: str = ""
-
-
-@dataclass
-class LogResult:
-    """What happened to one call's rows (bulk calls land at once; one-row calls are buffered)."""
-
-    accepted: int
-    landed: int = 0
-    quarantined: int = 0
-    buffered: int = 0
-    reasons: list[str] = field(default_factory=list)
-    replayed: bool = False  # the same batch with the same idempotency key was acknowledged before
 
 
 class Collector:
@@ -189,37 +165,29 @@ class Collector:
         ``copy``: the byte copy of ``path`` already started by the caller (``landing_copy.start_copy``);
         it is sealed or discarded before this returns.
         """
+        source = Path(path)
         try:
-            return self._log_parquet(model, stream, Path(path), version, experiment, copy, roles)
+            self._check_process()
+            if stream not in ("predictions", "outcomes", "inputs", "reference"):
+                raise BadInputError(
+                    f"unknown stream {stream!r}: use predictions, outcomes, inputs or reference"
+                )
+            check_model_name(model)
+            version, experiment = check_label("version", version), check_label("experiment", experiment)
+            explicit = roles_from_kwargs(**roles) if roles else NO_ROLES
+            item = Pending(model, stream, version, experiment, explicit)
+            plan, names, known, new_names = self._cache.prepare(item, pq.read_schema(source), None)
+            with self._pool.connection() as con:
+                outcome = land_parquet_file(source, plan, self.data.landing, con, copy)
+            if outcome is None:  # bad rows, repeated ids or text times: validated and landed row by row
+                table = read_file(source, "parquet").table
+                return self._log(model, stream, table, version, experiment, None, roles)
+            self.stats.accepted += outcome.landed
+            self._landed(item, names, known, new_names, outcome)
+            return LogResult(accepted=outcome.landed, landed=outcome.landed)
         finally:
             if copy is not None:
                 copy.discard()  # no-op once sealed
-
-    def _log_parquet(
-        self,
-        model: str,
-        stream: str,
-        source: Path,
-        version: str,
-        experiment: str,
-        copy: BackgroundCopy | None,
-        roles: dict[str, Any],
-    ) -> LogResult:
-        self._check_process()
-        if stream not in ("predictions", "outcomes", "inputs", "reference"):
-            raise BadInputError(f"unknown stream {stream!r}: use predictions, outcomes, inputs or reference")
-        check_model_name(model)
-        version, experiment = check_label("version", version), check_label("experiment", experiment)
-        item = Pending(model, stream, version, experiment, roles_from_kwargs(**roles) if roles else NO_ROLES)
-        plan, names, known, new_names = self._cache.prepare(item, pq.read_schema(source), None)
-        with self._pool.connection() as con:
-            outcome = land_parquet_file(source, plan, self.data.landing, con, copy)
-        if outcome is None:  # bad rows, repeated ids or text times: validated and landed row by row
-            table = read_file(source, "parquet").table
-            return self._log(model, stream, table, version, experiment, None, roles)
-        self.stats.accepted += outcome.landed
-        self._landed(item, names, known, new_names, outcome)
-        return LogResult(accepted=outcome.landed, landed=outcome.landed)
 
     def quarantine_lines(self, model: str, stream: str, lines: list[tuple[int, str, str]]) -> None:
         """Keep lines that could not even be parsed (malformed CSV/JSON) with their reason."""
@@ -333,22 +301,15 @@ class Collector:
         item = Pending(model, stream, version, experiment, explicit)
         if key is None:
             return self._log_table(item, table, None)
-        fingerprint = batch_fingerprint(table, version, experiment, roles)
-        claim = self._keys.claim(self.idempotency_scope, model, stream, key, fingerprint)
-        if claim.answer is not None:  # this very batch was acknowledged before: answer as then
-            return LogResult(**{**claim.answer, "replayed": True})
-        try:
-            # The batch id names scope, key and content: a key reused for other rows can never
-            # overwrite a landed batch, nor be dropped as its duplicate.
-            result = self._log_table(item, table, f"{self.idempotency_scope}|{key}|{fingerprint}")
-        except BaseException as exc:
-            self._keys.release(claim, nothing_written=isinstance(exc, BadInputError))
-            raise
-        if result.landed or result.quarantined:
-            self._keys.acknowledge(claim, dataclasses.asdict(result))
-        else:  # buffered or refused: not durable yet; the same rows may be sent again with this key
-            self._keys.release(claim, nothing_written=False)
-        return result
+        return log_keyed(
+            self._keys,
+            self.idempotency_scope,
+            item,
+            table,
+            key,
+            roles,
+            lambda k: self._log_table(item, table, k),
+        )
 
     def _log_table(self, item: Pending, table: pa.Table, key: str | None) -> LogResult:
         self.stats.accepted += table.num_rows

@@ -19,6 +19,7 @@ from duckwatch.config import DataDir
 from duckwatch.jobs import alerts, notify
 from duckwatch.store import alert_state, alerting, routing
 from duckwatch.store.settings import Settings
+from tests.receivers import Mailbox, smtp_receiver
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -32,36 +33,6 @@ class _Hook(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
-
-
-class _Smtp(socketserver.StreamRequestHandler):
-    """Just enough SMTP for smtplib: greeting, EHLO/HELO, MAIL, RCPT, DATA, QUIT."""
-
-    messages: ClassVar[list[str]] = []
-
-    def _say(self, line: str) -> None:
-        self.wfile.write(line.encode() + b"\r\n")
-
-    def handle(self) -> None:
-        self._say("220 test ready")
-        while raw := self.rfile.readline():
-            cmd = raw.decode().strip().upper()
-            if cmd.startswith(("EHLO", "HELO")):
-                self._say("250 test")
-            elif cmd.startswith(("MAIL", "RCPT", "RSET", "NOOP")):
-                self._say("250 ok")
-            elif cmd == "DATA":
-                self._say("354 go ahead")
-                lines = []
-                while (line := self.rfile.readline()) not in (b".\r\n", b""):
-                    lines.append(line.decode())
-                type(self).messages.append("".join(lines))
-                self._say("250 queued")
-            elif cmd == "QUIT":
-                self._say("221 bye")
-                return
-            else:
-                self._say("502 not implemented")
 
 
 def _serve(server: socketserver.BaseServer) -> Iterator[int]:
@@ -82,10 +53,14 @@ def webhook() -> Iterator[int]:
 
 
 @pytest.fixture
-def smtp() -> Iterator[int]:
-    _Smtp.messages = []
-    socketserver.ThreadingTCPServer.allow_reuse_address = True
-    yield from _serve(socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp))
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_receiver() as box:
+        yield box
+
+
+@pytest.fixture
+def smtp(mailbox: Mailbox) -> int:
+    return mailbox.port
 
 
 def _free_port() -> int:
@@ -111,7 +86,9 @@ def _incident(settings: Settings, public_url: str = "") -> None:
     alerts.evaluate_and_alert(settings, info, res, frame([]), now=day(1), notify=True, public_url=public_url)
 
 
-def test_webhook_email_and_log_receive_the_incident(data_dir: DataDir, webhook: int, smtp: int) -> None:
+def test_webhook_email_and_log_receive_the_incident(
+    data_dir: DataDir, webhook: int, smtp: int, mailbox: Mailbox
+) -> None:
     settings = Settings(data_dir.settings)
     routing.set_channels(
         settings, "churn",
@@ -134,7 +111,7 @@ def test_webhook_email_and_log_receive_the_incident(data_dir: DataDir, webhook: 
     assert payload["blocks"][0]["text"]["text"] == text
     assert payload["display_name"] == "Churn predictor" and payload["owner"] == "ana@example.com"
     assert payload["alerts"][0]["value"] == 0.61
-    [mail] = _Smtp.messages
+    [mail] = mailbox.messages
     assert "Subject: [CRITICAL] Churn predictor: accuracy moved" in mail and "ana@example.com" in mail
     [line] = (data_dir.logs / "alerts.jsonl").read_text().splitlines()
     assert json.loads(line)["link"] == "https://watch.example.com/model?model=churn&tab=overview"

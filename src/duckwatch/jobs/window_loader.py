@@ -79,7 +79,11 @@ def joined_window(
             f"SELECT CAST(NULL AS DOUBLE) AS _label, CAST(NULL AS TIMESTAMPTZ) AS _label_first{sel} "
             f"FROM {pred} p WHERE {where}"
         )
-    frame: pd.DataFrame = wh.arrow(sql, params).to_pandas()
+    return _outcome_values(wh.arrow(sql, params).to_pandas())
+
+
+def _outcome_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """A value (KPI) an outcome carries wins over the one logged with the prediction (``_ov_`` columns)."""
     for name in [c for c in frame.columns if c.startswith("_ov_")]:
         col_id = name[len("_ov_") :]
         frame[col_id] = frame[name].combine_first(frame[col_id]) if col_id in frame else frame[name]
@@ -180,11 +184,7 @@ def _joined_batch(
             f"CAST(NULL AS TIMESTAMPTZ) AS _label_first{sel} "
             f"FROM {pred} p JOIN w ON {in_window} ORDER BY w._w, p._ts, p._id"
         )
-    frame: pd.DataFrame = wh.arrow(sql, params).to_pandas()
-    for name in [c for c in frame.columns if c.startswith("_ov_")]:
-        col_id = name[len("_ov_") :]
-        frame[col_id] = frame[name].combine_first(frame[col_id]) if col_id in frame else frame[name]
-        del frame[name]
+    frame = _outcome_values(wh.arrow(sql, params).to_pandas())
     cuts = np.searchsorted(frame["_w"].to_numpy(), np.arange(len(windows) + 1))
     frame = frame.drop(columns="_w")
     parts = [frame.iloc[a:b].reset_index(drop=True) for a, b in itertools.pairwise(cuts)]

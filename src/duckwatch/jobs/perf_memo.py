@@ -25,7 +25,7 @@ from duckwatch.metrics.performance import MetricValue, compute_classification
 from duckwatch.store.warehouse import Warehouse
 
 # Bump when compute_classification's results change for the same inputs.
-MEMO_VERSION = 1
+MEMO_VERSION = 2  # 2: analytic intervals for F1, log loss and Brier
 
 
 def _digest(arrays: list[NDArray[Any] | None]) -> str:

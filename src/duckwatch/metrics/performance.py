@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from duckwatch.metrics import bootstrap_weighted as bw
+from duckwatch.metrics.intervals import f1_interval, mean_interval
 from duckwatch.metrics.registry import MetricSpec, register
 
 __all__ = [
@@ -398,8 +399,8 @@ def compute_classification(
     elif positives < min_class or flagged < min_class:
         out["f1"] = insufficient("f1", n, few_pos if positives < min_class else few_flagged)
     else:
-        f1 = 2 * cm.tp / (2 * cm.tp + cm.fp + cm.fn)  # the window's value, from its counts
-        out["f1"] = _boot("f1", _batch_f1, (y, pred), seed, bw.f1, f1)
+        f1, lo, hi = f1_interval(cm.tp, cm.fp, cm.fn)  # the window's value and delta-method interval
+        out["f1"] = MetricValue("f1", f1, lo, hi, n)
     if score is None:
         return out
 
@@ -423,8 +424,10 @@ def compute_classification(
         why = "scores are not probabilities in [0, 1]"
         out.update({k: insufficient(k, n, why) for k in ("log_loss", "brier", "ece")})
         return out
-    out["log_loss"] = _boot("log_loss", _batch_log_loss, (y, score), seed, bw.log_loss)
-    out["brier"] = _boot("brier", _batch_brier, (y, score), seed, bw.brier)
+    # Means of per-row losses: the t interval of a mean, not a bootstrap.
+    loss = -(np.where(y, np.log(_clip_prob(score)), np.log(_clip_prob(1 - score))))
+    out["log_loss"] = MetricValue("log_loss", *mean_interval(loss), n)
+    out["brier"] = MetricValue("brier", *mean_interval((score - y) ** 2), n)
     out["ece"] = _boot("ece", _batch_ece, (y, score), seed, lambda w, yy, pp: bw.ece(w, yy, pp, ECE_BINS))
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
-from sklearn.metrics import brier_score_loss, f1_score, log_loss
+from sklearn.metrics import average_precision_score, brier_score_loss, f1_score, log_loss
 
 from duckwatch.metrics.intervals import f1_interval, mean_interval, t95
 from duckwatch.metrics.performance import compute_classification
@@ -23,7 +23,8 @@ def test_values_equal_sklearn(rng: np.random.Generator) -> None:
     assert out["f1"].value == pytest.approx(f1_score(y, score >= 0.5), rel=1e-12)
     assert out["log_loss"].value == pytest.approx(log_loss(y, score), rel=1e-9)
     assert out["brier"].value == pytest.approx(brier_score_loss(y, score), rel=1e-12)
-    for name in ("f1", "log_loss", "brier"):
+    assert out["pr_auc"].value == pytest.approx(average_precision_score(y, score), rel=1e-12)
+    for name in ("f1", "log_loss", "brier", "pr_auc"):
         assert out[name].lower < out[name].value < out[name].upper
 
 
@@ -49,6 +50,7 @@ def test_coverage_at_nominal_95(n: int) -> None:
         "f1": f1_score(big_y, big >= 0.5),
         "log_loss": log_loss(big_y, big),
         "brier": brier_score_loss(big_y, big),
+        "pr_auc": average_precision_score(big_y, big),
     }
     hits = dict.fromkeys(truth, 0)
     reps = 400
@@ -65,3 +67,20 @@ def test_coverage_at_nominal_95(n: int) -> None:
 def test_mean_interval_of_one_value_is_undefined() -> None:
     mean, lo, hi = mean_interval(np.array([0.3]))
     assert mean == 0.3 and np.isnan(lo) and np.isnan(hi)
+
+
+@pytest.mark.parametrize(("a", "b", "n"), [(0.5, 8.0, 2000), (0.3, 20.0, 20_000)])
+def test_average_precision_coverage_for_rare_classes(a: float, b: float, n: int) -> None:
+    rng = np.random.default_rng(7)
+    big = rng.beta(a, b, 3_000_000)
+    truth = average_precision_score(rng.random(big.size) < big, big)
+    hits = reps = 0
+    while reps < 200:
+        score = rng.beta(a, b, n)
+        y = rng.random(n) < score
+        out = compute_classification(y.astype(float), score, min_class=10)["pr_auc"]
+        if out.status != "ok":
+            continue
+        reps += 1
+        hits += out.lower <= truth <= out.upper
+    assert hits / reps >= 0.90

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from duckwatch.metrics import bootstrap_weighted as bw
-from duckwatch.metrics.intervals import f1_interval, mean_interval
+from duckwatch.metrics.intervals import average_precision_interval, f1_interval, mean_interval
 from duckwatch.metrics.registry import MetricSpec, register
 
 __all__ = [
@@ -243,27 +243,6 @@ def ranked_metrics(y: NDArray[np.bool_], score: FloatArray) -> tuple[float, floa
     return auc, math.sqrt(float(v10.var(ddof=1)) / m + float(v01.var(ddof=1)) / n), ap
 
 
-def _batch_average_precision(y: NDArray[Any], s: FloatArray) -> FloatArray:
-    """Average precision per row of 2-D arrays (sklearn's step-wise definition, ties grouped)."""
-    y = np.atleast_2d(y)
-    s = np.atleast_2d(s)
-    order = np.argsort(-s, axis=1, kind="stable")
-    ys = np.take_along_axis(y, order, axis=1).astype(np.float64)
-    ss = np.take_along_axis(s, order, axis=1)
-    width = ys.shape[1]
-    tps = np.cumsum(ys, axis=1)
-    # Each row's precision is read at the end of its tie group: one threshold covers the whole group.
-    is_end = np.ones_like(ss, dtype=bool)
-    is_end[:, :-1] = ss[:, :-1] != ss[:, 1:]
-    ends = np.where(is_end, np.arange(width), width - 1)
-    ends = np.minimum.accumulate(ends[:, ::-1], axis=1)[:, ::-1]
-    precision_at_end = np.take_along_axis(tps, ends, axis=1) / (ends + 1)
-    positives = tps[:, -1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ap: FloatArray = np.sum(ys * precision_at_end, axis=1) / positives
-    return np.where(positives > 0, ap, np.nan)
-
-
 def average_precision(y_true: ArrayLike, y_score: ArrayLike) -> float:
     """Average precision (area under the precision-recall curve as sklearn defines it)."""
     return ranked_metrics(np.asarray(y_true).astype(bool), np.asarray(y_score, dtype=np.float64))[2]
@@ -293,26 +272,6 @@ def _clip_prob(p: FloatArray) -> FloatArray:
     # Same clipping as sklearn's log_loss: machine epsilon of float64.
     eps = float(np.finfo(np.float64).eps)
     return np.clip(p, eps, 1 - eps)
-
-
-def _batch_log_loss(y: NDArray[Any], p: FloatArray) -> FloatArray:
-    y = np.atleast_2d(y).astype(np.float64)
-    p = np.atleast_2d(p)
-    loss = y * np.log(_clip_prob(p)) + (1 - y) * np.log(_clip_prob(1 - p))
-    return np.asarray(-loss.mean(axis=1), dtype=np.float64)
-
-
-def _batch_brier(y: NDArray[Any], p: FloatArray) -> FloatArray:
-    return np.asarray(((np.atleast_2d(p) - np.atleast_2d(y)) ** 2).mean(axis=1), dtype=np.float64)
-
-
-def _batch_f1(y: NDArray[Any], pred: NDArray[Any]) -> FloatArray:
-    y = np.atleast_2d(y).astype(bool)
-    pred = np.atleast_2d(pred).astype(bool)
-    tp = np.sum(y & pred, axis=1)
-    denom = 2 * tp + np.sum(y ^ pred, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, 2 * tp / denom, np.nan)
 
 
 def _proportion(name: str, successes: int, n: int, why_empty: str) -> MetricValue:
@@ -419,7 +378,7 @@ def compute_classification(
     else:
         auc, se, ap = ranked_metrics(y, score)
         out["roc_auc"] = MetricValue("roc_auc", auc, max(0.0, auc - Z95 * se), min(1.0, auc + Z95 * se), n)
-        out["pr_auc"] = _boot("pr_auc", _batch_average_precision, (y, score), seed, bw.average_precision, ap)
+        out["pr_auc"] = MetricValue("pr_auc", ap, *average_precision_interval(ap, positives), n)
     if score.min() < 0.0 or score.max() > 1.0:
         why = "scores are not probabilities in [0, 1]"
         out.update({k: insufficient(k, n, why) for k in ("log_loss", "brier", "ece")})

@@ -333,7 +333,7 @@ def time_pages(
 
 def data_layer(root: Path, model: str) -> list[tuple[str, float, str]]:
     """Uncached cost (best of 3, seconds) of the reads behind the pages, called in-process."""
-    from duckwatch.jobs import app_views, views
+    from duckwatch.readmodels import app_views, views
     from duckwatch.store import published
 
     data = DataDir(root)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from duckwatch import Collector  # noqa: E402
 from duckwatch.config import DataDir  # noqa: E402
 from duckwatch.jobs.tick import run_tick  # noqa: E402
-from duckwatch.jobs.views import export_frame  # noqa: E402
+from duckwatch.readmodels.views import export_frame  # noqa: E402
 
 WORK = ROOT / "bench" / ".work" / "performance"
 OUT = ROOT / "bench" / "results_performance.md"

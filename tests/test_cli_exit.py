@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from duckwatch.config import DataDir
-from duckwatch.jobs.tick import last_heartbeat
+from duckwatch.store.heartbeat import last_heartbeat
 from duckwatch.store.landing import pending
 from duckwatch.store.settings import Settings
 from tests.conftest import CLI, make_predictions

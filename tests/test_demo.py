@@ -10,7 +10,7 @@ import pytest
 
 from duckwatch.config import DataDir
 from duckwatch.demo import MODELS, generate
-from duckwatch.jobs.views import export_frame, models_overview
+from duckwatch.readmodels.views import export_frame, models_overview
 
 END = datetime(2026, 3, 2, tzinfo=UTC)
 DAYS = 24

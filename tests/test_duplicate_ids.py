@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame, quarantine_rows
 from duckwatch.metrics import quality, registry
+from duckwatch.readmodels.views import export_frame, quarantine_rows
 from duckwatch.store import alerting
 from duckwatch.store.settings import Settings
 from tests.conftest import CLI, make_predictions

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "duckwatch"
-LAYERS = ["store", "collector", "metrics", "jobs", "ui"]
+LAYERS = ["store", "collector", "metrics", "jobs", "readmodels", "ui"]
 
 
 def _imports(path: Path) -> set[str]:

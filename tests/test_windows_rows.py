@@ -14,11 +14,12 @@ from duckwatch import Collector
 from duckwatch.cli import main
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError
-from duckwatch.jobs import app_views, monitors
+from duckwatch.jobs import monitors
 from duckwatch.jobs.profiling import window_profiles
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
 from duckwatch.metrics.profile import NumericProfile
+from duckwatch.readmodels import app_views
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import Warehouse

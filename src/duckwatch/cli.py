@@ -258,7 +258,7 @@ def _reference(args: argparse.Namespace) -> int:
 
 @command("models")
 def _models(args: argparse.Namespace) -> int:
-    from duckwatch.jobs.views import models_overview
+    from duckwatch.readmodels.views import models_overview
 
     data = resolve_data_dir(args.data_dir)
     rows = models_overview(data)
@@ -290,7 +290,7 @@ def _models(args: argparse.Namespace) -> int:
 
 @command("quarantine")
 def _quarantine(args: argparse.Namespace) -> int:
-    from duckwatch.jobs.views import quarantine_rows
+    from duckwatch.readmodels.views import quarantine_rows
 
     data = resolve_data_dir(args.data_dir)
     frame = quarantine_rows(data, args.model, args.limit)
@@ -323,7 +323,7 @@ def _run(args: argparse.Namespace) -> int:
 
 @command("status")
 def _status(args: argparse.Namespace) -> int:
-    from duckwatch.jobs.views import job_status
+    from duckwatch.readmodels.views import job_status
 
     data = resolve_data_dir(args.data_dir)
     st = job_status(data, stale_after_s=args.stale_after)
@@ -337,7 +337,7 @@ def _status(args: argparse.Namespace) -> int:
 
 @command("export")
 def _export(args: argparse.Namespace) -> int:
-    from duckwatch.jobs.views import export_frame
+    from duckwatch.readmodels.views import export_frame
 
     data = resolve_data_dir(args.data_dir)
     frame = export_frame(data, args.what, args.model)

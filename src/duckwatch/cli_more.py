@@ -14,7 +14,7 @@ _SINGLE = {
     "collect": "duckwatch.collector.http_cli",
     "serve": "duckwatch.ui.serve_cli",
     "demo": "duckwatch.demo_cli",
-    "report": "duckwatch.jobs.report_cli",
+    "report": "duckwatch.readmodels.report_cli",
     "time-range": "duckwatch.time_range_cli",
 }
 # modules that add several sub-commands with add_parsers(sub, data_dir_arg) and a HANDLERS dict

@@ -23,7 +23,7 @@ import pytest
 
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import models_overview
+from duckwatch.readmodels.views import models_overview
 from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import raw_table
@@ -120,7 +120,7 @@ READER = textwrap.dedent(
     """
     import sys, time, pathlib, traceback
     from duckwatch.config import DataDir
-    from duckwatch.jobs.views import models_overview
+    from duckwatch.readmodels.views import models_overview
 
     data, seconds, min_reads = DataDir(pathlib.Path(sys.argv[1])), float(sys.argv[2]), int(sys.argv[3])
     start, reads = time.monotonic(), 0

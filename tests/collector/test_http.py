@@ -20,7 +20,7 @@ import uvicorn
 from duckwatch.collector.http import create_app
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import TickReport, run_tick
-from duckwatch.jobs.views import models_overview, quarantine_rows
+from duckwatch.readmodels.views import models_overview, quarantine_rows
 
 TOKEN = "s3cret-token"
 

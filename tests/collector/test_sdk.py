@@ -14,7 +14,7 @@ from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError, CollectorRefusedError
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame, models_overview, quarantine_rows
+from duckwatch.readmodels.views import export_frame, models_overview, quarantine_rows
 from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
 from tests.conftest import make_predictions

@@ -18,7 +18,7 @@ from duckwatch.config import DataDir
 from duckwatch.convert import rows_to_arrow
 from duckwatch.errors import BadInputError
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import models_overview
+from duckwatch.readmodels.views import models_overview
 from duckwatch.store.landing import BatchPlan, ColumnPlan, LandingPool, pending
 
 

@@ -16,7 +16,7 @@ from duckwatch import Collector
 from duckwatch.cli import main
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import quarantine_rows
+from duckwatch.readmodels.views import quarantine_rows
 from duckwatch.store.landing import pending
 from duckwatch.store.landing_files import plan_path
 from duckwatch.store.settings import Settings

@@ -17,7 +17,7 @@ from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.notify import send_digest
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store.incidents import list_incidents
 from duckwatch.store.routing import set_channels
 from duckwatch.store.settings import Settings

@@ -12,7 +12,7 @@ import pytest
 from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels.views import export_frame
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

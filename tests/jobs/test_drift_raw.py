@@ -13,7 +13,6 @@ from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.drift_raw import raw_rows_budget
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
 from duckwatch.metrics import drift
 from duckwatch.metrics.drift_exact import (
     MAX_RAW_ROWS,
@@ -24,6 +23,7 @@ from duckwatch.metrics.drift_exact import (
     refine_ks,
 )
 from duckwatch.metrics.profile import NumericBinning, NumericProfile, profile_numeric
+from duckwatch.readmodels.views import export_frame
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 ROWS_PER_DAY = 720  # one row every 2 minutes

@@ -19,8 +19,8 @@ from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.profiling import load_reference, window_profiles
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import Warehouse

@@ -18,7 +18,7 @@ from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.label_drift import MIN_LABELLED
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store.published import query
 from duckwatch.store.settings import Settings
 

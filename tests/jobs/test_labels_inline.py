@@ -11,7 +11,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store.duck import reading
 from duckwatch.store.published import path_for
 

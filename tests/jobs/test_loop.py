@@ -12,7 +12,7 @@ import time
 from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.loop import _own_cadences
-from duckwatch.jobs.views import job_status, models_overview
+from duckwatch.readmodels.views import job_status, models_overview
 
 CLI = [sys.executable, "-m", "duckwatch.cli"]
 

@@ -14,7 +14,7 @@ from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs import perf_memo
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store.duck import reading
 from duckwatch.store.settings import Settings
 

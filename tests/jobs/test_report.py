@@ -15,10 +15,10 @@ import pytest
 from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError
-from duckwatch.jobs import report_cli
-from duckwatch.jobs.report import build_report, period_bounds
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels import report_cli
+from duckwatch.readmodels.report import build_report, period_bounds
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store.alerting import create_threshold
 from duckwatch.store.settings import Settings
 from tests.conftest import make_predictions

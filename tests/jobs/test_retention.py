@@ -15,7 +15,7 @@ from duckwatch.errors import BadInputError
 from duckwatch.jobs.lock import JobBusyError, job_lock
 from duckwatch.jobs.retention import drop_before
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame, models_overview
+from duckwatch.readmodels.views import export_frame, models_overview
 from tests.conftest import make_predictions
 
 

@@ -13,9 +13,9 @@ from duckwatch.config import DataDir
 from duckwatch.jobs.drift_rolling import rolling_windows
 from duckwatch.jobs.profiling import load_reference
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
 from duckwatch.metrics import drift
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, profile_categorical, profile_numeric
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import Warehouse

@@ -13,10 +13,10 @@ from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.segments_job import refine_from_rows
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
 from duckwatch.metrics.drift import drift_cell
 from duckwatch.metrics.drift_exact import ambiguous
 from duckwatch.metrics.profile import NumericBinning, profile_numeric
+from duckwatch.readmodels.views import export_frame
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 REGIONS = np.array(["north", "south", "east", "west"])

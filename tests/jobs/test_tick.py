@@ -11,7 +11,7 @@ import pytest
 from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame, models_overview
+from duckwatch.readmodels.views import export_frame, models_overview
 from tests.conftest import make_predictions
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

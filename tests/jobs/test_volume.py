@@ -10,7 +10,7 @@ import pandas as pd
 from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels.views import export_frame
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 

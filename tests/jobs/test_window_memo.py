@@ -14,7 +14,7 @@ from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs import compute
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store import window_memo
 from duckwatch.store.warehouse import Warehouse
 from tests.conftest import make_predictions

@@ -19,7 +19,7 @@ from duckwatch.config import DataDir
 from duckwatch.convert import to_arrow
 from duckwatch.jobs.retention import drop_before
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store import parts
 from duckwatch.store.catalog import get_columns, get_model
 from duckwatch.store.landing import pending

@@ -17,7 +17,7 @@ from duckwatch import Collector
 from duckwatch.collector._prepare import ColumnCache
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import models_overview, quarantine_rows
+from duckwatch.readmodels.views import models_overview, quarantine_rows
 from duckwatch.store.parts import PART_MIN_ROWS
 from duckwatch.store.warehouse import Warehouse
 from tests.conftest import CLI

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from duckwatch.config import DataDir
-from duckwatch.jobs import app_views as av
-from duckwatch.jobs.app_portfolio import health
+from duckwatch.readmodels import app_views as av
+from duckwatch.readmodels.app_portfolio import health
 
 WS = [pd.Timestamp(f"2026-01-0{d}", tz="UTC") for d in (1, 2, 3)]
 

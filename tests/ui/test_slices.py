@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from duckwatch.config import DataDir
-from duckwatch.jobs import app_views as av
-from duckwatch.jobs.views import export_frame
+from duckwatch.readmodels import app_views as av
+from duckwatch.readmodels.views import export_frame
 from duckwatch.store import published
 
 

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
-from duckwatch.jobs.views import export_frame, models_overview
+from duckwatch.readmodels.views import export_frame, models_overview
 from duckwatch.store import catalog
 from duckwatch.store.published import publish_model
 from duckwatch.store.settings import Settings

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 import traceback
 from collections.abc import Callable
@@ -15,10 +14,10 @@ from duckwatch.jobs.inputs import input_windows, mark_windows_dirty
 from duckwatch.jobs.lock import job_lock
 from duckwatch.jobs.profiling import profiled_columns, profiled_seq
 from duckwatch.jobs.windows_rows import is_row_window, mark_dirty_rows
-from duckwatch.store import catalog
+from duckwatch.store import catalog, heartbeat
 from duckwatch.store.landing import pending, pending_models, remove_stale_temp_files
 from duckwatch.store.published import publish_model
-from duckwatch.store.settings import Settings, utcnow
+from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import IngestResult, Warehouse, raw_table, window_expr
 
 log = logging.getLogger("duckwatch.job")
@@ -65,7 +64,7 @@ def run_tick(
     t0 = time.perf_counter()
     with job_lock(data.locks):
         settings = Settings(data.settings)
-        hb = _heartbeat_start(settings)
+        hb = heartbeat.start(settings)
         remove_stale_temp_files(data.landing)
         for name in sorted(pending_models(data.landing)):
             catalog.ensure_model(settings, name, actor="job")
@@ -101,7 +100,9 @@ def run_tick(
             if notify:
                 _deliver(settings, now, report)
             report.duration_s = time.perf_counter() - t0
-            _heartbeat_finish(settings, hb, report)
+            heartbeat.finish(
+                settings, hb, report.duration_s, report.rows_ingested, report.windows_computed, report.errors
+            )
     return report
 
 
@@ -209,33 +210,3 @@ def _deliver(settings: Settings, now: datetime, report: TickReport) -> None:
     except Exception as exc:
         log.error("notification delivery failed: %s", exc)
         report.errors.append(f"notifications: {exc}")
-
-
-def _heartbeat_start(settings: Settings) -> int:
-    with settings.write() as con:
-        cur = con.execute("INSERT INTO heartbeat (started_at, pid) VALUES (?, ?)", (utcnow(), os.getpid()))
-        return int(cur.lastrowid or 0)
-
-
-def _heartbeat_finish(settings: Settings, hb: int, report: TickReport) -> None:
-    with settings.write() as con:
-        con.execute(
-            "UPDATE heartbeat SET finished_at = ?, duration_s = ?, rows_ingested = ?, windows_computed = ?, "
-            "errors = ? WHERE id = ?",
-            (
-                utcnow(),
-                report.duration_s,
-                report.rows_ingested,
-                report.windows_computed,
-                "\n".join(report.errors),
-                hb,
-            ),
-        )
-        # Keep the heartbeat table small: the last 10,000 ticks are plenty for uptime charts.
-        con.execute("DELETE FROM heartbeat WHERE id < ? - 10000", (hb,))
-
-
-def last_heartbeat(settings: Settings) -> dict[str, object] | None:
-    """The most recent finished tick, for `duckwatch status` and the app."""
-    rows = settings.query("SELECT * FROM heartbeat WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
-    return rows[0] if rows else None

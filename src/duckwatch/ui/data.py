@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from duckwatch.config import DataDir, resolve_data_dir
-from duckwatch.jobs import app_portfolio, app_views, views
+from duckwatch.readmodels import app_portfolio, app_views, views
 from duckwatch.store import catalog, published
 from duckwatch.store.settings import Settings
 

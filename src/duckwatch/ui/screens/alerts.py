@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from duckwatch.jobs.app_views import ago
+from duckwatch.readmodels.app_views import ago
 from duckwatch.ui import auth, data
 from duckwatch.ui import components as ui
 

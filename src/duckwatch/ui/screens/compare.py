@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from duckwatch.jobs import app_views as av
+from duckwatch.readmodels import app_views as av
 from duckwatch.ui import components as ui
 from duckwatch.ui import data
 

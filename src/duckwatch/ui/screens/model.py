@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from duckwatch.jobs import app_views as av
-from duckwatch.jobs.report import build_report
+from duckwatch.readmodels import app_views as av
+from duckwatch.readmodels.report import build_report
 from duckwatch.ui import components as ui
 from duckwatch.ui import data
 

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from duckwatch.jobs.app_views import HEALTH_RULE, summary_sentence
+from duckwatch.readmodels.app_views import HEALTH_RULE, summary_sentence
 from duckwatch.ui import components as ui
 from duckwatch.ui import data
 

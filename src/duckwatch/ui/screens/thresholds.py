@@ -7,8 +7,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from duckwatch.jobs import app_views as av
 from duckwatch.metrics.registry import get, load_builtins
+from duckwatch.readmodels import app_views as av
 from duckwatch.ui import auth, data
 from duckwatch.ui import components as ui
 

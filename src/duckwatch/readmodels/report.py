@@ -283,7 +283,7 @@ def _last_tick(settings: Settings) -> str:
 
 def build_report(data: DataDir, model: str, start: date | None, end: date | None, now: datetime) -> str:
     """A self-contained printable HTML report of ``model`` for the days ``start``..``end`` (inclusive)."""
-    from duckwatch.jobs.views import export_frame, model_overview
+    from duckwatch.readmodels.views import export_frame, model_overview
 
     check_model_name(model)
     if not data.settings.exists():

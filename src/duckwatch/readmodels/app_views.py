@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from duckwatch.config import DataDir
-from duckwatch.jobs.app_portfolio import (
+from duckwatch.readmodels.app_portfolio import (
     HEADLINE_FAMILIES,
     HEADLINE_PREFERRED,
     HEALTH_RULE,
@@ -30,7 +30,7 @@ from duckwatch.jobs.app_portfolio import (
     portfolio_row,
     primary,
 )
-from duckwatch.jobs.views import export_frame, model_overview, models_overview
+from duckwatch.readmodels.views import export_frame, model_overview, models_overview
 from duckwatch.store import catalog
 from duckwatch.store.published import query
 from duckwatch.store.settings import Settings

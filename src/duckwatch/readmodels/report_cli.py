@@ -39,7 +39,7 @@ def add_parser(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]
 
 def handle(args: argparse.Namespace) -> int:
     """Run `duckwatch report`."""
-    from duckwatch.jobs.report import build_report
+    from duckwatch.readmodels.report import build_report
 
     data = resolve_data_dir(args.data_dir)
     try:

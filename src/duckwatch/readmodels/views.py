@@ -146,7 +146,7 @@ def export_frame(data: DataDir, what: str, model: str) -> pd.DataFrame:
 
 def job_status(data: DataDir, stale_after_s: float = 600.0, now: datetime | None = None) -> dict[str, Any]:
     """Whether the job is alive (a dead job cannot report itself, so readers check its heartbeat)."""
-    from duckwatch.jobs.tick import last_heartbeat
+    from duckwatch.store.heartbeat import last_heartbeat
 
     now = now or datetime.now(UTC)
     if not data.settings.exists():

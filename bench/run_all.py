@@ -1,6 +1,7 @@
 """Run every bench/bench_*.py, collect their Markdown outputs, rewrite bench/RESULTS.md.
 
-Usage: python bench/run_all.py   (BENCH_SIZES=100k,1M for a quicker drift run; BENCH_HISTORY=0 skips the 10M-history case)
+Usage: python bench/run_all.py   (BENCH_SIZES=100k,1M for a quicker drift run; BENCH_HISTORY=0 skips the 10M-history case;
+       BENCH_RUNS=1 BENCH_CHUNKED_ROWS=30000 for a quick chunked run)
        python bench/run_all.py --collect-only   (only rebuild RESULTS.md from existing results_*.md)
 Each benchmark writes bench/results_<name>.md (bench_drift.py -> results_drift.md).
 """
@@ -64,6 +65,20 @@ def versions() -> list[str]:
         if r.returncode == 0:
             e, pd = r.stdout.split()
             out.append(f"evidently {e} (own venv, pandas {pd})")
+    nml = HERE / ".work" / "nannyml-venv" / "bin" / "python"
+    if nml.exists():
+        r = subprocess.run(
+            [
+                str(nml),
+                "-c",
+                "import importlib.metadata as m;print(m.version('nannyml'),m.version('pandas'))",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if r.returncode == 0:
+            n, pd = r.stdout.split()
+            out.append(f"nannyml {n} (own venv, pandas {pd})")
     return out
 
 

@@ -11,6 +11,7 @@ from scipy import stats
 
 from duckwatch import Collector
 from duckwatch.config import DataDir
+from duckwatch.jobs import drift_raw
 from duckwatch.jobs.drift_raw import raw_rows_budget
 from duckwatch.jobs.tick import run_tick
 from duckwatch.metrics import drift
@@ -55,13 +56,17 @@ def _draw(
     raise AssertionError(f"no {want} window found")
 
 
+@pytest.mark.parametrize("read_ahead", [True, False])
 @pytest.mark.parametrize(
     ("with_reference", "stream"),
     [(True, "predictions"), (False, "predictions"), (True, "inputs"), (False, "inputs")],
 )
 def test_straddling_window_is_decided_on_raw_rows(
-    data_dir: DataDir, with_reference: bool, stream: str
+    data_dir: DataDir, with_reference: bool, stream: str, read_ahead: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not read_ahead:  # each window's bins and the reference's read by their own queries
+        monkeypatch.setattr(drift_raw, "PREFETCH_CELLS", 0)
+        monkeypatch.setattr(drift_raw, "REFERENCE_CACHE_ROWS", 0)
     rng = np.random.default_rng(7)
     # Without reference data the first full windows (days 1-2, >= 1000 rows) become the reference.
     ref_x = rng.normal(size=4000 if with_reference else 2 * ROWS_PER_DAY)

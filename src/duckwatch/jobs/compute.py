@@ -95,6 +95,9 @@ def compute_model(
     # Volume, duplicate ids, performance, custom metrics count predictions: none for input rows alone.
     inputs_too = not has_pred or wh.has_table(info.model_key, "inputs")
     raw = RawRows(wh, info, now, raw_rows_budget(info.meta))
+    if reference:  # windows computed in full may need raw rows to decide: many small ones are read ahead
+        full = [i for i, w in enumerate(dirty) if window_key((w[0], w[1], w[2])) not in kept]
+        raw.prefetch([windows[i] for i in full], [volumes[i][0] for i in full], cols)
     k_rolling = rolling_windows(info.meta)
     null_cache.load(wh, info.model)
     # Every window's predictions with their latest labels, read in a few queries, not one per window.

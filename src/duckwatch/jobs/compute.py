@@ -196,10 +196,12 @@ def _by_window(frame: pd.DataFrame) -> dict[tuple[Any, ...], list[dict[str, Any]
     """Kept rows per window key (spelled by window_key), as the row dicts metrics produce."""
     if frame.empty:
         return {}
+    # Columns as Python lists once (a to_dict per window cost 2.4 s on 720 windows), then rows by position.
+    values = {c: frame[c].tolist() for c in window_memo.MEMO_COLUMNS}
     out: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for (v, e, ws), part in frame.groupby(["version", "experiment", "window_start"], sort=False):
-        rows = part.drop(columns=["version", "experiment", "window_start"]).to_dict("records")
-        out[window_key((str(v), str(e), ws))] = [{str(k): val for k, val in r.items()} for r in rows]
+    groups: dict[Any, Any] = frame.groupby(["version", "experiment", "window_start"], sort=False).indices
+    for (v, e, ws), rows in groups.items():
+        out[window_key((str(v), str(e), ws))] = [{c: values[c][i] for c in values} for i in rows]
     return out
 
 

@@ -53,3 +53,20 @@ def test_convert_does_not_import_pandas_but_still_takes_frames() -> None:
     assert table.column_names == ["a", "3"]
     assert table.column("a").null_count == 1
     assert to_arrow(pa.table({"a": [1]})).num_rows == 1
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series([1, 0, 1, None], dtype="Int64"),
+        pd.Series([True, False, None], dtype="boolean"),
+        pd.Series([1.0, 0.0, np.nan]),
+        pd.Series([2, 3, 2]),
+        pd.Series([True, False]),
+    ],
+    ids=["nullable-int", "nullable-bool", "float", "other-ints", "bool"],
+)
+@pytest.mark.parametrize("positive", ["1", "0", "3", "true"])
+def test_kept_distinct_answers_equal_the_text_rule_for_every_dtype(values: pd.Series, positive: str) -> None:
+    for _ in range(2):  # the second call is served from the kept answers
+        np.testing.assert_array_equal(binary(values, positive), _binary_text(values, positive))

@@ -43,42 +43,37 @@ def ram_gib() -> str:
     return "unknown"
 
 
+def _peer_version(python: Path, package: str) -> str | None:
+    """A peer's version and its pandas, from the peer's own venv (None when it is not installed)."""
+    if not python.exists():
+        return None
+    r = subprocess.run(
+        [
+            str(python),
+            "-c",
+            f"import importlib.metadata as m;print(m.version({package!r}),m.version('pandas'))",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        return None
+    version, pandas_version = r.stdout.split()
+    return f"{package} {version} (own venv, pandas {pandas_version})"
+
+
 def versions() -> list[str]:
-    """Installed versions of the packages that matter, plus the Evidently peer venv."""
+    """Installed versions of the packages that matter, plus the peers' own venvs (Evidently, NannyML)."""
     out = []
     for p in PACKAGES:
         try:
             out.append(f"{p} {metadata.version(p)}")
         except metadata.PackageNotFoundError:
             continue
-    ev = HERE / ".work" / "evidently-venv" / "bin" / "python"
-    if ev.exists():
-        r = subprocess.run(
-            [
-                str(ev),
-                "-c",
-                "import importlib.metadata as m;print(m.version('evidently'),m.version('pandas'))",
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if r.returncode == 0:
-            e, pd = r.stdout.split()
-            out.append(f"evidently {e} (own venv, pandas {pd})")
-    nml = HERE / ".work" / "nannyml-venv" / "bin" / "python"
-    if nml.exists():
-        r = subprocess.run(
-            [
-                str(nml),
-                "-c",
-                "import importlib.metadata as m;print(m.version('nannyml'),m.version('pandas'))",
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if r.returncode == 0:
-            n, pd = r.stdout.split()
-            out.append(f"nannyml {n} (own venv, pandas {pd})")
+    for venv, package in (("evidently-venv", "evidently"), ("nannyml-venv", "nannyml")):
+        found = _peer_version(HERE / ".work" / venv / "bin" / "python", package)
+        if found:
+            out.append(found)
     return out
 
 

@@ -46,7 +46,7 @@ class RawRows:
     reads: int = 0  # columns whose raw rows were read (for tests and benchmarks)
     # Reference values per column, read once per tick: every window of the tick compares with the same
     # reference, and re-reading its bins for each ambiguous cell was half of an hourly backfill's reads.
-    _ref_values: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.integer[Any]]] | None] = field(
+    _ref_values: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.integer[Any]]]] = field(
         default_factory=dict, repr=False
     )
     # Window values per (window key, column), read ahead for many small windows (prefetch).
@@ -190,8 +190,8 @@ class RawRows:
             got = self.wh.arrow(f"SELECT {x} AS x FROM {table} WHERE {where} AND isfinite({x})", params)
             values = got.column("x").to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
             self._ref_values[col.col_id] = (values, ref.binning.bin_index(values))
-        found = self._ref_values[col.col_id]
-        return None if found is None else _split_bins(found[0], found[1], ref, bins)
+        values, idx = self._ref_values[col.col_id]
+        return _split_bins(values, idx, ref, bins)
 
 
 def raw_rows_budget(meta: dict[str, Any]) -> int:

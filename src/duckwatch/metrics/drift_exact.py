@@ -55,11 +55,6 @@ def _ks_p_screen(d: float, n_ref: int, n_cur: int) -> float:
         return kstwo_sf_bounded(d, max(1, round(n_ref * n_cur / (n_ref + n_cur))))
 
 
-def kstwo_isf(q: float, n: int) -> float:
-    """``scipy.stats.kstwo.isf(q, n)``: exact at small n, Kolmogorov's limit at large (metrics/ks_distribution)."""
-    return ks_isf(q, n)
-
-
 def ks_raw_threshold(cell: DriftCell, n_ref: int, n_cur: int, quantile: float = 0.99) -> float:
     """No-drift bar for the exact KS: the binned null quantile, or the continuous one if higher.
 
@@ -68,7 +63,7 @@ def ks_raw_threshold(cell: DriftCell, n_ref: int, n_cur: int, quantile: float = 
     raw-row value from flagging more often than the binned one would.
     """
     n_eff = max(1, round(n_ref * n_cur / (n_ref + n_cur)))
-    continuous = kstwo_isf(1.0 - quantile, n_eff)
+    continuous = ks_isf(1.0 - quantile, n_eff)
     return continuous if np.isnan(cell.threshold) else max(cell.threshold, continuous)
 
 

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from duckwatch.jobs import labels as label_rules
-from duckwatch.jobs import perf_memo
 from duckwatch.jobs.label_drift import label_drift_rows
 from duckwatch.jobs.segments_job import segment_drift_rows, segment_rows
 from duckwatch.jobs.value import value_at_stake_row
@@ -21,6 +20,7 @@ from duckwatch.metrics.estimate import Calibrator, estimate_binary
 from duckwatch.metrics.performance import (
     MetricValue,
     business_value,
+    compute_classification,
     compute_multiclass,
     compute_regression,
     confusion_counts,
@@ -48,11 +48,13 @@ def performance_rows(
     we: Any,
     now: datetime,
     joined: pd.DataFrame | None = None,
+    classification: dict[str, MetricValue] | None = None,
 ) -> list[dict[str, Any]]:
-    """Label coverage, realised and estimated performance, business value and fairness for a window.
+    """Label coverage, realised performance, business value and fairness for a window: what reads labels.
 
     ``joined``: the window's predictions with their latest labels, when a window loader read them
-    already (jobs/window_loader.py); else they are read here.
+    already (jobs/window_loader.py); else they are read here. ``classification``: a binary model's
+    metrics of this window when computed for many windows at once (jobs/perf_batch.py).
     """
     df = joined_window(wh, info, columns, version, experiment, ws, we) if joined is None else joined
     if df.empty:
@@ -79,9 +81,7 @@ def performance_rows(
             if preds and preds[0].col_id in df
             else None
         )
-        # Served again when the window's labels did not change since its last computation.
-        window = (info.model, version, experiment, ws)
-        metrics = perf_memo.classification(wh, window, y_true, s, p, final=horizon_passed)
+        metrics = classification if classification is not None else compute_classification(y_true, s, p)
         rows += _metric_rows("performance", metrics, not horizon_passed)
         pred01 = p if p is not None else (s >= 0.5).astype(float) if s is not None else None
         if pred01 is not None:
@@ -93,11 +93,6 @@ def performance_rows(
             rows += _fairness_rows(df, columns, y_true, pred01)
         rows += segment_rows(wh, info, columns, df, not horizon_passed)
         rows += segment_drift_rows(wh, info, columns, df)
-        if s is not None:
-            cal = _calibrator(wh, info, columns)
-            if cal is not None:
-                est = estimate_binary(s, cal)
-                rows += _metric_rows("estimate", {f"estimated_{k}": v for k, v in est.metrics.items()}, False)
     elif task == "regression" and preds and preds[0].col_id in df:
         rows += _metric_rows(
             "performance",
@@ -114,6 +109,31 @@ def performance_rows(
         )
         predicted = np.array([str(v) for v in df[preds[0].col_id]], dtype=object)
         rows += _metric_rows("performance", compute_multiclass(truth, predicted), not horizon_passed)
+    for col in _role(columns, "value"):
+        if col.col_id in df:
+            vals = pd.to_numeric(df[col.col_id], errors="coerce").to_numpy(dtype=float)
+            total = row_value_sum(vals, f"total_{col.name}")
+            rows.append({"family": "kpi", "metric": f"total_{col.name}", "col": col.name,
+                         "value": float(np.nansum(vals)), "lower": total.lower, "upper": total.upper,
+                         "n": total.n, "method": "sum per window (t-interval)", "provisional": not horizon_passed})  # fmt: skip
+    return rows
+
+
+def label_free_rows(
+    wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], df: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """What a window's predictions say without labels: estimated performance (a binary model's
+    calibrated scores), latency and error share, cost. Kept with the window's other label-free rows."""
+    if df.empty:
+        return []
+    scores = _role(columns, "score")
+    rows: list[dict[str, Any]] = []
+    task = info.task or _infer_task(df, scores, _role(columns, "prediction"))
+    if task == "binary" and scores and scores[0].col_id in df:
+        cal = _calibrator(wh, info, columns)
+        if cal is not None:
+            est = estimate_binary(df[scores[0].col_id].to_numpy(dtype=float), cal)
+            rows += _metric_rows("estimate", {f"estimated_{k}": v for k, v in est.metrics.items()}, False)
     rows += _golden_signals(df, columns)
     for col in _role(columns, "cost"):  # what serving a prediction costs (compute, a paid API call, ...)
         if col.col_id in df:
@@ -125,13 +145,6 @@ def performance_rows(
                              "lower": lo, "upper": hi, "n": int(known.size), "method": "mean per window (t-interval)"})  # fmt: skip
                 rows.append({"family": "kpi", "metric": "total_cost", "col": col.name,
                              "value": float(known.sum()), "n": int(known.size), "method": "sum per window"})  # fmt: skip
-    for col in _role(columns, "value"):
-        if col.col_id in df:
-            vals = pd.to_numeric(df[col.col_id], errors="coerce").to_numpy(dtype=float)
-            total = row_value_sum(vals, f"total_{col.name}")
-            rows.append({"family": "kpi", "metric": f"total_{col.name}", "col": col.name,
-                         "value": float(np.nansum(vals)), "lower": total.lower, "upper": total.upper,
-                         "n": total.n, "method": "sum per window (t-interval)", "provisional": not horizon_passed})  # fmt: skip
     return rows
 
 

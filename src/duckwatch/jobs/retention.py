@@ -6,7 +6,6 @@ import re
 
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError
-from duckwatch.jobs import perf_memo
 from duckwatch.jobs.lock import job_lock
 from duckwatch.names import check_model_name
 from duckwatch.store import catalog
@@ -29,7 +28,6 @@ def drop_before(data: DataDir, model: str, month: str) -> int:
         wh = Warehouse(data)
         try:
             rows = drop_months_before(wh, info.model_key, month)
-            perf_memo.forget(wh, info.model)
             publish_model(wh, info.model, info.model_key)
         finally:
             wh.close()

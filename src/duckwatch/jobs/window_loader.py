@@ -20,7 +20,7 @@ from duckwatch.jobs.windows_rows import is_row_window, window_where
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
-__all__ = ["joined_window", "joined_windows"]
+__all__ = ["joined_frame", "joined_window", "joined_windows", "split_windows"]
 
 # Columns a performance computation reads from the prediction rows.
 _READ_ROLES = ("score", "prediction", "sensitive", "segment", "cost", "value", "latency", "status")
@@ -108,33 +108,67 @@ def joined_windows(
     windows: Sequence[tuple[str, str, Any, Any]],
     sizes: Sequence[int],
 ) -> list[pd.DataFrame]:
-    """`joined_window` of every window (version, experiment, start, end), in batches of queries.
+    """`joined_window` of every window (version, experiment, start, end): `joined_frame`, split."""
+    return split_windows(joined_frame(wh, info, columns, windows, sizes), len(windows))
+
+
+def joined_frame(
+    wh: Warehouse,
+    info: ModelInfo,
+    columns: Sequence[ColumnInfo],
+    windows: Sequence[tuple[str, str, Any, Any]],
+    sizes: Sequence[int],
+) -> pd.DataFrame:
+    """The rows of every window (version, experiment, start, end) in one frame, in batches of queries;
+    column ``_w`` is the window's position in ``windows`` (rows sorted by it, then time and id).
 
     ``sizes``: each window's prediction rows, to keep a query's rows near ``MAX_BATCH_ROWS``.
     Windows of N rows are cut by arrival, not time: they are read one by one.
     """
     if is_row_window(info.window):
-        return [joined_window(wh, info, list(columns), v, e, ws, we) for v, e, ws, we in windows]
+        parts = [joined_window(wh, info, list(columns), v, e, ws, we) for v, e, ws, we in windows]
+        return _stack([p.assign(_w=i) for i, p in enumerate(parts)])
     out: list[pd.DataFrame] = []
     batch: list[int] = []
     rows = 0
     for i, size in enumerate(sizes):
         if batch and rows + size > MAX_BATCH_ROWS:
-            out += _joined_batch(wh, info, columns, [windows[j] for j in batch])
+            out.append(_joined_batch(wh, info, columns, windows, batch))
             batch, rows = [], 0
         batch.append(i)
         rows += size
     if batch:
-        out += _joined_batch(wh, info, columns, [windows[j] for j in batch])
-    return out
+        out.append(_joined_batch(wh, info, columns, windows, batch))
+    return _stack(out)
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame({"_w": pd.Series([], dtype="int64"), "_label": [], "_label_first": []})
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    frame["_w"] = frame["_w"].astype("int64")
+    return frame
+
+
+def split_windows(frame: pd.DataFrame, k: int) -> list[pd.DataFrame]:
+    """`joined_frame`'s rows as one frame per window (without ``_w``)."""
+    cuts = np.searchsorted(frame["_w"].to_numpy(), np.arange(k + 1))
+    rows = frame.drop(columns="_w")
+    parts = [rows.iloc[a:b].reset_index(drop=True) for a, b in itertools.pairwise(cuts)]
+    # A window without any label reads as the label-less query does: NaN, not None.
+    return [
+        p.assign(_label=np.nan) if len(p) and p["_label"].dtype == object and p["_label"].isna().all() else p
+        for p in parts
+    ]
 
 
 def _joined_batch(
     wh: Warehouse,
     info: ModelInfo,
     columns: Sequence[ColumnInfo],
-    windows: Sequence[tuple[str, str, Any, Any]],
-) -> list[pd.DataFrame]:
+    all_windows: Sequence[tuple[str, str, Any, Any]],
+    positions: Sequence[int],
+) -> pd.DataFrame:
     pred = raw_table(info.model_key, "predictions")
     have_p = set(wh.table_columns(pred))
     sel = "".join(f", p.{c.col_id}" for c in columns if c.col_id in have_p and c.role in _READ_ROLES)
@@ -143,10 +177,11 @@ def _joined_batch(
     out = raw_table(info.model_key, "outcomes")
     inline = lab is not None and lab.col_id in have_p
     w = (
-        "SELECT unnest(range(?)) AS _w, unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
+        "SELECT unnest(CAST(? AS BIGINT[])) AS _w, unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
         "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws, unnest(CAST(? AS TIMESTAMPTZ[])) AS we"
     )
-    params: list[Any] = [len(windows), *([x[j] for x in windows] for j in range(4))]
+    windows = [all_windows[i] for i in positions]
+    params: list[Any] = [list(positions), *([x[j] for x in windows] for j in range(4))]
     in_window = "p._version = w.v AND p._experiment = w.e AND p._ts >= w.ws AND p._ts < w.we"
     outcomes = (
         lab is not None and wh.has_table(info.model_key, "outcomes") and lab.col_id in wh.table_columns(out)
@@ -184,16 +219,4 @@ def _joined_batch(
             f"CAST(NULL AS TIMESTAMPTZ) AS _label_first{sel} "
             f"FROM {pred} p JOIN w ON {in_window} ORDER BY w._w, p._ts, p._id"
         )
-    frame = _outcome_values(wh.arrow(sql, params).to_pandas())
-    cuts = np.searchsorted(frame["_w"].to_numpy(), np.arange(len(windows) + 1))
-    frame = frame.drop(columns="_w")
-    parts = [frame.iloc[a:b].reset_index(drop=True) for a, b in itertools.pairwise(cuts)]
-    if inline and not outcomes:
-        # A window without any inline label reads as the label-less query does: NaN, not None.
-        parts = [
-            p.assign(_label=np.nan)
-            if len(p) and p["_label"].isna().all() and p["_label"].dtype == object
-            else p
-            for p in parts
-        ]
-    return parts
+    return _outcome_values(wh.arrow(sql, params).to_pandas())

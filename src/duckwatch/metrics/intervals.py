@@ -9,6 +9,7 @@ nominal 95% is checked by simulation in tests/metrics/test_intervals.py (>= 0.90
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,10 +17,12 @@ from numpy.typing import NDArray
 __all__ = ["average_precision_interval", "f1_interval", "mean_interval", "t95"]
 
 Z95 = 1.959963984540054
+_T = TypeVar("_T", float, NDArray[np.float64])
 
 
-def t95(df: int) -> float:
-    """Two-sided 95% Student-t quantile (Cornish-Fisher expansion to 1/df^3: within 2e-4 from df = 10)."""
+def t95(df: _T) -> _T:
+    """Two-sided 95% Student-t quantile (Cornish-Fisher expansion to 1/df^3: within 2e-4 from df = 10);
+    ``df`` a number or an array of them."""
     z = Z95
     return (
         z
@@ -35,7 +38,7 @@ def mean_interval(values: NDArray[np.float64]) -> tuple[float, float, float]:
     mean = float(values.mean())
     if n < 2:
         return mean, math.nan, math.nan
-    half = t95(n - 1) * float(values.std(ddof=1)) / math.sqrt(n)
+    half = float(t95(n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
     return mean, mean - half, mean + half
 
 

@@ -47,8 +47,12 @@ def label_drift_rows(
     df: pd.DataFrame,
     task: str,
     horizon_passed: bool,
+    y01: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Drift of the window's labels (``df["_label"]``) against the reference's, as metric rows.
+
+    ``y01``: a binary model's labels as the performance rows count them (0/1, NaN where none), when
+    converted already.
 
     No row when the model has no label column, the task is unknown, the reference carries no labels,
     or the window holds fewer than MIN_LABELLED labelled rows. Rows are provisional until the label
@@ -74,7 +78,11 @@ def label_drift_rows(
     ref = reference_label_profile(wh, info, label, task)
     if ref is None or ref.n == 0:
         return []
-    cur = _window_profile(ref, y, info, task, fill_negative)
+    if y01 is not None and task == "binary":
+        counts = {"0": int((y01 == 0.0).sum()), "1": int((y01 == 1.0).sum())}
+        cur: LabelProfile = profile_category_counts(counts, _BINARY)
+    else:
+        cur = _window_profile(ref, y, info, task, fill_negative)
     if cur.n < MIN_LABELLED:
         return []
     return _rows(ref, cur, label.name, provisional=not horizon_passed)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from duckwatch.jobs import labels as label_rules
 from duckwatch.jobs.label_drift import label_drift_rows
+from duckwatch.jobs.perf_batch import BinaryWindow
 from duckwatch.jobs.segments_job import segment_drift_rows, segment_rows
 from duckwatch.jobs.value import value_at_stake_row
 from duckwatch.jobs.window_loader import joined_window
@@ -48,13 +49,15 @@ def performance_rows(
     we: Any,
     now: datetime,
     joined: pd.DataFrame | None = None,
-    classification: dict[str, MetricValue] | None = None,
+    batch: BinaryWindow | None = None,
+    coverage: tuple[float, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Label coverage, realised performance, business value and fairness for a window: what reads labels.
 
     ``joined``: the window's predictions with their latest labels, when a window loader read them
-    already (jobs/window_loader.py); else they are read here. ``classification``: a binary model's
-    metrics of this window when computed for many windows at once (jobs/perf_batch.py).
+    already (jobs/window_loader.py); else they are read here. ``batch``: a binary model's metrics and
+    converted rows of this window, ``coverage``: its label coverage now and at age, when computed for
+    many windows at once (jobs/perf_batch.py).
     """
     df = joined_window(wh, info, columns, version, experiment, ws, we) if joined is None else joined
     if df.empty:
@@ -62,28 +65,32 @@ def performance_rows(
     scores = _role(columns, "score")
     preds = _role(columns, "prediction")
     horizon_passed = pd.Timestamp(we) + timedelta(hours=info.label_horizon_hours) <= pd.Timestamp(now)
-    labelled = df["_label"].notna()
+    covered = float(df["_label"].notna().mean()) if coverage is None else coverage[0]
     rows: list[dict[str, Any]] = [
-        {"family": "performance", "metric": "label_coverage", "value": float(labelled.mean()), "n": len(df),
+        {"family": "performance", "metric": "label_coverage", "value": covered, "n": len(df),
          "provisional": not horizon_passed, "method": f"share of predictions with an outcome (horizon {info.label_horizon_hours:g} h)"}
     ]  # fmt: skip
-    rows += _coverage_at_age(info, df, we, now)
+    rows += _coverage_at_age(info, df, we, now, None if coverage is None else coverage[1])
     task = info.task or _infer_task(df, scores, preds)
-    rows += label_drift_rows(wh, info, columns, df, task, horizon_passed)  # labels vs the reference's
     y = df["_label"]
     if task == "binary":
-        y_true = _binary_labels(y, info.positive_label)
-        if info.missing_label_is_negative and horizon_passed:
-            y_true = np.where(np.isnan(y_true), 0.0, y_true)
-        s = df[scores[0].col_id].to_numpy(dtype=float) if scores and scores[0].col_id in df else None
-        p = (
-            _binary_labels(df[preds[0].col_id], info.positive_label)
-            if preds and preds[0].col_id in df
-            else None
-        )
-        metrics = classification if classification is not None else compute_classification(y_true, s, p)
+        if batch is None:
+            y_true = _binary_labels(y, info.positive_label)
+            if info.missing_label_is_negative and horizon_passed:
+                y_true = np.where(np.isnan(y_true), 0.0, y_true)
+            s = df[scores[0].col_id].to_numpy(dtype=float) if scores and scores[0].col_id in df else None
+            p = (
+                _binary_labels(df[preds[0].col_id], info.positive_label)
+                if preds and preds[0].col_id in df
+                else None
+            )
+            metrics = compute_classification(y_true, s, p)
+            pred01 = p if p is not None else (s >= 0.5).astype(float) if s is not None else None
+        else:
+            y_true, metrics, pred01 = batch.y_true, batch.metrics, batch.pred
+        # labels vs the reference's
+        rows += label_drift_rows(wh, info, columns, df, task, horizon_passed, y_true)
         rows += _metric_rows("performance", metrics, not horizon_passed)
-        pred01 = p if p is not None else (s >= 0.5).astype(float) if s is not None else None
         if pred01 is not None:
             value_rows = _value_rows(info, y_true, pred01, not horizon_passed)
             rows += value_rows
@@ -93,7 +100,9 @@ def performance_rows(
             rows += _fairness_rows(df, columns, y_true, pred01)
         rows += segment_rows(wh, info, columns, df, not horizon_passed)
         rows += segment_drift_rows(wh, info, columns, df)
-    elif task == "regression" and preds and preds[0].col_id in df:
+    else:
+        rows += label_drift_rows(wh, info, columns, df, task, horizon_passed)
+    if task == "regression" and preds and preds[0].col_id in df:
         rows += _metric_rows(
             "performance",
             compute_regression(
@@ -173,8 +182,11 @@ def _golden_signals(df: pd.DataFrame, columns: list[ColumnInfo]) -> list[dict[st
     return rows
 
 
-def _coverage_at_age(info: ModelInfo, df: pd.DataFrame, we: Any, now: datetime) -> list[dict[str, Any]]:
-    """Share of predictions whose first outcome arrived within the label horizon of the window's end.
+def _coverage_at_age(
+    info: ModelInfo, df: pd.DataFrame, we: Any, now: datetime, value: float | None
+) -> list[dict[str, Any]]:
+    """Share of predictions whose first outcome arrived within the label horizon of the window's end
+    (``value``, when counted for many windows at once).
 
     Comparing windows at equal age is what makes "labels stopped arriving" detectable: raw coverage of
     recent windows is always low because their labels are still on the way.
@@ -183,11 +195,15 @@ def _coverage_at_age(info: ModelInfo, df: pd.DataFrame, we: Any, now: datetime) 
         return []  # one-sided labels (only defaults arrive): coverage is the event rate, not a pipeline signal
     age = timedelta(hours=info.label_horizon_hours)
     cutoff = pd.Timestamp(we) + age
-    first = df["_label_first"]
-    if not first.notna().any():
-        value = 0.0 if len(df) else math.nan  # nothing labelled yet: no need to parse times
-    else:
-        value = float((pd.to_datetime(first, utc=True) <= cutoff).mean())
+    if value is None:
+        first = df["_label_first"]
+        value = (
+            float((pd.to_datetime(first, utc=True) <= cutoff).mean())
+            if first.notna().any()
+            else 0.0
+            if len(df)
+            else math.nan  # nothing labelled yet: no need to parse times
+        )
     return [
         {"family": "volume", "metric": "label_coverage_at_age", "value": value, "n": len(df),
          "provisional": cutoff > pd.Timestamp(now),

@@ -1,13 +1,17 @@
-"""A binary model's classification metrics for every window of a tick at once (metrics.classification_batch).
+"""What every window of a tick reads from its labels, computed for all windows at once.
 
-The window loader's frame holds the rows of all windows with their position (``_w``); labels, scores
-and decisions are converted once for all of them, and the metrics come out per window as
-`MetricValue`s, exactly what `compute_classification` gives window by window (ECE's band aside).
+The window loader's frame holds the rows of all windows with their position (``_w``). Label
+coverage (now and at the label horizon) is counted for all of them together; for a binary model,
+labels, scores and decisions are converted once, and the classification metrics come out per window
+as `MetricValue`s, exactly what `compute_classification` gives window by window (ECE's band aside,
+see metrics.classification_batch).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -18,7 +22,36 @@ from duckwatch.metrics.classification_batch import classification_by_window, win
 from duckwatch.metrics.performance import MetricValue
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 
-__all__ = ["binary_classification"]
+__all__ = ["BinaryWindow", "binary_classification", "label_coverage"]
+
+
+@dataclass(frozen=True)
+class BinaryWindow:
+    """One window of a binary model: its metrics, and its rows' 0/1 labels (NaN: none yet, or a
+    missing label counted as negative after the horizon), 0/1 decisions and scores."""
+
+    metrics: dict[str, MetricValue]
+    y_true: np.ndarray
+    pred: np.ndarray | None
+    score: np.ndarray | None
+
+
+def label_coverage(
+    info: ModelInfo, windows: Sequence[tuple[str, str, Any, Any]], frame: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window: the share of its predictions with an outcome, and the share whose first outcome came
+    within the label horizon of the window's end (NaN for a window without rows)."""
+    k = len(windows)
+    group = frame["_w"].to_numpy(dtype=np.int64)
+    rows = np.bincount(group, minlength=k).astype(np.float64)
+    first = pd.to_datetime(frame["_label_first"], utc=True)
+    ends = pd.to_datetime([w[3] for w in windows], utc=True) + timedelta(hours=info.label_horizon_hours)
+    cutoff = ends.to_numpy(dtype="datetime64[us]")[group]
+    within = first.notna().to_numpy() & (first.to_numpy(dtype="datetime64[us]") <= cutoff)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        labelled = np.bincount(group, weights=frame["_label"].notna().to_numpy(), minlength=k) / rows
+        at_age = np.bincount(group, weights=within, minlength=k) / rows
+    return labelled, at_age
 
 
 def binary_classification(
@@ -27,9 +60,9 @@ def binary_classification(
     windows: Sequence[tuple[str, str, Any, Any]],
     frame: pd.DataFrame,
     horizon_passed: Sequence[bool],
-) -> list[dict[str, MetricValue]] | None:
-    """Per window (in the order of ``windows``), its classification metrics; None when the model is not
-    known to be binary from its declaration (the job then infers the task window by window)."""
+) -> list[BinaryWindow] | None:
+    """Per window (in the order of ``windows``), its classification metrics and rows; None when the model
+    is not known to be binary from its declaration (the job then infers the task window by window)."""
     scores = [c for c in columns if c.role == "score"]
     preds = [c for c in columns if c.role == "prediction"]
     binary = info.task == "binary" or (not info.task and len(scores) == 1)
@@ -47,20 +80,29 @@ def binary_classification(
     pred = label_rules.binary(frame[p_col], info.positive_label) if p_col is not None else None
     seeds = [window_seed(info.model, v, e, pd.Timestamp(ws).isoformat(), "ece") for v, e, ws, _we in windows]
     metrics = classification_by_window(group, k, y, score, pred, seeds)
-    out: list[dict[str, MetricValue]] = []
+    decided = pred if pred is not None else (score >= 0.5).astype(np.float64) if score is not None else None
+    cuts = np.searchsorted(group, np.arange(k + 1))
+    out: list[BinaryWindow] = []
     for i in range(k):
+        part = slice(int(cuts[i]), int(cuts[i + 1]))
+        values = {
+            name: MetricValue(
+                name,
+                float(m.value[i]),
+                float(m.lower[i]),
+                float(m.upper[i]),
+                int(m.n[i]),
+                "insufficient" if m.reason[i] else "ok",
+                m.reason[i],
+            )
+            for name, m in metrics.items()
+        }
         out.append(
-            {
-                name: MetricValue(
-                    name,
-                    float(m.value[i]),
-                    float(m.lower[i]),
-                    float(m.upper[i]),
-                    int(m.n[i]),
-                    "insufficient" if m.reason[i] else "ok",
-                    m.reason[i],
-                )
-                for name, m in metrics.items()
-            }
+            BinaryWindow(
+                values,
+                y[part],
+                None if decided is None else decided[part],
+                None if score is None else score[part],
+            )
         )
     return out

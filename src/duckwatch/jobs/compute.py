@@ -19,7 +19,7 @@ from duckwatch.jobs.drift_rolling import OUTPUT_ROLES, baseline_rows, rolling_ro
 from duckwatch.jobs.duplicate_ids import duplicate_id_rows
 from duckwatch.jobs.outcomes import label_free_rows, performance_rows, prime_calibrator
 from duckwatch.jobs.output_lists import list_output_rows
-from duckwatch.jobs.perf_batch import binary_classification, label_coverage
+from duckwatch.jobs.perf_batch import window_labels
 from duckwatch.jobs.profile_scan import window_key
 from duckwatch.jobs.profiling import (
     build_reference,
@@ -114,12 +114,10 @@ def compute_model(
     joined = dict(zip(predicted, split_windows(loaded, len(predicted)), strict=True))
     horizon = timedelta(hours=info.label_horizon_hours)
     passed = [pd.Timestamp(windows[i][3]) + horizon <= pd.Timestamp(now) for i in predicted]
-    batch = binary_classification(info, columns, [windows[i] for i in predicted], loaded, passed)
-    classified = dict(zip(predicted, batch, strict=True)) if batch is not None else {}
-    covered = dict(
+    labels = dict(
         zip(
             predicted,
-            zip(*label_coverage(info, [windows[i] for i in predicted], loaded), strict=True),
+            window_labels(wh, info, columns, [windows[i] for i in predicted], loaded, passed),
             strict=True,
         )
     )
@@ -149,7 +147,7 @@ def compute_model(
         if df is not None:  # everything that reads labels (joined outcomes) is computed every time
             window_rows += volume_rows(n, prev, basis)
             window_rows += performance_rows(
-                wh, info, columns, version, experiment, ws, we, now, df, classified.get(i), covered[i]
+                wh, info, columns, version, experiment, ws, we, now, df, labels[i]
             )
             window_rows += list_output_rows(wh, info, columns, version, experiment, ws, we)
             window_rows += custom_rows(wh, info, columns, version, experiment, ws, we)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from duckwatch.jobs import labels as label_rules
-from duckwatch.metrics.drift_decision import DEFAULT_METHOD, decide, drift_cell
+from duckwatch.metrics.drift import DriftResult
+from duckwatch.metrics.drift_batch import categorical_batch
+from duckwatch.metrics.drift_decision import DEFAULT_METHOD, DriftCell, decide, drift_cell
 from duckwatch.metrics.profile import (
     CategoricalProfile,
     CategoricalVocabulary,
@@ -29,7 +32,7 @@ from duckwatch.metrics.registry import get
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
-__all__ = ["MIN_LABELLED", "label_drift_rows", "reference_label_profile"]
+__all__ = ["MIN_LABELLED", "binary_label_drift_rows", "label_drift_rows", "reference_label_profile"]
 
 # Fewer labelled rows than this in a window: no label drift row (a handful of labels says nothing).
 MIN_LABELLED = 30
@@ -47,12 +50,8 @@ def label_drift_rows(
     df: pd.DataFrame,
     task: str,
     horizon_passed: bool,
-    y01: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Drift of the window's labels (``df["_label"]``) against the reference's, as metric rows.
-
-    ``y01``: a binary model's labels as the performance rows count them (0/1, NaN where none), when
-    converted already.
 
     No row when the model has no label column, the task is unknown, the reference carries no labels,
     or the window holds fewer than MIN_LABELLED labelled rows. Rows are provisional until the label
@@ -78,14 +77,54 @@ def label_drift_rows(
     ref = reference_label_profile(wh, info, label, task)
     if ref is None or ref.n == 0:
         return []
-    if y01 is not None and task == "binary":
-        counts = {"0": int((y01 == 0.0).sum()), "1": int((y01 == 1.0).sum())}
-        cur: LabelProfile = profile_category_counts(counts, _BINARY)
-    else:
-        cur = _window_profile(ref, y, info, task, fill_negative)
+    cur = _window_profile(ref, y, info, task, fill_negative)
     if cur.n < MIN_LABELLED:
         return []
     return _rows(ref, cur, label.name, provisional=not horizon_passed)
+
+
+def binary_label_drift_rows(
+    wh: Warehouse,
+    info: ModelInfo,
+    columns: list[ColumnInfo],
+    labelled: Sequence[int],
+    y01: Sequence[np.ndarray],
+    passed: Sequence[bool],
+) -> list[list[dict[str, Any]]]:
+    """`label_drift_rows` of many windows of a binary model at once (metrics.drift_batch).
+
+    Per window: its labelled rows, its labels as the performance rows count them (0/1, NaN where
+    none; a missing label is a negative after the horizon when only positives arrive), and whether
+    its label horizon has passed.
+    """
+    k = len(y01)
+    label = next((c for c in columns if c.role == "label"), None)
+    if label is None:
+        return [[] for _ in range(k)]
+    fill = info.missing_label_is_negative
+    # The same gates as label_drift_rows: enough labelled rows (or, when only positives arrive,
+    # a passed horizon and enough rows), a reference with labels, enough 0/1 labels.
+    live = [
+        i
+        for i in range(k)
+        if (passed[i] and y01[i].size >= MIN_LABELLED if fill else labelled[i] >= MIN_LABELLED)
+    ]
+    ref = reference_label_profile(wh, info, label, "binary") if live else None
+    if ref is None or ref.n == 0 or not isinstance(ref, CategoricalProfile):
+        return [[] for _ in range(k)]
+    curs = {
+        i: profile_category_counts(
+            {"0": int((y01[i] == 0.0).sum()), "1": int((y01[i] == 1.0).sum())}, _BINARY
+        )
+        for i in live
+    }
+    live = [i for i in live if curs[i].n >= MIN_LABELLED]
+    out: list[list[dict[str, Any]]] = [[] for _ in range(k)]
+    reported, cells = categorical_batch(ref, [curs[i] for i in live])
+    for j, i in enumerate(live):
+        results = [reported[name][j] for name in reported]
+        out[i] = _rows_of(results, cells[j], label.name, curs[i].n, provisional=not passed[i])
+    return out
 
 
 def reference_label_profile(
@@ -176,23 +215,28 @@ def _class_name(v: Any) -> str:
 def _rows(ref: LabelProfile, cur: LabelProfile, col: str, provisional: bool) -> list[dict[str, Any]]:
     """The deciding row and the reported ones, shaped as jobs/compute.py shapes a column's drift."""
     kind = "numeric" if isinstance(ref, NumericProfile) else "categorical"
+    results = [get(name).fn(ref, cur) for name in DEFAULT_METHOD[kind].report]  # type: ignore[misc]
+    return _rows_of(results, drift_cell(ref, cur), col, cur.n, provisional)
+
+
+def _rows_of(
+    results: Sequence[DriftResult], cell: DriftCell, col: str, n: int, provisional: bool
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for name in DEFAULT_METHOD[kind].report:
-        res = get(name).fn(ref, cur)  # type: ignore[misc]
+    for res in results:
         rows.append(
-            {"family": "drift", "metric": name, "col": col, "value": res.value, "lower": res.lower,
-             "upper": res.upper, "exact": res.exact, "method": f"{res.method}; {_METHOD}", "n": cur.n,
+            {"family": "drift", "metric": res.metric, "col": col, "value": res.value, "lower": res.lower,
+             "upper": res.upper, "exact": res.exact, "method": f"{res.method}; {_METHOD}", "n": n,
              "status": "ok", "provisional": provisional,
              "details": json.dumps({"p_value": res.p_value}) if res.p_value is not None else ""}
         )  # fmt: skip
-    cell = drift_cell(ref, cur)
     flag = bool(decide([cell.value], [cell.p_value], [cell.threshold], [cell.floor])[0])
     res = cell.result
     rows.append(
         {"family": "drift", "metric": cell.metric, "col": col, "value": res.value, "lower": res.lower,
          "upper": res.upper, "exact": res.exact, "method": f"{res.method}; {_METHOD}",
          "threshold": max(cell.threshold, cell.floor) if not math.isnan(cell.threshold) else cell.floor,
-         "status": "warning" if flag else "ok", "n": cur.n, "provisional": provisional,
+         "status": "warning" if flag else "ok", "n": n, "provisional": provisional,
          "details": json.dumps({"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
                                 "decides": True})}
     )  # fmt: skip

@@ -12,7 +12,7 @@ import pandas as pd
 
 from duckwatch.jobs import labels as label_rules
 from duckwatch.jobs.label_drift import label_drift_rows
-from duckwatch.jobs.perf_batch import BinaryWindow
+from duckwatch.jobs.perf_batch import WindowLabels
 from duckwatch.jobs.segments_job import segment_drift_rows, segment_rows
 from duckwatch.jobs.value import value_at_stake_row
 from duckwatch.jobs.window_loader import joined_window
@@ -49,15 +49,13 @@ def performance_rows(
     we: Any,
     now: datetime,
     joined: pd.DataFrame | None = None,
-    batch: BinaryWindow | None = None,
-    coverage: tuple[float, float] | None = None,
+    batch: WindowLabels | None = None,
 ) -> list[dict[str, Any]]:
     """Label coverage, realised performance, business value and fairness for a window: what reads labels.
 
     ``joined``: the window's predictions with their latest labels, when a window loader read them
-    already (jobs/window_loader.py); else they are read here. ``batch``: a binary model's metrics and
-    converted rows of this window, ``coverage``: its label coverage now and at age, when computed for
-    many windows at once (jobs/perf_batch.py).
+    already (jobs/window_loader.py); else they are read here. ``batch``: what was computed for this
+    window together with the tick's other windows (jobs/perf_batch.py).
     """
     df = joined_window(wh, info, columns, version, experiment, ws, we) if joined is None else joined
     if df.empty:
@@ -65,16 +63,16 @@ def performance_rows(
     scores = _role(columns, "score")
     preds = _role(columns, "prediction")
     horizon_passed = pd.Timestamp(we) + timedelta(hours=info.label_horizon_hours) <= pd.Timestamp(now)
-    covered = float(df["_label"].notna().mean()) if coverage is None else coverage[0]
+    covered = float(df["_label"].notna().mean()) if batch is None else batch.coverage
     rows: list[dict[str, Any]] = [
         {"family": "performance", "metric": "label_coverage", "value": covered, "n": len(df),
          "provisional": not horizon_passed, "method": f"share of predictions with an outcome (horizon {info.label_horizon_hours:g} h)"}
     ]  # fmt: skip
-    rows += _coverage_at_age(info, df, we, now, None if coverage is None else coverage[1])
+    rows += _coverage_at_age(info, df, we, now, None if batch is None else batch.coverage_at_age)
     task = info.task or _infer_task(df, scores, preds)
     y = df["_label"]
     if task == "binary":
-        if batch is None:
+        if batch is None or batch.binary is None:
             y_true = _binary_labels(y, info.positive_label)
             if info.missing_label_is_negative and horizon_passed:
                 y_true = np.where(np.isnan(y_true), 0.0, y_true)
@@ -87,9 +85,12 @@ def performance_rows(
             metrics = compute_classification(y_true, s, p)
             pred01 = p if p is not None else (s >= 0.5).astype(float) if s is not None else None
         else:
-            y_true, metrics, pred01 = batch.y_true, batch.metrics, batch.pred
+            y_true, metrics, pred01 = batch.binary.y_true, batch.binary.metrics, batch.binary.pred
         # labels vs the reference's
-        rows += label_drift_rows(wh, info, columns, df, task, horizon_passed, y_true)
+        if batch is None or batch.label_drift is None:
+            rows += label_drift_rows(wh, info, columns, df, task, horizon_passed)
+        else:
+            rows += batch.label_drift
         rows += _metric_rows("performance", metrics, not horizon_passed)
         if pred01 is not None:
             value_rows = _value_rows(info, y_true, pred01, not horizon_passed)

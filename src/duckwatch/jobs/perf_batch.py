@@ -18,11 +18,13 @@ import numpy as np
 import pandas as pd
 
 from duckwatch.jobs import labels as label_rules
+from duckwatch.jobs.label_drift import binary_label_drift_rows
 from duckwatch.metrics.classification_batch import classification_by_window, window_seed
 from duckwatch.metrics.performance import MetricValue
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
+from duckwatch.store.warehouse import Warehouse
 
-__all__ = ["BinaryWindow", "binary_classification", "label_coverage"]
+__all__ = ["BinaryWindow", "WindowLabels", "binary_classification", "label_coverage", "window_labels"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,41 @@ class BinaryWindow:
     y_true: np.ndarray
     pred: np.ndarray | None
     score: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class WindowLabels:
+    """What one window's label rows need, computed with all other windows': its label coverage now and
+    at age, and for a binary model its classification (and converted rows) and label drift rows."""
+
+    coverage: float
+    coverage_at_age: float
+    binary: BinaryWindow | None = None
+    label_drift: list[dict[str, Any]] | None = None
+
+
+def window_labels(
+    wh: Warehouse,
+    info: ModelInfo,
+    columns: list[ColumnInfo],
+    windows: Sequence[tuple[str, str, Any, Any]],
+    frame: pd.DataFrame,
+    horizon_passed: Sequence[bool],
+) -> list[WindowLabels]:
+    """Per window (in the order of ``windows``), its `WindowLabels`."""
+    covered, at_age = label_coverage(info, windows, frame)
+    binary = binary_classification(info, columns, windows, frame, horizon_passed)
+    if binary is None:
+        return [WindowLabels(float(c), float(a)) for c, a in zip(covered, at_age, strict=True)]
+    labelled = np.bincount(frame["_w"].to_numpy(dtype=np.int64), weights=frame["_label"].notna().to_numpy(),
+                           minlength=len(windows)).astype(np.int64)  # fmt: skip
+    drift = binary_label_drift_rows(
+        wh, info, columns, labelled.tolist(), [b.y_true for b in binary], horizon_passed
+    )
+    return [
+        WindowLabels(float(c), float(a), b, d)
+        for c, a, b, d in zip(covered, at_age, binary, drift, strict=True)
+    ]
 
 
 def label_coverage(

@@ -18,7 +18,7 @@ import pandas as pd
 
 from duckwatch.jobs.windows_rows import is_row_window, window_where
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
-from duckwatch.store.warehouse import Warehouse, raw_table
+from duckwatch.store.warehouse import Warehouse, raw_table, window_expr
 
 __all__ = ["joined_frame", "joined_window", "joined_windows", "split_windows"]
 
@@ -182,7 +182,13 @@ def _joined_batch(
     )
     windows = [all_windows[i] for i in positions]
     params: list[Any] = [list(positions), *([x[j] for x in windows] for j in range(4))]
-    in_window = "p._version = w.v AND p._experiment = w.e AND p._ts >= w.ws AND p._ts < w.we"
+    # A row's window is its truncated time: an equality (hash) join, where a range join of 600k rows
+    # against 720 hourly windows cost 1.5 s; the tick's span prunes the scan first.
+    in_window = (
+        f"p._version = w.v AND p._experiment = w.e AND {window_expr(info.window, 'p._ts')} = w.ws "
+        "WHERE p._ts >= CAST(? AS TIMESTAMPTZ) AND p._ts < CAST(? AS TIMESTAMPTZ)"
+    )
+    params += [min(x[2] for x in windows), max(x[3] for x in windows)]
     outcomes = (
         lab is not None and wh.has_table(info.model_key, "outcomes") and lab.col_id in wh.table_columns(out)
     )

@@ -128,3 +128,44 @@ def test_a_file_of_another_schema_is_built_afresh(data_dir: DataDir, rng: np.ran
         col.log_predictions("m", _day(rng, 1, 500, "p"), timestamp="ts", scores="score")
     _tick(data_dir, 1)
     _assert_same_as_full_build(data_dir)
+
+
+def test_only_a_mostly_free_file_is_built_afresh(
+    data_dir: DataDir, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh that makes the file much bigger is kept (no full build every other tick after it);
+    a file whose blocks are mostly free after refreshes is written afresh."""
+    builds: list[str] = []
+
+    def counting_build(wh: Warehouse, model: str, model_key: int, tmp: Path) -> None:
+        builds.append(model)
+        FULL_BUILD(wh, model, model_key, tmp)
+
+    monkeypatch.setattr(published, "_build", counting_build)
+    monkeypatch.setattr(published, "_SLACK", 0)  # no small-file allowance at this test's scale
+    with Collector(data_dir.root) as col:
+        col.log_predictions("m", _day(rng, 0, 50, "p"), timestamp="ts", scores="score")
+    _tick(data_dir, 0)
+    assert builds == ["m"]
+    with Collector(data_dir.root) as col:  # many more windows: the file grows far past its first size
+        for day in range(1, 30):
+            col.log_predictions("m", _day(rng, day, 400, f"p{day}-"), timestamp="ts", scores="score")
+    _tick(data_dir, 30)
+    with Collector(data_dir.root) as col:
+        col.log_predictions("m", _day(rng, 30, 400, "p30-"), timestamp="ts", scores="score")
+    _tick(data_dir, 31)
+    assert builds == ["m"]
+    final = published.path_for(data_dir, "m")
+    con = duckdb.connect(str(final))  # blocks that refreshes left free, in the middle of the file
+    con.execute("CREATE TABLE filler AS SELECT range AS i, md5(range::VARCHAR) AS h FROM range(1000000)")
+    con.execute("CHECKPOINT")
+    con.execute("CREATE TABLE tail AS SELECT range AS i FROM range(100000)")
+    con.execute("CHECKPOINT")
+    con.execute("DROP TABLE filler")
+    con.execute("CHECKPOINT")
+    con.close()
+    with Collector(data_dir.root) as col:
+        col.log_predictions("m", _day(rng, 31, 400, "p31-"), timestamp="ts", scores="score")
+    _tick(data_dir, 33)
+    assert builds == ["m", "m"]
+    _assert_same_as_full_build(data_dir)

@@ -58,10 +58,11 @@ def _create_like(con: Any, table: str, zstd: tuple[str, ...]) -> None:
 # Big tables refreshed window by window; the rest is small and copied whole at every publish.
 _BY_WINDOW = ("metric_results", "profiles")
 _WHOLE = ("window_state", "reference_profiles")
-# A refreshed copy leaves freed blocks behind, which later refreshes reuse; past this growth over the
-# size of the last full build, the file is built afresh.
-_MAX_GROWTH = 2.0
-_SLACK = 8 << 20  # small files double at the first refresh (DuckDB writes changes to new 256 KB blocks)
+# A refreshed copy leaves freed blocks behind, which later refreshes reuse; when more than this share
+# of a file's blocks is free, it is built afresh (small files are left alone: DuckDB writes changes to
+# new 256 KB blocks, so they are half free after any refresh).
+_MAX_FREE = 0.5
+_SLACK = 8 << 20
 
 
 def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
@@ -69,8 +70,8 @@ def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
 
     The new file starts as a copy of the published one, in which only the windows whose rows differ
     from the warehouse's are replaced (a per-window count and sum of row hashes finds them; ~20 ms
-    against ~120 ms for writing 100 windows afresh). A missing or older-schema file, a file grown
-    past twice its last full size, or any error while refreshing falls back to a full build.
+    against ~120 ms for writing 100 windows afresh). A missing or older-schema file, a file whose
+    blocks are mostly free, or any error while refreshing falls back to a full build.
     """
     folder = wh.data.published
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,9 +86,6 @@ def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
         if not refreshed:
             tmp.unlink(missing_ok=True)
             _build(wh, model, model_key, tmp)
-            wh.execute(
-                "INSERT OR REPLACE INTO job_state VALUES (?, ?)", [_SIZE_KEY + model, str(tmp.stat().st_size)]
-            )
         fsync_file(tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -97,24 +95,18 @@ def publish_model(wh: Warehouse, model: str, model_key: int) -> Path:
     return final
 
 
-_SIZE_KEY = "published_full_size:"
-
-
 def _refresh(wh: Warehouse, model: str, model_key: int, final: Path, tmp: Path) -> bool:
     """Bring a copy of the published file up to date in place; False when a full build is needed."""
-    rows = wh.rows("SELECT value FROM job_state WHERE key = ?", [_SIZE_KEY + model])
-    if not final.exists() or not rows:
+    if not final.exists():
         return False
     shutil.copyfile(final, tmp)
-    if tmp.stat().st_size > _MAX_GROWTH * int(rows[0][0]) + _SLACK:
-        return False
     con = wh.con
     try:
         con.execute(f"ATTACH {_lit(str(tmp))} AS pub")
     except Exception:  # not a DuckDB file we can open: build it afresh
         return False
     try:
-        if not _same_schema(con):
+        if not _same_schema(con) or _mostly_free(con, tmp):
             return False
         con.execute("BEGIN")
         try:
@@ -133,6 +125,14 @@ def _refresh(wh: Warehouse, model: str, model_key: int, final: Path, tmp: Path) 
     finally:
         con.execute("DETACH pub")
     return True
+
+
+def _mostly_free(con: Any, path: Path) -> bool:
+    """More than _MAX_FREE of the attached copy's blocks are free (and it is not a small file)."""
+    total, free = con.execute(
+        "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = 'pub'"
+    ).fetchone()
+    return bool(path.stat().st_size > _SLACK and total and free > _MAX_FREE * total)
 
 
 def _same_schema(con: Any) -> bool:

@@ -71,30 +71,45 @@ def window_volumes(
     # The usual volume of an hour is that hour on earlier days, of a day that weekday in earlier
     # weeks (traffic has daily and weekly cycles); else, or while fewer than 3 such windows exist,
     # the previous 14 windows.
-    step, slots, lookback = _SAME_SLOT.get(unit, ("", 0, f"14 {unit}"))
-    same = f"list_contains(list_transform(range(1, {slots + 1}), lambda k: w.ws - to_days({step} * k)), s.window_start)"
+    step, slots = _SAME_SLOT.get(unit, ("", 0))
+    # Equality joins on each window's earlier slots and recent windows (a range join of every window
+    # with its 14 days of earlier windows, a list built per pair, cost 0.4 s on 720 hourly windows).
+    same_slot = (
+        f"""SELECT w.i, list(s.row_count) FILTER (WHERE s.row_count > 0) AS counts
+        FROM (SELECT i, v, e, unnest(list_transform(range(1, {slots + 1}), lambda k: ws - to_days({step} * k))) AS t
+              FROM w) w
+        JOIN window_state s ON s.model = ? AND s.version = w.v AND s.experiment = w.e AND s.window_start = w.t
+        GROUP BY w.i"""
+        if slots
+        else "SELECT NULL::BIGINT AS i, NULL::BIGINT[] AS counts WHERE false"
+    )
     found = wh.rows(
         f"""WITH w AS (SELECT unnest(range(?)) AS i, unnest(CAST(? AS VARCHAR[])) AS v,
-                unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws)
-        SELECT w.i,
-            list(s.row_count) FILTER (WHERE s.row_count > 0 AND s.window_start >= w.ws - INTERVAL 14 {unit}),
-            {f"list(s.row_count) FILTER (WHERE s.row_count > 0 AND {same})" if slots else "NULL"}
-        FROM w LEFT JOIN window_state s ON s.model = ? AND s.version = w.v AND s.experiment = w.e
-            AND s.window_start < w.ws AND s.window_start >= w.ws - INTERVAL {lookback}
-        GROUP BY w.i""",
-        [len(windows), *([w[j] for w in windows] for j in range(3)), info.model],
+                unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws),
+        recent AS (SELECT w.i, list(s.row_count) FILTER (WHERE s.row_count > 0) AS counts
+            FROM w JOIN window_state s ON s.model = ? AND s.version = w.v AND s.experiment = w.e
+                AND s.window_start < w.ws AND s.window_start >= w.ws - INTERVAL 14 {unit}
+            GROUP BY w.i),
+        same AS ({same_slot})
+        SELECT w.i, recent.counts, same.counts FROM w LEFT JOIN recent USING (i) LEFT JOIN same USING (i)""",
+        [
+            len(windows),
+            *([w[j] for w in windows] for j in range(3)),
+            info.model,
+            *([info.model] if slots else []),
+        ],
     )
     out: list[tuple[int, list[float], str]] = [(n, [], "") for n in fresh]
-    for i, recent, same_slot in found:
-        if same_slot and len(same_slot) >= 3:
-            out[int(i)] = (fresh[int(i)], [float(x) for x in same_slot], _SAME_SLOT_NAME[unit])
+    for i, recent, slot_counts in found:
+        if slot_counts and len(slot_counts) >= 3:
+            out[int(i)] = (fresh[int(i)], [float(x) for x in slot_counts], _SAME_SLOT_NAME[unit])
         else:
             out[int(i)] = (fresh[int(i)], [float(x) for x in recent or []], "previous {k} windows")
     return out
 
 
-# Window unit -> (days between the same slot, how many earlier slots, look-back), for the usual volume.
-_SAME_SLOT: dict[str, tuple[str, int, str]] = {"hour": ("1", 14, "14 day"), "day": ("7", 8, "56 day")}
+# Window unit -> (days between the same slot, how many earlier slots), for the usual volume.
+_SAME_SLOT: dict[str, tuple[str, int]] = {"hour": ("1", 14), "day": ("7", 8)}
 _SAME_SLOT_NAME = {
     "hour": "the same hour on the previous {k} days",
     "day": "the same weekday in the previous {k} weeks",

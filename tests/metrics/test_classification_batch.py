@@ -93,3 +93,18 @@ def test_perfect_separation_gives_no_interval_and_no_warning() -> None:
     want = compute_classification(labels, s)["pr_auc"]
     assert got["pr_auc"].value[0] == want.value == 1.0
     assert np.isnan(got["pr_auc"].lower[0]) and math.isnan(want.lower)
+
+
+def test_rows_in_any_group_order_give_the_same_metrics() -> None:
+    """Grouped rows take the per-group sort, shuffled rows the lexsort: the same numbers."""
+    rng = np.random.default_rng(9)
+    group = np.sort(rng.integers(0, 12, 5000)).astype(np.int64)
+    s = np.round(rng.random(5000), 2)
+    labels = (rng.random(5000) < s).astype(float)
+    seeds = list(range(12))
+    grouped = classification_by_window(group, 12, labels, s, None, seeds)
+    shuffle = rng.permutation(5000)
+    mixed = classification_by_window(group[shuffle], 12, labels[shuffle], s[shuffle], None, seeds)
+    for name in ("roc_auc", "pr_auc"):
+        np.testing.assert_allclose(grouped[name].value, mixed[name].value, rtol=1e-12)
+        np.testing.assert_allclose(grouped[name].lower, mixed[name].lower, rtol=1e-12)

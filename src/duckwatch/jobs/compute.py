@@ -95,8 +95,12 @@ def compute_model(
     rows: list[dict[str, Any]] = []  # every window's rows but the kept ones, with their window's key
     fresh: list[dict[str, Any]] = []  # label-free rows computed now, kept for later label-only ticks
     # Row-count windows all hold N rows: volume against the usual volume means nothing there.
-    count = row_window_volumes if is_row_window(info.window) else window_volumes
-    volumes = count(wh, info, windows) if has_pred else [(0, [], "")] * len(windows)
+    if not has_pred:
+        volumes: list[tuple[int, list[float], str]] = [(0, [], "")] * len(windows)
+    elif is_row_window(info.window):
+        volumes = row_window_volumes(wh, info, windows)
+    else:  # a window whose labels alone changed keeps its row count
+        volumes = window_volumes(wh, info, windows, [not w[4] for w in dirty])
     # Volume, duplicate ids, performance, custom metrics count predictions: none for input rows alone.
     inputs_too = not has_pred or wh.has_table(info.model_key, "inputs")
     raw = RawRows(wh, info, now, raw_rows_budget(info.meta))

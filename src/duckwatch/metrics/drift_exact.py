@@ -108,6 +108,17 @@ def bins_to_read(
     return sorted(chosen)
 
 
+def _turning_points(r: npt.NDArray[np.float64], c: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The points of a bin where |F_c - F_r| can be largest: between two current values F_c is flat and
+    F_r rises, so each stretch has its extremes at its ends (the current value opening it, the last
+    reference value before the next one, the bin's first and last values). Evaluating there instead of
+    at every reference value gives the same maximum, in O(current log reference)."""
+    if c.size == 0 or r.size == 0:
+        return np.concatenate([r[:1], r[-1:], c[:1], c[-1:]])
+    before = np.searchsorted(r, c, side="left") - 1
+    return np.concatenate([c, r[before[before >= 0]], r[:1], r[-1:]])
+
+
 def refine_ks(
     reference: NumericProfile,
     current: NumericProfile,
@@ -128,9 +139,9 @@ def refine_ks(
     for j in ref_values:
         r = np.sort(np.asarray(ref_values[j], dtype=np.float64))
         c = np.sort(np.asarray(cur_values[j], dtype=np.float64))
-        points = np.concatenate([r, c])
-        if points.size == 0:
+        if r.size + c.size == 0:
             continue
+        points = _turning_points(r, c)
         fr = (before_r[j] + np.searchsorted(r, points, side="right")) / nr
         fc = (before_c[j] + np.searchsorted(c, points, side="right")) / nc
         value = max(value, float(np.abs(fc - fr).max()))

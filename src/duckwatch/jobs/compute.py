@@ -14,6 +14,7 @@ import pyarrow as pa
 from duckwatch import __version__
 from duckwatch.jobs import null_cache
 from duckwatch.jobs.custom import custom_rows
+from duckwatch.jobs.details import details_json
 from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
 from duckwatch.jobs.drift_rolling import OUTPUT_ROLES, baseline_rows, rolling_rows, rolling_windows
 from duckwatch.jobs.duplicate_ids import duplicate_id_rows
@@ -320,7 +321,7 @@ def _drift_and_quality_rows(
                 rows.append(
                     {"family": family, "metric": name, "col": col.name, "value": res.value, "lower": res.lower,
                      "upper": res.upper, "exact": res.exact, "method": res.method, "n": cur.n, "status": "ok",
-                     "details": json.dumps({"p_value": res.p_value}) if res.p_value is not None else ""}
+                     "details": details_json({"p_value": res.p_value}) if res.p_value is not None else ""}
                 )  # fmt: skip
         rows += _quality_rows(ref, cur, col)
     if cells:
@@ -342,7 +343,7 @@ def _drift_and_quality_rows(
                  "upper": res.upper, "exact": res.exact, "method": res.method,
                  "threshold": max(cell.threshold, cell.floor) if not math.isnan(cell.threshold) else cell.floor,
                  "status": "warning" if flag else "ok", "n": profiles[col.col_id].n,
-                 "details": json.dumps({"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
+                 "details": details_json({"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
                                         "decides": True, **extra})}
             )  # fmt: skip
     return rows
@@ -400,6 +401,6 @@ def _quality_rows(
             {"family": "quality", "metric": q.metric, "col": col.name, "value": q.value,
              "threshold": q.threshold if q.threshold is not None else math.nan,
              "status": "warning" if q.flagged else "ok", "n": cur.n_rows, "method": "share vs reference",
-             "details": json.dumps({"reference": q.reference, "detail": q.detail})}
+             "details": details_json({"reference": q.reference, "detail": q.detail})}
         )  # fmt: skip
     return rows

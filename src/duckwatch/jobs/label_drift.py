@@ -7,7 +7,6 @@ the reference side from the label column of the latest reference version, once p
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from duckwatch.jobs import labels as label_rules
+from duckwatch.jobs.details import details_json
 from duckwatch.metrics.drift import DriftResult
 from duckwatch.metrics.drift_batch import categorical_batch
 from duckwatch.metrics.drift_decision import DEFAULT_METHOD, DriftCell, decide, drift_cell
@@ -228,7 +228,7 @@ def _rows_of(
             {"family": "drift", "metric": res.metric, "col": col, "value": res.value, "lower": res.lower,
              "upper": res.upper, "exact": res.exact, "method": f"{res.method}; {_METHOD}", "n": n,
              "status": "ok", "provisional": provisional,
-             "details": json.dumps({"p_value": res.p_value}) if res.p_value is not None else ""}
+             "details": details_json({"p_value": res.p_value}) if res.p_value is not None else ""}
         )  # fmt: skip
     flag = bool(decide([cell.value], [cell.p_value], [cell.threshold], [cell.floor])[0])
     res = cell.result
@@ -237,7 +237,7 @@ def _rows_of(
          "upper": res.upper, "exact": res.exact, "method": f"{res.method}; {_METHOD}",
          "threshold": max(cell.threshold, cell.floor) if not math.isnan(cell.threshold) else cell.floor,
          "status": "warning" if flag else "ok", "n": n, "provisional": provisional,
-         "details": json.dumps({"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
+         "details": details_json({"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
                                 "decides": True})}
     )  # fmt: skip
     return rows

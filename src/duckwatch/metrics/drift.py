@@ -27,14 +27,15 @@ from duckwatch.metrics.drift_kernels import (
     FloatArray,
     Profile,
     bin_counts,
+    bin_shares,
     cramers_v_kernel,
     decile_groups,
+    derived,
     hellinger_kernel,
     js_kernel,
     linf_kernel,
     psi_kernel,
     regroup,
-    shares,
 )
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import metric
@@ -112,6 +113,10 @@ def _check_pair(reference: Profile, current: Profile) -> None:
 
 def _left_atoms(profile: NumericProfile) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     """Share of each bin's rows exactly on its left edge (a lower bound), and whether it is exact."""
+    return derived(profile, "left_atoms", _compute_left_atoms)
+
+
+def _compute_left_atoms(profile: NumericProfile) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
     e = profile.binning.edges
     a, width = e[:-1], np.diff(e)
     cnt = profile.counts[1:-1].astype(np.float64)
@@ -134,7 +139,11 @@ def _left_atoms(profile: NumericProfile) -> tuple[FloatArray, npt.NDArray[np.boo
 
 def _ecdf_ranges(profile: NumericProfile) -> tuple[FloatArray, FloatArray]:
     """Per bin [low, high] of the ECDF on the bin's open interior: F(a) after the left atom, F(b-)."""
-    p = shares(bin_counts(profile))
+    return derived(profile, "ecdf_ranges", _compute_ecdf_ranges)
+
+
+def _compute_ecdf_ranges(profile: NumericProfile) -> tuple[FloatArray, FloatArray]:
+    p = bin_shares(profile)
     high = np.cumsum(p)
     return high - p + _left_atoms(profile)[0], high
 
@@ -224,7 +233,7 @@ def wasserstein_norm(reference: NumericProfile, current: NumericProfile) -> Drif
     # Three valid bounds on ∫_bin |D|; the sum-based ones stay tight in wide (heavy-tail) bins:
     # |Fc - Fr| <= (Fc - Fc(a)) + |D(a)| + (Fr - Fr(a)), and likewise from the bin's right edge.
     (c_in_r, c_out_r), (c_in_c, c_out_c) = _bin_moments(reference), _bin_moments(current)
-    d_cum = np.cumsum(shares(bin_counts(current)) - shares(bin_counts(reference)))
+    d_cum = np.cumsum(bin_shares(current) - bin_shares(reference))
     from_left = c_in_r + c_in_c + np.abs(d_cum[:-2]) * width
     from_right = c_out_r + c_out_c + np.abs(d_cum[1:-1]) * width
     inner_upper = np.maximum(np.minimum(np.minimum(width * sup, from_left), from_right), inner_lower)
@@ -239,10 +248,10 @@ def wasserstein_norm(reference: NumericProfile, current: NumericProfile) -> Drif
 
 def _share_pair(reference: Profile, current: Profile) -> tuple[FloatArray, FloatArray] | None:
     _check_pair(reference, current)
-    r, c = bin_counts(reference), bin_counts(current)
+    r, c = bin_shares(reference), bin_shares(current)
     if r.sum() == 0 or c.sum() == 0:
         return None
-    return shares(r), shares(c)
+    return r, c
 
 
 @metric(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import numpy as np
 import numpy.typing as npt
 
@@ -12,8 +15,10 @@ __all__ = [
     "PSI_EPSILON",
     "PSI_GROUPS",
     "bin_counts",
+    "bin_shares",
     "cramers_v_kernel",
     "decile_groups",
+    "derived",
     "hellinger_kernel",
     "js_kernel",
     "ks_kernel",
@@ -25,6 +30,7 @@ __all__ = [
 
 Profile = NumericProfile | CategoricalProfile
 FloatArray = npt.NDArray[np.float64]
+_D = TypeVar("_D")
 
 # PSI on ~deciles of the reference: with 100 bins PSI reads ~0.1 on a 1,000-row window with no drift.
 PSI_GROUPS = 10
@@ -38,6 +44,25 @@ def bin_counts(profile: Profile) -> FloatArray:
     if isinstance(profile, NumericProfile):
         return profile.counts.astype(np.float64)
     return profile.category_counts().astype(np.float64)
+
+
+def derived(profile: Any, name: str, compute: Callable[[Any], _D]) -> _D:
+    """``compute(profile)``, once per profile: profiles are immutable, and one reference profile is
+    compared with every window of a tick (720 hourly windows: its shares were computed 3,000 times).
+    Kept in the profile's own ``__dict__``, as functools.cached_property keeps its values."""
+    store: dict[str, Any] = profile.__dict__.setdefault("_derived", {})
+    if name not in store:
+        value = compute(profile)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        store[name] = value
+    found: _D = store[name]
+    return found
+
+
+def bin_shares(profile: Profile) -> FloatArray:
+    """`shares` of the profile's `bin_counts`, computed once per profile."""
+    return derived(profile, "bin_shares", lambda p: shares(bin_counts(p)))
 
 
 def shares(counts: FloatArray) -> FloatArray:

@@ -13,6 +13,7 @@ from duckwatch.jobs.details import details_json
 values = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
     st.floats(width=32).map(np.float64), st.lists(st.floats(allow_nan=False), max_size=2),
+    st.sampled_from(["a\"b", "back\\slash", "tab\there", "é", "\u2028", "plain text"]),
 )  # fmt: skip
 
 

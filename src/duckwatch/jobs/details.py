@@ -22,10 +22,19 @@ def _number(v: float) -> str:
     return float.__repr__(v)
 
 
+def _text(v: str) -> str:
+    # Printable ASCII without quotes or backslashes is written as is; anything else json escapes.
+    if v.isascii() and v.isprintable() and '"' not in v and "\\" not in v:
+        return f'"{v}"'
+    return json.dumps(v)
+
+
 def details_json(fields: dict[str, Any]) -> str:
     """``json.dumps(fields)`` for a flat dict of numbers, None, booleans and text."""
     parts = []
     for key, v in fields.items():
+        if not isinstance(key, str):
+            return json.dumps(fields)
         if v is None:
             text = "null"
         elif isinstance(v, bool):
@@ -34,7 +43,9 @@ def details_json(fields: dict[str, Any]) -> str:
             text = _number(v)
         elif isinstance(v, int):
             text = int.__repr__(v)
+        elif isinstance(v, str):
+            text = _text(v)
         else:
             return json.dumps(fields)
-        parts.append(f"{json.dumps(key)}: {text}")
+        parts.append(f"{_text(key)}: {text}")
     return "{" + ", ".join(parts) + "}"

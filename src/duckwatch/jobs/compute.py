@@ -30,6 +30,7 @@ from duckwatch.jobs.profiling import (
     profiled_columns,
     update_profiles,
     window_profiles,
+    windows_profiles,
 )
 from duckwatch.jobs.volume import volume_rows, window_volumes
 from duckwatch.jobs.window_loader import joined_frame, split_windows
@@ -108,6 +109,12 @@ def compute_model(
     if reference:  # windows computed in full may need raw rows to decide: many small ones are read ahead
         full = [i for i, w in enumerate(dirty) if window_key((w[0], w[1], w[2])) not in kept]
         raw.prefetch([windows[i] for i in full], [volumes[i][0] for i in full], cols)
+    # The stored profiles of every window computed in full, in one query.
+    stored = (
+        windows_profiles(wh, info.model, [w for w in windows if window_key(w[:3]) not in kept])
+        if reference
+        else {}
+    )
     k_rolling = rolling_windows(info.meta)
     null_cache.load(wh, info.model)
     # Every window's predictions with their latest labels, read in a few queries, not one per window;
@@ -135,7 +142,7 @@ def compute_model(
                 label_free += duplicate_id_rows(wh, info, columns, (version, experiment, ws, we), n)
                 label_free += label_free_rows(wh, info, columns, df)
             if reference:
-                profiles = window_profiles(wh, info.model, version, experiment, ws)
+                profiles = stored.pop(window_key((version, experiment, ws)), {})
                 label_free += _drift_and_quality_rows(
                     reference, profiles, by_id, raw, (version, experiment, ws, we)
                 )

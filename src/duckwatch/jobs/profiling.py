@@ -27,6 +27,7 @@ from duckwatch.jobs.profile_scan import (  # noqa: F401  (_columns_frame, _group
     _groups,
     _profile,
     scan_profiles,
+    window_key,
 )
 from duckwatch.jobs.windows_rows import first_closed_windows, is_row_window, profile_source
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
@@ -308,6 +309,24 @@ def _stored_profiles(
         [model, starts],
     ):
         out[(v, e, pd.Timestamp(ws).tz_convert("UTC"), col_id)] = _from_json(kind, text)
+    return out
+
+
+def windows_profiles(
+    wh: Warehouse, model: str, windows: Sequence[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], dict[str, Profile]]:
+    """`window_profiles` of many windows (version, experiment, start, ...) in one query, by window_key."""
+    out: dict[tuple[Any, ...], dict[str, Profile]] = {}
+    if not windows:
+        return out
+    for v, e, ws, col_id, kind, text in wh.rows(
+        "SELECT p.version, p.experiment, p.window_start, p.col_id, p.kind, p.profile FROM profiles p, "
+        "(SELECT unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
+        "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws) w WHERE p.model = ? AND p.version = w.v "
+        "AND p.experiment = w.e AND p.window_start = w.ws AND p.segment = ''",
+        [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows], model],
+    ):
+        out.setdefault(window_key((str(v), str(e), ws)), {})[col_id] = _from_json(kind, text)
     return out
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from duckwatch.store.alerting import Threshold
 
-__all__ = ["Evaluation", "breaching", "evaluate", "persistent", "resolve"]
+__all__ = ["Evaluation", "breaching", "evaluate", "evaluate_series", "persistent", "resolve"]
 
 BREACH = ("warning", "critical")
 MIN_BASELINE = 3  # windows needed before a sigma/relative threshold can judge
@@ -22,6 +22,10 @@ class Evaluation:
     bound: float | None = None
     baseline: float | None = None
     note: str = ""
+
+
+_TOO_FEW = Evaluation("insufficient", note="too few rows in the window to judge")
+_NO_VALUE = Evaluation("insufficient", note="no value")
 
 
 def resolve(
@@ -102,6 +106,10 @@ def evaluate(
     sampling noise explains (a few hundred labels make accuracy wobble by points) must not page anyone.
     """
     ev = _evaluate(t, value, row_status=row_status, row_threshold=row_threshold, n=n, prior=prior)
+    return _confident(t, ev, interval)
+
+
+def _confident(t: Threshold, ev: Evaluation, interval: tuple[float | None, float | None]) -> Evaluation:
     lower, upper = interval
     if (
         ev.status in BREACH
@@ -115,6 +123,42 @@ def evaluate(
     return ev
 
 
+def evaluate_series(
+    t: Threshold,
+    values: Sequence[float | None],
+    sizes: Sequence[float | None],
+    row_statuses: Sequence[str],
+    row_thresholds: Sequence[float | None],
+    intervals: Sequence[tuple[float | None, float | None]],
+) -> list[Evaluation]:
+    """`evaluate` of consecutive windows of one series, oldest first, each with the earlier windows
+    judged normal as its ``prior``: only normal windows form the baseline of the next one."""
+    prior: list[tuple[float, float | None]] = []
+    normal: list[float] = []  # the values of prior: all finite, so its tail is _tail(prior, k)
+    lookback = max(t.lookback, 1)
+    alone = t.kind in ("status", "absolute")  # judged without a baseline
+    out: list[Evaluation] = []
+    rows = zip(values, sizes, row_statuses, row_thresholds, intervals, strict=True)
+    for value, n, row_status, row_threshold, interval in rows:
+        if alone:
+            ev = evaluate(
+                t, value, row_status=row_status, row_threshold=row_threshold, n=n, interval=interval
+            )
+        elif row_status == "insufficient":
+            ev = _TOO_FEW
+        elif value is None or not math.isfinite(value):
+            ev = _NO_VALUE
+        elif t.kind == "sigma":
+            ev = _confident(t, _sigma(t, value, _sigma_pool(prior, lookback, n)), interval)
+        else:
+            ev = _confident(t, _relative(t, value, normal[-lookback:]), interval)
+        out.append(ev)
+        if ev.status == "ok" and value is not None:
+            prior.append((value, n))
+            normal.append(value)
+    return out
+
+
 def _evaluate(
     t: Threshold,
     value: float | None,
@@ -125,7 +169,7 @@ def _evaluate(
     prior: Sequence[tuple[float, float | None]],
 ) -> Evaluation:
     if row_status == "insufficient":
-        return Evaluation("insufficient", note="too few rows in the window to judge")
+        return _TOO_FEW
     if t.kind == "status":
         if t.warning is None and t.critical is None:
             return Evaluation(row_status if row_status in (*BREACH, "ok") else "ok", row_threshold)
@@ -137,24 +181,34 @@ def _evaluate(
         worse = max(row_status, own.status, key=lambda s: rank.index(s) if s in rank else 0)
         return Evaluation(worse, own.bound if own.status == worse else row_threshold)
     if value is None or not math.isfinite(value):
-        return Evaluation("insufficient", note="no value")
+        return _NO_VALUE
     if t.kind == "absolute":
         status = _level(t, value, 0.0, 1.0)
         return Evaluation(status, _bound(t, 0.0, 1.0, status))
     lookback = max(t.lookback, 1)
     if t.kind == "sigma":
-        # Windows of a similar size when there are enough of them, else any: the last `lookback`.
-        similar = _tail(prior, max(lookback, MIN_BASELINE), n)
-        pool = similar[-lookback:] if len(similar) >= MIN_BASELINE else _tail(prior, lookback)
-        if len(pool) < MIN_BASELINE:
-            return Evaluation("ok", note=f"baseline needs {MIN_BASELINE} earlier windows, has {len(pool)}")
-        mean = sum(pool) / len(pool)
-        std = math.sqrt(sum((v - mean) ** 2 for v in pool) / (len(pool) - 1))
-        # A flat history would turn rounding noise into "infinite sigma": floor the spread at 1% of the level.
-        scale = max(std, 0.01 * abs(mean), 1e-12)
-        status = _level(t, value, mean, scale)
-        return Evaluation(status, _bound(t, mean, scale, status), mean)
-    pool = _tail(prior, lookback)
+        return _sigma(t, value, _sigma_pool(prior, lookback, n))
+    return _relative(t, value, _tail(prior, lookback))
+
+
+def _sigma_pool(prior: Sequence[tuple[float, float | None]], lookback: int, n: float | None) -> list[float]:
+    """Windows of a similar size when there are enough of them, else any: the last `lookback`."""
+    similar = _tail(prior, max(lookback, MIN_BASELINE), n)
+    return similar[-lookback:] if len(similar) >= MIN_BASELINE else _tail(prior, lookback)
+
+
+def _sigma(t: Threshold, value: float, pool: list[float]) -> Evaluation:
+    if len(pool) < MIN_BASELINE:
+        return Evaluation("ok", note=f"baseline needs {MIN_BASELINE} earlier windows, has {len(pool)}")
+    mean = sum(pool) / len(pool)
+    std = math.sqrt(sum((v - mean) ** 2 for v in pool) / (len(pool) - 1))
+    # A flat history would turn rounding noise into "infinite sigma": floor the spread at 1% of the level.
+    scale = max(std, 0.01 * abs(mean), 1e-12)
+    status = _level(t, value, mean, scale)
+    return Evaluation(status, _bound(t, mean, scale, status), mean)
+
+
+def _relative(t: Threshold, value: float, pool: list[float]) -> Evaluation:
     if len(pool) < min(MIN_BASELINE, t.lookback):
         return Evaluation("ok", note=f"baseline needs {min(MIN_BASELINE, t.lookback)} earlier windows")
     mean = sum(pool) / len(pool)

@@ -46,6 +46,21 @@ def open_alert_for_key(settings: Settings, dedup_key: str) -> dict[str, Any] | N
     return rows[0] if rows else None
 
 
+def get_alert(settings: Settings, alert_id: int) -> dict[str, Any] | None:
+    """One alert row as `incidents.list_alerts` gives it (details parsed), or None."""
+    rows = settings.query("SELECT * FROM alerts WHERE id = ?", (alert_id,))
+    for r in rows:
+        r["details"] = json.loads(r["details"] or "{}")
+    return rows[0] if rows else None
+
+
+def unresolved_incidents(settings: Settings, model: str) -> list[dict[str, Any]]:
+    """The incidents of ``model`` that are not resolved, oldest first."""
+    return settings.query(
+        "SELECT * FROM incidents WHERE model = ? AND state != 'resolved' ORDER BY id", (model,)
+    )
+
+
 def last_notified(settings: Settings, dedup_key: str, exclude_id: int) -> str | None:
     """When another alert with this key last caused a notification (for the cool-down)."""
     rows = settings.query(
@@ -141,16 +156,6 @@ def auto_resolve_alert(settings: Settings, alert_id: int, now: str, note: str) -
             reason="back to normal",
         )
         return int(incident_id)
-
-
-def overlapping_incident(settings: Settings, model: str, since: str, end: str) -> dict[str, Any] | None:
-    """The newest unresolved incident of ``model`` whose span overlaps [since, end]."""
-    rows = settings.query(
-        "SELECT * FROM incidents WHERE model = ? AND state != 'resolved' AND since <= ? AND span_end >= ? "
-        "ORDER BY id DESC LIMIT 1",
-        (model, end, since),
-    )
-    return rows[0] if rows else None
 
 
 def create_incident(settings: Settings, values: dict[str, Any]) -> int:

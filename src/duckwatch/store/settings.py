@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -26,6 +27,7 @@ class Settings:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._migrated = False
+        self._batches: dict[int, sqlite3.Connection] = {}  # thread id -> the connection of its batch
 
     def _connect(self) -> sqlite3.Connection:
         if not self._migrated:
@@ -70,8 +72,44 @@ class Settings:
         self._migrated = True
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run this thread's reads and writes on one connection, in one transaction committed at the end.
+
+        Opening a connection (and committing with synchronous=FULL) for each of thousands of small reads
+        and writes cost seconds per tick. Each ``write()`` inside keeps its all-or-nothing through a
+        savepoint, and the writes that completed are committed even when the block raises, as they were
+        when every write committed on its own. Other threads keep their own connections; nesting is a no-op.
+        """
+        thread = threading.get_ident()
+        if thread in self._batches:
+            yield
+            return
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            self._batches[thread] = con
+            try:
+                yield
+            finally:
+                del self._batches[thread]
+                con.execute("COMMIT")
+        finally:
+            con.close()
+
+    @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE: writers queue instead of failing)."""
+        held = self._batches.get(threading.get_ident())
+        if held is not None:
+            held.execute("SAVEPOINT batch_write")
+            try:
+                yield held
+            except BaseException:
+                held.execute("ROLLBACK TO batch_write")
+                held.execute("RELEASE batch_write")
+                raise
+            held.execute("RELEASE batch_write")
+            return
         con = self._connect()
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -87,6 +125,10 @@ class Settings:
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A read connection (WAL readers never block writers)."""
+        held = self._batches.get(threading.get_ident())
+        if held is not None:
+            yield held
+            return
         con = self._connect()
         try:
             yield con

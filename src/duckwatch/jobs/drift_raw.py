@@ -46,9 +46,10 @@ class RawRows:
     reads: int = 0  # columns whose raw rows were read (for tests and benchmarks)
     # Reference values per column, read once per tick: every window of the tick compares with the same
     # reference, and re-reading its bins for each ambiguous cell was half of an hourly backfill's reads.
-    _ref_values: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.integer[Any]]]] = field(
-        default_factory=dict, repr=False
-    )
+    # Kept sorted by (bin, value) with each bin's start and count: a window's bins are slices.
+    _ref_values: dict[
+        str, tuple[npt.NDArray[np.float64], npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]]
+    ] = field(default_factory=dict, repr=False)
     # Window values per (window key, column), read ahead for many small windows (prefetch).
     _window_cache: dict[tuple[Any, ...], dict[str, npt.NDArray[np.float64]]] = field(
         default_factory=dict, repr=False
@@ -189,9 +190,15 @@ class RawRows:
             x = f'CAST("{col.col_id}" AS DOUBLE)'
             got = self.wh.arrow(f"SELECT {x} AS x FROM {table} WHERE {where} AND isfinite({x})", params)
             values = got.column("x").to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-            self._ref_values[col.col_id] = (values, ref.binning.bin_index(values))
-        values, idx = self._ref_values[col.col_id]
-        return _split_bins(values, idx, ref, bins)
+            # Sorted by bin, then value, once: every window then takes its bins as slices.
+            idx = ref.binning.bin_index(values)
+            order = np.lexsort((values, idx))
+            per_bin = np.bincount(idx, minlength=ref.binning.n_bins)
+            self._ref_values[col.col_id] = (values[order], np.concatenate([[0], np.cumsum(per_bin)]), per_bin)
+        ordered, starts, found = self._ref_values[col.col_id]
+        if any(int(found[j]) != int(ref.counts[j]) for j in bins):
+            return None
+        return {j: ordered[starts[j] : starts[j + 1]] for j in bins}
 
 
 def raw_rows_budget(meta: dict[str, Any]) -> int:

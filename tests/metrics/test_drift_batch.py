@@ -18,7 +18,9 @@ def test_every_window_equals_the_registered_functions(categories: int) -> None:
     load_builtins()
     rng = np.random.default_rng(categories)
     vocab = CategoricalVocabulary(tuple(str(c) for c in range(categories)))
-    reference = profile_category_counts({str(c): int(rng.integers(50, 500)) for c in range(categories)}, vocab)
+    reference = profile_category_counts(
+        {str(c): int(rng.integers(50, 500)) for c in range(categories)}, vocab
+    )
     windows = []
     for i in range(30):
         counts = {str(c): int(rng.integers(0, 300)) for c in range(categories)}
@@ -37,8 +39,10 @@ def test_every_window_equals_the_registered_functions(categories: int) -> None:
             got = results[i]
             assert (got.metric, got.method, got.exact) == (want.metric, want.method, want.exact), (i, name)
             for a, b in ((got.value, want.value), (got.p_value, want.p_value)):
-                assert (a is None and b is None) or (math.isnan(a) and math.isnan(b)) or a == pytest.approx(
-                    b, rel=1e-12, abs=1e-15
+                assert (
+                    (a is None and b is None)
+                    or (math.isnan(a) and math.isnan(b))
+                    or a == pytest.approx(b, rel=1e-12, abs=1e-15)
                 ), (i, name)
         if cur.n:
             want_cell = drift_cell(reference, cur)

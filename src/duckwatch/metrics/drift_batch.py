@@ -86,8 +86,6 @@ def categorical_batch(
         p_value = tested.p_value if tested.p_value is not None else math.nan
         threshold = null_threshold(rule.decide, reference, cur.n, quantile) if cur.n else math.nan
         cells.append(
-            DriftCell(
-                rule.decide, decided.value, p_value, threshold, DEFAULT_FLOORS[rule.decide], decided
-            )
+            DriftCell(rule.decide, decided.value, p_value, threshold, DEFAULT_FLOORS[rule.decide], decided)
         )
     return {name: out[name] for name in rule.report}, cells

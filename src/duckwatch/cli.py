@@ -186,6 +186,10 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _ingest_file(args: argparse.Namespace, stream: str) -> int:
+    from duckwatch.store.input_checks import check_input_file
+
+    # A directory, an empty file or a CSV named .parquet is refused here, before anything is written.
+    check_input_file(args.file, args.file_format)
     data = resolve_data_dir(args.data_dir)
     copy = None
     if (

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from duckwatch.collector._keys import log_keyed
 from duckwatch.collector._lifecycle import autoflush, close_idle_before_fork, close_quietly, reinit_after_fork
@@ -26,9 +25,9 @@ from duckwatch.convert import rows_to_arrow, to_arrow
 from duckwatch.errors import BadInputError, CollectorRefusedError, StorageError
 from duckwatch.names import check_label, check_model_name
 from duckwatch.store import catalog
-from duckwatch.store.files import read_file
+from duckwatch.store.files import parquet_schema, read_file
 from duckwatch.store.idempotency import KeyLedger
-from duckwatch.store.landing import BatchOutcome, LandingPool, land_batch
+from duckwatch.store.landing import BatchOutcome, LandingPool, land_batch, sweep_temp_files
 from duckwatch.store.landing_copy import BackgroundCopy
 from duckwatch.store.landing_files import land_parquet_file
 from duckwatch.store.settings import Settings
@@ -67,6 +66,7 @@ class Collector:
         idempotency_ttl_days: float = 7.0,
     ) -> None:
         self.data: DataDir = resolve_data_dir(data_dir).ensure()
+        sweep_temp_files(self.data.landing)  # temp files of writers that crashed (never acknowledged)
         self.settings = Settings(self.data.settings)
         self.idempotency_scope = idempotency_scope
         self._keys = KeyLedger(self.data.root, ttl_s=idempotency_ttl_days * 86_400.0)
@@ -176,7 +176,7 @@ class Collector:
             version, experiment = check_label("version", version), check_label("experiment", experiment)
             explicit = roles_from_kwargs(**roles) if roles else NO_ROLES
             item = Pending(model, stream, version, experiment, explicit)
-            plan, names, known, new_names = self._cache.prepare(item, pq.read_schema(source), None)
+            plan, names, known, new_names = self._cache.prepare(item, parquet_schema(source), None)
             with self._pool.connection() as con:
                 outcome = land_parquet_file(source, plan, self.data.landing, con, copy)
             if outcome is None:  # bad rows, repeated ids or text times: validated and landed row by row

@@ -9,8 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +20,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from duckwatch.store.duck import fsync_dir, fsync_file, memory
+from duckwatch.store.input_checks import shorten
 from duckwatch.store.landing_copy import seal_new
-from duckwatch.store.landing_time import in_range, time_reason
+from duckwatch.store.landing_dir import (  # re-exported: the landing zone's public names
+    LANDING_STREAMS as LANDING_STREAMS,
+)
+from duckwatch.store.landing_dir import count_rows as count_rows
+from duckwatch.store.landing_dir import pending as pending
+from duckwatch.store.landing_dir import pending_models as pending_models
+from duckwatch.store.landing_dir import write_quarantine as write_quarantine
+from duckwatch.store.landing_temp import STALE_AFTER_S, temp_path
+from duckwatch.store.landing_temp import sweep_temp_files as sweep_temp_files
+from duckwatch.store.landing_time import in_range, short_value, time_reason
 
 LANDING_FORMAT_VERSION = 1  # recorded in every sealed file's Parquet key-value metadata
-LANDING_STREAMS = ("predictions", "outcomes", "inputs", "reference", "quarantine")
 # Landing files are read once and deleted: building Parquet dictionaries for (mostly unique) ids and
 # floats cost about half the write time and saved nothing, so dictionaries are effectively off.
 _DICTIONARY_LIMIT = 1
@@ -180,7 +188,7 @@ def _reasons(plan: BatchPlan, types: dict[int, pa.DataType]) -> tuple[list[str],
     reasons: list[str] = []
     for name in plan.missing_required:
         reasons.append(
-            _lit(f"required column {name!r} is missing from this batch: add it or fix the mapping")
+            _lit(f"required column {shorten(name)!r} is missing from this batch: add it or fix the mapping")
         )
     if plan.id_index is not None:
         s = f"s{plan.id_index}"
@@ -197,22 +205,23 @@ def _reasons(plan: BatchPlan, types: dict[int, pa.DataType]) -> tuple[list[str],
     for col in plan.columns:
         s = f"s{col.index}"
         cast = _cast(s, types[col.index], col.dtype)
+        name = shorten(col.source)
         if col.required:
             reasons.append(
-                f"CASE WHEN {s} IS NULL THEN {_lit(f'missing value in required column {col.source!r}')} END"
+                f"CASE WHEN {s} IS NULL THEN {_lit(f'missing value in required column {name!r}')} END"
             )
         if col.unit_interval:
             reasons.append(
                 f"CASE WHEN {s} IS NOT NULL AND ({cast} IS NULL OR NOT isfinite({cast}) OR {cast} < 0 OR {cast} > 1) "
-                f"THEN {_lit(f'score in column {col.source!r} must be a probability in [0, 1], got ')} || "
-                f"CAST({s} AS VARCHAR) END"
+                f"THEN {_lit(f'score in column {name!r} must be a probability in [0, 1], got ')} || "
+                f"{short_value(s)} END"
             )
         elif cast.startswith("TRY_CAST") and col.role == "label":
             # Stored as missing, a label that is not a number would silently drop out of every
             # performance metric: the row is set aside, saying why, and the rest of the batch lands.
             reasons.append(
-                f"CASE WHEN {s} IS NOT NULL AND {cast} IS NULL THEN 'label ' || CAST({s} AS VARCHAR) || "
-                f"{_lit(f' in column {col.source!r} is not a number, and the model stores labels as numbers: send them as numbers (e.g. 1 for yes, 0 for no)')} END"
+                f"CASE WHEN {s} IS NOT NULL AND {cast} IS NULL THEN 'label ' || {short_value(s)} || "
+                f"{_lit(f' in column {name!r} is not a number, and the model stores labels as numbers: send them as numbers (e.g. 1 for yes, 0 for no)')} END"
             )
         elif cast.startswith("TRY_CAST"):
             retype_checks.append((col.source, f"count(*) FILTER ({s} IS NOT NULL AND {cast} IS NULL)"))
@@ -271,7 +280,7 @@ def _bad_rows(con: duckdb.DuckDBPyConnection, plan: BatchPlan, reasons: list[str
             finally:
                 con.unregister("_dw_bad")
             for r, ident in dups:
-                bad[int(r)] = f"duplicate id {ident} within this batch (first row kept)"
+                bad[int(r)] = f"duplicate id {shorten(str(ident))} within this batch (first row kept)"
     return sorted(bad.items())
 
 
@@ -359,7 +368,7 @@ def _seal(
     final = folder / f"{batch_id}.parquet"
     if final.exists():  # the same batch (same key, same content) is sealed already: keep that one
         return final
-    tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
+    tmp = temp_path(folder, batch_id)
     con.execute(
         f"COPY ({select}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT {_DICTIONARY_LIMIT}, "
         f"KV_METADATA {{duckwatch_landing_version: '{LANDING_FORMAT_VERSION}', "
@@ -380,76 +389,6 @@ def has_synthetic_ids(path: Path) -> bool:
     return meta.get(b"duckwatch_synthetic_ids") == b"1"
 
 
-def write_quarantine(rows: list[dict[str, object]], landing: Path, model: str, batch_id: str) -> Path:
-    """Seal quarantined rows (with their reason and raw JSON) so the job keeps them for inspection."""
-    folder = landing / "quarantine" / model
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{batch_id}.parquet"
-    tmp = folder / f".tmp-{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
-    schema = pa.schema(
-        [
-            ("_batch", pa.string()),
-            ("_row", pa.int64()),
-            ("_stream", pa.string()),
-            ("_version", pa.string()),
-            ("_experiment", pa.string()),
-            ("_reason", pa.string()),
-            ("_raw", pa.string()),
-            ("_received_at", pa.timestamp("us", tz="UTC")),
-            ("_ts", pa.timestamp("us", tz="UTC")),  # event time when readable (absent: NULL)
-        ]
-    )
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
-    fsync_file(tmp)
-    seal_new(tmp, final)
-    fsync_dir(folder)
-    return final
-
-
-def pending(landing: Path, stream: str, model: str) -> list[Path]:
-    """Sealed files waiting for the job, oldest first (temp files are never listed)."""
-    folder = landing / stream / model
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix == ".parquet" and not p.name.startswith(".tmp-"))
-
-
-def pending_models(landing: Path) -> set[str]:
-    """Models with sealed files waiting in any stream."""
-    out: set[str] = set()
-    for stream in LANDING_STREAMS:
-        folder = landing / stream
-        if folder.is_dir():
-            out.update(
-                p.name for p in folder.iterdir() if p.is_dir() and any(pending(landing, stream, p.name))
-            )
-    return out
-
-
-def count_rows(paths: Iterable[Path]) -> int:
-    """Rows in sealed Parquet files, from their footers only."""
-    total = 0
-    for p in paths:
-        try:
-            total += pq.ParquetFile(p).metadata.num_rows
-        except FileNotFoundError:  # ingested and removed by the job meanwhile: counted there now
-            continue
-    return total
-
-
-def remove_stale_temp_files(landing: Path, older_than_s: float = 3600.0) -> int:
+def remove_stale_temp_files(landing: Path, older_than_s: float = STALE_AFTER_S) -> int:
     """Delete temp files left by crashed writers (never acknowledged, so nothing is lost)."""
-    import time
-
-    from duckwatch.store.landing_files import remove_orphan_plans
-
-    cutoff = time.time() - older_than_s
-    removed = remove_orphan_plans(landing, cutoff)
-    for tmp in landing.glob("*/*/.tmp-*"):
-        try:
-            if tmp.stat().st_mtime < cutoff:
-                tmp.unlink()
-                removed += 1
-        except FileNotFoundError:
-            continue
-    return removed
+    return sweep_temp_files(landing, stale_after_s=older_than_s)

@@ -3,8 +3,8 @@
 Copying 175 MB and waiting for the disk takes ~0.3 s; it runs while the process imports DuckDB,
 opens the settings and validates the file. Nothing is visible until ``seal`` renames the copy to
 its final name, which ``landing_files`` does only after validation passed and the read plan is
-durable. An unsealed copy keeps its ``.tmp-`` name (never listed, swept by the job) and is deleted
-by ``discard``.
+durable. An unsealed copy keeps its ``.tmp-`` name (never listed; swept once its process has ended, see
+landing_temp.py) and is deleted by ``discard``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import uuid
 from pathlib import Path
 
 from duckwatch.errors import BadInputError
+from duckwatch.store.landing_temp import temp_path
 
 
 class BackgroundCopy:
@@ -24,8 +24,7 @@ class BackgroundCopy:
     def __init__(self, source: Path, folder: Path) -> None:
         self.source = source
         self.folder = folder
-        self.tag = uuid.uuid4().hex[:8]
-        self.tmp = folder / f".tmp-{self.tag}.parquet"
+        self.tmp = temp_path(folder, "")
         self._stat = _identity(source)
         self._error: BaseException | None = None
         self._done = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from duckwatch.store.input_checks import SHORT_CHARS
 from duckwatch.store.time_range import out_of_range_tail
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -18,6 +19,14 @@ _NOT_A_TIME = " is not a date-time: use ISO-8601 such as 2026-01-31T12:00:00Z"
 
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def short_value(column: str) -> str:
+    """SQL: ``column`` as text for a reason, cut to its first 200 characters and its length when longer
+    (input_checks.shorten in SQL: a 50 MB value must not make a 50 MB reason)."""
+    v = f"CAST({column} AS VARCHAR)"
+    n = SHORT_CHARS
+    return f"(CASE WHEN length({v}) > {n} THEN left({v}, {n}) || '… (' || length({v}) || ' characters)' ELSE {v} END)"
 
 
 def _us(ts: datetime) -> int:
@@ -33,7 +42,7 @@ def time_reason(ts_index: int, ts_kind: str, expr: str, lo: datetime | None, hi:
     other kinds than date/time columns, converted once per row by the caller).
     """
     s = f"s{ts_index}"
-    value = f"'timestamp ' || CAST({s} AS VARCHAR)"
+    value = f"'timestamp ' || {short_value(s)}"
     outside = _lit(out_of_range_tail(lo, hi)) if lo is not None and hi is not None else None
     checks = [f"WHEN {s} IS NULL THEN {_lit('missing timestamp')}"]
     if ts_kind == "timestamp":  # a date/time column cast to TIMESTAMPTZ either succeeds or raises

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from duckwatch import cli_export
 from duckwatch.config import DATA_DIR_ENV, resolve_data_dir
 from duckwatch.errors import DuckwatchError
 
@@ -108,11 +109,7 @@ def build_parser(extras: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
     _data_dir_arg(p)
 
-    p = sub.add_parser("quarantine", help="show rows that were set aside, with the reason")
-    p.add_argument("--model", required=True)
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    _data_dir_arg(p)
+    cli_export.add_quarantine_parser(sub, _data_dir_arg)
 
     p = sub.add_parser("run", help="one job tick: ingest, compute new/dirty windows, alert, publish")
     p.add_argument("--no-notify", action="store_true", help="compute and alert but send nothing (backfills)")
@@ -126,12 +123,7 @@ def build_parser(extras: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
     _data_dir_arg(p)
 
-    p = sub.add_parser("export", help="read out what the app shows, as CSV or Parquet")
-    p.add_argument("what", choices=["metrics", "quarantine", "windows"])
-    p.add_argument("--model", required=True)
-    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    p.add_argument("--out", type=Path, help="output file (default: stdout for CSV)")
-    _data_dir_arg(p)
+    cli_export.add_export_parser(sub, _data_dir_arg)
 
     if extras:
         from duckwatch import cli_more
@@ -292,23 +284,6 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("quarantine")
-def _quarantine(args: argparse.Namespace) -> int:
-    from duckwatch.readmodels.views import quarantine_rows
-
-    data = resolve_data_dir(args.data_dir)
-    frame = quarantine_rows(data, args.model, args.limit)
-    if args.format == "json":
-        print(frame.to_json(orient="records", date_format="iso"))
-    elif args.format == "csv":
-        print(frame.to_csv(index=False), end="")
-    elif frame.empty:
-        print(f"no quarantined rows for {args.model!r}")
-    else:
-        print(frame.to_string(index=False, max_colwidth=80))
-    return 0
-
-
 @command("run")
 def _run(args: argparse.Namespace) -> int:
     from duckwatch.jobs.tick import run_tick
@@ -339,23 +314,8 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if st["state"] == "ok" else 1
 
 
-@command("export")
-def _export(args: argparse.Namespace) -> int:
-    from duckwatch.readmodels.views import export_frame
-
-    data = resolve_data_dir(args.data_dir)
-    frame = export_frame(data, args.what, args.model)
-    if args.format == "parquet":
-        if args.out is None:
-            raise DuckwatchError("--out FILE is required for --format parquet")
-        frame.to_parquet(args.out, index=False)
-    elif args.out is None:
-        sys.stdout.write(frame.to_csv(index=False))
-    else:
-        frame.to_csv(args.out, index=False)
-    if args.out is not None:
-        print(f"wrote {len(frame)} rows to {args.out}", file=sys.stderr)
-    return 0
+command("quarantine")(cli_export.quarantine)
+command("export")(cli_export.export)
 
 
 def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:

@@ -1,12 +1,13 @@
 """HTTP collector: predictions and outcomes from any language, answered 2xx only once rows are durable.
 
 Status codes: 200 = the request was processed and every row is accounted for (``accepted`` =
-``landed`` + ``quarantined``; rows that failed validation are kept in quarantine and reported in
-``reasons`` — look at ``quarantined`` rather than expecting 207); 400 = the request itself is
-malformed (bad JSON, invalid model name); 401 = missing or wrong bearer token; 409 = a request with
-the same ``Idempotency-Key`` is still being written (retry shortly); 413 = body too large; 422 =
-well-formed JSON that is not a row or a batch, or an ``Idempotency-Key`` already used for another
-body; 503 = the disk cannot be written (retry with the same ``Idempotency-Key``: rows are stored
+``landed`` + ``quarantined``; rows that failed validation, text that is not valid Unicode included,
+are kept in quarantine and reported in ``reasons`` — look at ``quarantined`` rather than expecting
+207); 400 = the request itself is malformed (bad JSON, invalid model name); 401 = missing or wrong
+bearer token; 409 = a request with the same ``Idempotency-Key`` is still being written (retry
+shortly); 413 = body too large; 422 = well-formed JSON that is not a row or a batch (or whose
+version, experiment or roles are not valid Unicode), or an ``Idempotency-Key`` already used for
+another body; 503 = the disk cannot be written (retry with the same ``Idempotency-Key``: rows are stored
 exactly once).
 
 Idempotency keys are scoped to (token, model, stream) and remembered for ``idempotency_ttl_days``
@@ -36,6 +37,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from duckwatch.collector.http_schema import build_schema
+from duckwatch.collector.http_unicode import is_text, quarantine_unreadable, split_unreadable
 from duckwatch.collector.roles import Roles
 from duckwatch.collector.sdk import Collector, LogResult
 from duckwatch.errors import (
@@ -202,6 +204,53 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _handle(collector: Collector, stream: str, model: str, body: bytes, key: str | None) -> dict[str, Any]:
     rows, version, experiment, roles = _parse(body, stream)
+    # Rows whose text no file can hold are quarantined with the reason; the others land as usual.
+    good, unreadable = split_unreadable(body, rows)
+    result = LogResult(accepted=0)
+    if good:
+        result = _log(collector, stream, model, good, version, experiment, roles, key)
+    if unreadable:
+        try:
+            quarantine_unreadable(collector, model, stream, version, experiment, key, unreadable)
+        except (StorageError, OSError) as exc:
+            raise _unavailable(stream, model, exc) from exc
+        reasons = sorted({*result.reasons, *(why for _, why, _ in unreadable)})[:20]
+        result = LogResult(
+            accepted=result.accepted + len(unreadable),
+            landed=result.landed,
+            quarantined=result.quarantined + len(unreadable),
+            reasons=reasons,
+            replayed=result.replayed,
+        )
+    return {
+        "accepted": result.accepted,
+        "landed": result.landed,
+        "quarantined": result.quarantined,
+        "reasons": result.reasons,
+        "idempotency_key": key,
+        "replayed": result.replayed,
+    }
+
+
+def _unavailable(stream: str, model: str, exc: Exception) -> HttpError:
+    log.error("duckwatch http: could not store %s for %s: %s", stream, model, exc)
+    return HttpError(
+        503,
+        "storage_unavailable",
+        f"rows could not be stored durably ({exc}); retry later with the same Idempotency-Key",
+    )
+
+
+def _log(
+    collector: Collector,
+    stream: str,
+    model: str,
+    rows: list[dict[str, Any]],
+    version: str,
+    experiment: str,
+    roles: dict[str, Any],
+    key: str | None,
+) -> LogResult:
     try:
         # Rows go in as a list: a list lands now (a one-row dict without a key would be buffered).
         if stream == "predictions":
@@ -231,24 +280,12 @@ def _handle(collector: Collector, stream: str, model: str, body: bytes, key: str
             "such as 2026-01-31T12:00:00Z, numbers within range) and resend",
         ) from exc
     except (StorageError, CollectorRefusedError, OSError) as exc:
-        log.error("duckwatch http: could not store %s for %s: %s", stream, model, exc)
-        raise HttpError(
-            503,
-            "storage_unavailable",
-            f"rows could not be stored durably ({exc}); retry later with the same Idempotency-Key",
-        ) from exc
+        raise _unavailable(stream, model, exc) from exc
     if result.accepted == 0 and result.landed == 0:
         raise HttpError(
             503, "collector_full", "the collector's buffer is full; retry later with the same Idempotency-Key"
         )
-    return {
-        "accepted": result.accepted,
-        "landed": result.landed,
-        "quarantined": result.quarantined,
-        "reasons": result.reasons,
-        "idempotency_key": key,
-        "replayed": result.replayed,
-    }
+    return result
 
 
 def _is_data_error(exc: BaseException) -> bool:
@@ -317,6 +354,8 @@ def _label(doc: dict[str, Any], name: str) -> str:
         return ""
     if not isinstance(value, str):
         raise HttpError(422, "invalid_batch", f'{name!r} must be a string, e.g. "v2"')
+    if not is_text(value):
+        raise HttpError(422, "invalid_text", f"{name!r} is not valid Unicode (a lone surrogate escape)")
     return value
 
 
@@ -327,6 +366,9 @@ def _roles(value: object) -> dict[str, Any]:
         raise HttpError(422, "invalid_roles", 'roles must be an object, e.g. {"id": "request_id"}')
     out: dict[str, Any] = {}
     for role, column in value.items():
+        names = column if isinstance(column, list) else [column]
+        if not all(is_text(c) for c in (role, *names) if isinstance(c, str)):
+            raise HttpError(422, "invalid_text", "roles name columns in text that is not valid Unicode")
         if role not in ROLE_NAMES:
             raise HttpError(
                 422, "invalid_roles", f"unknown role {role!r}; known roles: {', '.join(ROLE_NAMES)}"

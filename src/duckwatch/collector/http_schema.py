@@ -102,7 +102,8 @@ def _post(summary: str, batch_ref: str, max_body_bytes: int, secured: bool) -> d
         "requestBody": _body(batch_ref),
         "responses": {
             "200": {
-                "description": "Every row is durable: landed, or quarantined with a reason.",
+                "description": "Every row is durable: landed, or quarantined with a reason (e.g. a value "
+                "or column name holding a lone UTF-16 surrogate escape, which is not valid Unicode).",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}},
             },
             "400": _error("Malformed request: invalid JSON, model name or Idempotency-Key."),
@@ -110,7 +111,8 @@ def _post(summary: str, batch_ref: str, max_body_bytes: int, secured: bool) -> d
             "409": _error("A request with the same Idempotency-Key is still being written; retry shortly."),
             "413": _error(f"Body larger than {max_body_bytes} bytes."),
             "422": _error(
-                "JSON that is not a row or a batch (e.g. rows that are not objects), or an "
+                "JSON that is not a row or a batch (e.g. rows that are not objects), a version, "
+                "experiment or role that is not valid Unicode (error: invalid_text), or an "
                 "Idempotency-Key already used with a different body (error: idempotency_key_reused)."
             ),
             "503": _error("Storage unavailable; retry later with the same Idempotency-Key."),

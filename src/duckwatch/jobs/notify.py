@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import smtplib
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from duckwatch.errors import DuckwatchError
+from duckwatch.safe_text import chat_literal, one_line
 from duckwatch.store import alert_state
 from duckwatch.store.catalog import ModelInfo
 from duckwatch.store.routing import list_channels
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8501"
+# The message text as chat markup (user text made inert), kept among the fields for the webhook channel.
+CHAT_TEXT = "chat_text"
 MAX_ATTEMPTS = 5
 BACKOFF_S = 60.0
 BACKOFF_MAX_S = 3600.0
@@ -42,7 +45,10 @@ BACKOFF_MAX_S = 3600.0
 
 @dataclass(frozen=True)
 class Message:
-    """What one notification says: a subject, plain text, and structured fields."""
+    """What one notification says: a subject, plain text, and structured fields.
+
+    ``fields[CHAT_TEXT]``, when present, is ``text`` rendered for chat (see ``WebhookChannel``).
+    """
 
     subject: str
     text: str
@@ -55,18 +61,38 @@ class Sender(Protocol):
     def send(self, target: str, config: Mapping[str, Any], message: Message) -> None: ...
 
 
+def _structured(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k != CHAT_TEXT}
+
+
+def _chat_text(message: Message) -> str:
+    """The message as Slack mrkdwn / Markdown in which user text cannot link, mention or fetch."""
+    chat = message.fields.get(CHAT_TEXT)
+    if isinstance(chat, str) and chat:
+        return chat
+    # A message queued without one (before this version): every line made inert, ours included.
+    return "\n".join(chat_literal(line) for line in message.text.splitlines())
+
+
 class WebhookChannel:
-    """POST JSON: Slack-compatible ``text`` and ``blocks`` plus the structured fields."""
+    """POST JSON: Slack-compatible ``text`` and ``blocks`` plus the structured fields.
+
+    The text is chat markup in which names, columns and causes are text only (no link, mention,
+    image or HTML), and previews of links are off: nothing is fetched because of a message.
+    """
 
     def __init__(self, timeout_s: float = 5.0) -> None:
         self.timeout_s = timeout_s
 
     def send(self, target: str, config: Mapping[str, Any], message: Message) -> None:
         """POST the message; any non-2xx answer or connection error raises."""
+        text = _chat_text(message)
         payload = {
-            "text": message.text,
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": message.text}}],
-            **message.fields,
+            "text": text,
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+            "unfurl_links": False,
+            "unfurl_media": False,
+            **_structured(message.fields),
         }
         req = urllib.request.Request(
             target,
@@ -89,7 +115,7 @@ class EmailChannel:
     def send(self, target: str, config: Mapping[str, Any], message: Message) -> None:
         """Send one e-mail to ``target`` (comma-separated addresses allowed)."""
         mail = EmailMessage()
-        mail["Subject"] = message.subject
+        mail["Subject"] = one_line(message.subject)  # a line break in a header is refused
         mail["From"] = str(config.get("sender", "duckwatch@localhost"))
         mail["To"] = target
         mail.set_content(message.text)
@@ -112,7 +138,8 @@ class LogChannel:
         """Append the message as JSON (file name only: the log stays inside logs/)."""
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         path = self.logs_dir / Path(target).name
-        line = json.dumps({"subject": message.subject, "text": message.text, **message.fields}, default=str)
+        entry = {"subject": message.subject, "text": message.text, **_structured(message.fields)}
+        line = json.dumps(entry, default=str)
         with path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 
@@ -141,37 +168,46 @@ def build_message(
     value_at_stake: str,
     public_url: str = "",
 ) -> Message:
-    """Name the model, say what moved vs normal and since when, value at stake, cause, owner, link."""
+    """Name the model, say what moved vs normal and since when, value at stake, cause, owner, link.
+
+    Text from users (names, columns, segments, the cause, the owner) is kept on its line in ``text``
+    (e-mail, log) and made inert for chat in ``fields[CHAT_TEXT]`` (webhook).
+    """
     base = (public_url or DEFAULT_PUBLIC_URL).rstrip("/")
     link = f"{base}/model?model={quote(model.model)}&tab=overview"
     name = model.display_name or model.model
-    severity = str(incident["severity"]).upper()
     paging = [a for a in alerts if a["policy"] == "page"] or list(alerts)
-    lines = []
-    for a in paging:
-        where = f" on {a['col']}" if a["col"] not in ("", "*") else ""
-        seg = f" (segment {a['segment']})" if a["segment"] not in ("", "*", "all") else ""
-        normal = f"normal ≈ {_num(a['baseline'])}, " if a["baseline"] is not None else ""
-        lines.append(
-            f"- {a['metric']}{where}{seg} is {_num(a['value'])} ({normal}{a['severity']} bound {_num(a['bound'])}) "
-            f"since {_when(a['since'])}"
-        )
     cause = incident["likely_cause"] or "no input drift or data-quality change found in the same windows"
     owner = model.owner or "no owner set (add one in the model settings)"
-    subject = f"[{severity}] {name}: {paging[0]['metric']} moved" + (
-        f" (+{len(paging) - 1} more)" if len(paging) > 1 else ""
-    )
-    text = "\n".join(
-        [
-            f"{subject} — incident #{incident['id']}",
-            *lines,
-            f"Since: {_when(incident['since'])}",
-            f"Value at stake: {value_at_stake}",
-            f"Likely cause: {cause}",
-            f"Owner: {owner}",
-            f"Open: {link}",
-        ]
-    )
+
+    def render(user: Callable[[object], str]) -> tuple[str, str]:
+        lines = []
+        for a in paging:
+            where = f" on {user(a['col'])}" if a["col"] not in ("", "*") else ""
+            seg = f" (segment {user(a['segment'])})" if a["segment"] not in ("", "*", "all") else ""
+            normal = f"normal ≈ {_num(a['baseline'])}, " if a["baseline"] is not None else ""
+            lines.append(
+                f"- {user(a['metric'])}{where}{seg} is {_num(a['value'])} ({normal}{a['severity']} bound "
+                f"{_num(a['bound'])}) since {_when(a['since'])}"
+            )
+        more = f" (+{len(paging) - 1} more)" if len(paging) > 1 else ""
+        subject = (
+            f"[{str(incident['severity']).upper()}] {user(name)}: {user(paging[0]['metric'])} moved{more}"
+        )
+        text = "\n".join(
+            [
+                f"{subject} — incident #{incident['id']}",
+                *lines,
+                f"Since: {_when(incident['since'])}",
+                f"Value at stake: {value_at_stake}",
+                f"Likely cause: {user(cause)}",
+                f"Owner: {user(owner)}",
+                f"Open: {link}",
+            ]
+        )
+        return subject, text
+
+    subject, text = render(one_line)
     fields = {
         "model": model.model,
         "display_name": name,
@@ -186,6 +222,7 @@ def build_message(
         "likely_cause": cause,
         "owner": owner,
         "link": link,
+        CHAT_TEXT: render(chat_literal)[1],
     }
     return Message(subject, text, fields)
 
@@ -312,7 +349,9 @@ def send_digest(
     for (kind, _where), rows in groups.items():
         subject = f"[DIGEST] {len(rows)} warning(s) from duckwatch, {now.astimezone(UTC):%Y-%m-%d}"
         text = "\n\n".join([subject, *(r["body"] for r in rows)])
-        msg = Message(subject, text, {"digest": [r["payload"] for r in rows]})
+        parts = [Message(r["subject"], r["body"], r["payload"]) for r in rows]
+        chat = "\n\n".join([subject, *(_chat_text(m) for m in parts)])
+        msg = Message(subject, text, {"digest": [_structured(m.fields) for m in parts], CHAT_TEXT: chat})
         outcome = _attempt(
             settings,
             senders,

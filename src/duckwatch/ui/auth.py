@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from duckwatch.safe_text import markdown_literal
 from duckwatch.ui import data
 
 CREATE_EDITOR = "duckwatch users add NAME --role editor"
@@ -50,7 +51,7 @@ def gate() -> bool:
         )
         return True
     if "user" in st.session_state and st.session_state.get("user") not in ("viewer", "anonymous"):
-        st.sidebar.caption(f"Signed in as **{user()}** ({role()})")
+        st.sidebar.caption(f"Signed in as **{markdown_literal(user())}** ({role()})")
         st.sidebar.button("Sign out", on_click=_logout, key="logout")
         return True
     st.title("duckwatch")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape
 from typing import Any
 
 import pandas as pd
@@ -10,6 +11,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 from streamlit.delta_generator import DeltaGenerator
+
+from duckwatch.safe_text import csv_text, markdown_literal, plot_literal
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -60,7 +63,7 @@ def table(
     st.dataframe(shown, hide_index=True, width="stretch", **kwargs)
 
     def csv() -> bytes:  # written only when the button is clicked, not on every run
-        return frame.to_csv(index=False).encode("utf-8")
+        return csv_text(frame).encode("utf-8")
 
     st.download_button(
         "Download CSV",
@@ -123,7 +126,7 @@ def sparkline(values: list[float], key: str) -> None:
         st.caption("—" if not values else f"{values[-1]:.3g}")
         return
     st.markdown(
-        f'<div data-testid="dw-sparkline" title="{key}">{sparkline_svg(values)} '
+        f'<div data-testid="dw-sparkline" title="{escape(key)}">{sparkline_svg(values)} '
         f"<small>{values[-1]:.3g}</small></div>",
         unsafe_allow_html=True,
     )
@@ -136,15 +139,16 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
     """One panel per metric on one shared time axis; estimated dashed, realised solid, provisional hollow."""
     bases = list(dict.fromkeys(series["base"]))
     pairs = list(dict.fromkeys(zip(series["version"], series["experiment"], strict=True)))
+    titles = [plot_literal(b) for b in bases]
     fig = make_subplots(
-        rows=len(bases), cols=1, shared_xaxes=True, subplot_titles=bases, vertical_spacing=0.06
+        rows=len(bases), cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.06
     )
     for i, base in enumerate(bases, start=1):
         part = series[series["base"] == base]
         for kind, rows in part.groupby("kind", sort=False):
             for (version, experiment), line in rows.groupby(["version", "experiment"]):
                 colour = PALETTE[pairs.index((version, experiment)) % len(PALETTE)]
-                label = f"{kind} {'/'.join(filter(None, (version, experiment)))}".strip()
+                label = plot_literal(f"{kind} {'/'.join(filter(None, (version, experiment)))}".strip())
                 fig.add_trace(
                     go.Scatter(
                         x=line["window_start"],
@@ -158,7 +162,7 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
                             "symbol": ["circle-open" if p else "circle" for p in line["provisional"]],
                             "size": 8,
                         },
-                        hovertemplate="%{x}<br>%{y:.4g}<extra>" + label + "</extra>",
+                        hovertemplate="%{x}<br>%{y:.4g}<extra>%{fullData.name}</extra>",
                     ),
                     row=i,
                     col=1,
@@ -174,7 +178,7 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
                             legendgroup=label,
                             showlegend=False,
                             marker={"symbol": "circle-open", "size": 8, "color": colour},
-                            hovertemplate="%{x}<br>%{y:.4g} provisional<extra>" + label + "</extra>",
+                            hovertemplate="%{x}<br>%{y:.4g}<extra>%{fullData.name}</extra>",
                         ),
                         row=i,
                         col=1,
@@ -209,9 +213,10 @@ def threshold_chart(history: pd.DataFrame, warning: float | None, critical: floa
 def histogram_pair(frame: pd.DataFrame, key: str, title: str) -> None:
     """Reference vs current shares per bin or category."""
     fig = go.Figure()
-    fig.add_bar(x=frame["bin"], y=frame["reference"], name="reference", marker_color=PALETTE[4])
-    fig.add_bar(x=frame["bin"], y=frame["current"], name="current", marker_color=PALETTE[1])
-    fig.update_layout(barmode="group", height=320, title=title, yaxis_title="share of rows")
+    bins = [plot_literal(b) for b in frame["bin"]]
+    fig.add_bar(x=bins, y=frame["reference"], name="reference", marker_color=PALETTE[4])
+    fig.add_bar(x=bins, y=frame["current"], name="current", marker_color=PALETTE[1])
+    fig.update_layout(barmode="group", height=320, title=plot_literal(title), yaxis_title="share of rows")
     chart(fig, frame, key)
 
 
@@ -219,7 +224,8 @@ def heatmap(matrix: pd.DataFrame, key: str, title: str, on_select: Callable[[], 
     """Feature × window heatmap (sequential, colour-blind-safe scale) whose cells can be clicked.
 
     Drawn as square scatter markers: Plotly heatmaps emit no point selections in Streamlit, scatter points do.
-    A clicked cell's point carries ``y`` = feature and ``customdata`` = [window ISO timestamp, value].
+    A clicked cell's point carries ``customdata`` = [window ISO timestamp, value, feature] (``y`` is the
+    feature as drawn: escaped for Plotly's HTML labels).
     """
     long = pd.DataFrame(matrix.stack()).reset_index()
     long.columns = pd.Index(["column", "window_start", "value"])
@@ -229,11 +235,11 @@ def heatmap(matrix: pd.DataFrame, key: str, title: str, on_select: Callable[[], 
     fig = go.Figure(
         go.Scatter(
             x=[labels[pd.Timestamp(w)] for w in long["window_start"]],
-            y=long["column"],
+            y=[plot_literal(c) for c in long["column"]],
             mode="markers",
             customdata=[
-                [pd.Timestamp(w).isoformat(), v]
-                for w, v in zip(long["window_start"], long["value"], strict=True)
+                [pd.Timestamp(w).isoformat(), v, str(c)]
+                for w, v, c in zip(long["window_start"], long["value"], long["column"], strict=True)
             ],
             marker={
                 "symbol": "square",
@@ -249,8 +255,11 @@ def heatmap(matrix: pd.DataFrame, key: str, title: str, on_select: Callable[[], 
         )
     )
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=[labels[w] for w in windows])
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(matrix.index)[::-1])
-    fig.update_layout(height=max(200, 90 + (side + 4) * len(matrix)), title=title, clickmode="event+select")
+    rows = [plot_literal(c) for c in matrix.index][::-1]
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=rows)
+    fig.update_layout(
+        height=max(200, 90 + (side + 4) * len(matrix)), title=plot_literal(title), clickmode="event+select"
+    )
     fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, colorway=PALETTE)
     st.plotly_chart(
         fig,
@@ -264,8 +273,9 @@ def heatmap(matrix: pd.DataFrame, key: str, title: str, on_select: Callable[[], 
 
 def bars(frame: pd.DataFrame, x: str, y: str, key: str, title: str) -> None:
     """Horizontal bars (drift per feature, category counts), largest on top."""
-    fig = go.Figure(go.Bar(x=frame[y], y=frame[x], orientation="h", marker_color=PALETTE[0]))
-    fig.update_layout(height=80 + 26 * len(frame), title=title, yaxis={"autorange": "reversed"})
+    names = [plot_literal(n) for n in frame[x]]
+    fig = go.Figure(go.Bar(x=frame[y], y=names, orientation="h", marker_color=PALETTE[0]))
+    fig.update_layout(height=80 + 26 * len(frame), title=plot_literal(title), yaxis={"autorange": "reversed"})
     chart(fig, frame, key)
 
 
@@ -317,13 +327,14 @@ def stale_banner(status: dict[str, Any]) -> None:
     elif status.get("state") == "never-run":
         st.warning(str(status.get("message", "the job has not run yet")), icon=":material/schedule:")
     elif status.get("state") == "errors":
-        st.error(f"The last job tick had errors: {status.get('errors')}", icon=":material/error:")
+        errors = markdown_literal(status.get("errors"))
+        st.error(f"The last job tick had errors: {errors}", icon=":material/error:")
 
 
 def interval_chart(table: pd.DataFrame, labels: tuple[str, str], key: str) -> None:
     """Two sides' values with their intervals, one row per metric (no second y-axis)."""
     fig = go.Figure()
-    names = table["metric"] + table["column"].map(lambda c: f" · {c}" if c else "")
+    names = (table["metric"] + table["column"].map(lambda c: f" · {c}" if c else "")).map(plot_literal)
     for side, label, color in (("a", labels[0], PALETTE[0]), ("b", labels[1], PALETTE[1])):
         value = table[f"value_{side}"]
         fig.add_trace(
@@ -331,7 +342,7 @@ def interval_chart(table: pd.DataFrame, labels: tuple[str, str], key: str) -> No
                 x=value,
                 y=names,
                 mode="markers",
-                name=label,
+                name=plot_literal(label),
                 marker={"color": color, "size": 10, "symbol": "circle" if side == "a" else "diamond"},
                 error_x={
                     "type": "data",

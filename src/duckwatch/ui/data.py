@@ -215,8 +215,18 @@ def model_card(model: str) -> dict[str, Any]:
 
 
 def quarantine(model: str) -> pd.DataFrame:
-    """Latest quarantined rows with their reason."""
+    """Latest quarantined rows with their reason and raw values (for editors and admins)."""
     return views.quarantine_rows(data_dir(), model, limit=200)
+
+
+def quarantine_reasons(model: str) -> pd.DataFrame:
+    """The latest quarantined rows counted per stream and reason, without their raw values (for viewers)."""
+    frame = quarantine(model)
+    if frame.empty:
+        return pd.DataFrame(columns=["stream", "reason", "rows", "latest"])
+    grouped = frame.groupby(["stream", "reason"], sort=False)["received_at"]
+    counts = grouped.agg(rows="size", latest="max").reset_index()
+    return counts.sort_values(["rows", "latest"], ascending=False, kind="stable")
 
 
 def audit_log(actor: str = "", text: str = "", since: str = "") -> pd.DataFrame:

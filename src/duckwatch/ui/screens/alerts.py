@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from duckwatch.readmodels.app_views import ago
+from duckwatch.safe_text import markdown_literal
 from duckwatch.ui import auth, data
 from duckwatch.ui import components as ui
 
@@ -32,7 +33,7 @@ def _act(action: str, incident_id: Any) -> None:
         data.incident_action(action, auth.role(), auth.user(), incident_id, **extra)
         state["alert_msg"] = f"Incident {incident_id}: {action} saved."
     except Exception as exc:  # shown to the user with what to do
-        state["alert_msg"] = f"Not saved: {exc}"
+        state["alert_msg"] = f"Not saved: {markdown_literal(exc)}"
 
 
 def _controls(inc: dict[str, Any]) -> None:
@@ -53,13 +54,14 @@ def _controls(inc: dict[str, Any]) -> None:
 def _incident(inc: dict[str, Any]) -> None:
     with st.container(border=True):
         sev = ui.status_word(str(inc.get("severity", "warning")))
-        st.markdown(f"**{inc.get('title', 'incident')}** · {sev} · {inc.get('model', '')}")
+        title, model = markdown_literal(inc.get("title", "incident")), markdown_literal(inc.get("model", ""))
+        st.markdown(f"**{title}** · {sev} · {model}")
         st.caption(
             f"Opened {ago(inc.get('opened_at')) or '—'} · state {inc.get('state', 'open')} · "
-            f"assignee {inc.get('assignee') or '—'}"
+            f"assignee {markdown_literal(inc.get('assignee') or '—')}"
         )
         if inc.get("likely_cause"):
-            st.write(f"Likely cause: {inc['likely_cause']}")
+            st.write(f"Likely cause: {markdown_literal(inc['likely_cause'])}")
         box = st.expander(
             "Alerts and comments in this incident", key=f"exp-inc-{inc.get('id')}", on_change="rerun"
         )
@@ -67,7 +69,8 @@ def _incident(inc: dict[str, Any]) -> None:
             with box:
                 ui.table(data.alerts(incident_id=inc.get("id")), key=f"inc-alerts-{inc.get('id')}")
                 for c in data.comments(int(inc.get("id") or 0)):
-                    st.caption(f"{c.get('at', '')[:16]} · {c.get('author')}: {c.get('text')}")
+                    who, text = markdown_literal(c.get("author")), markdown_literal(c.get("text"))
+                    st.caption(f"{c.get('at', '')[:16]} · {who}: {text}")
         if auth.can_write():
             _controls(inc)
 

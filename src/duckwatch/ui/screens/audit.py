@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from duckwatch.safe_text import markdown_literal
 from duckwatch.ui import components as ui
 from duckwatch.ui import data
 
@@ -18,8 +19,11 @@ def _card(model: str) -> None:
     if not card:
         st.caption("This model is not registered.")
         return
-    st.markdown(f"### {card['display_name']}")
-    st.write(card["purpose"] or "No purpose written yet (set it with `Collector.declare(..., purpose=...)`).")
+    st.markdown(f"### {markdown_literal(card['display_name'])}")
+    if card["purpose"]:
+        st.write(markdown_literal(card["purpose"]))
+    else:
+        st.write("No purpose written yet (set it with `Collector.declare(..., purpose=...)`).")
     facts = {
         k: card[k]
         for k in ("owner", "task", "window", "timezone", "label_horizon_hours", "versions", "created_at")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from duckwatch.readmodels import app_views as av
+from duckwatch.safe_text import markdown_literal
 from duckwatch.ui import components as ui
 from duckwatch.ui import data
 
@@ -35,7 +36,7 @@ def render() -> None:
         st.warning("Pick two different versions or experiments.", icon=":material/warning:")
         return
     verdict, table = av.compare(frame, a, b)
-    st.subheader(verdict)
+    st.subheader(markdown_literal(verdict))
     st.caption(
         "Latest window of each side; intervals overlap means the difference may be noise. "
         "Statuses are shown as icon and word."

@@ -13,8 +13,9 @@ import streamlit as st
 
 from duckwatch.readmodels import app_views as av
 from duckwatch.readmodels.report import build_report
+from duckwatch.safe_text import markdown_literal
+from duckwatch.ui import auth, data
 from duckwatch.ui import components as ui
-from duckwatch.ui import data
 
 TABS = ["Overview", "Diagnose", "Fairness", "History"]
 ALL = "all versions"
@@ -46,17 +47,18 @@ def _overview(model: str, row: dict[str, Any], pair: Pair) -> None:
     since = f" since {pd.Timestamp(str(row['since'])):%a %d %b %H:%M}" if row.get("since") else ""
     badge = f" · {ui.PROVISIONAL}" if row.get("provisional") else ""
     st.markdown(f"### {ui.status_word(str(row['status']))}{since}{badge}")
-    st.write(f"{row['display_name']}: {row['reason']}. Owner: {row['owner'] or 'nobody yet'}.")
+    name, reason = markdown_literal(row["display_name"]), markdown_literal(row["reason"])
+    st.write(f"{name}: {reason}. Owner: {markdown_literal(row['owner'] or 'nobody yet')}.")
     for inc in data.incidents(model, state="open"):
         with st.container(border=True):
-            st.markdown(
-                f"**Incident:** {inc.get('title', '')} · {ui.status_word(str(inc.get('severity', 'warning')))}"
-            )
+            title, severity = markdown_literal(inc.get("title", "")), str(inc.get("severity", "warning"))
+            st.markdown(f"**Incident:** {title} · {ui.status_word(severity)}")
+            assignee = markdown_literal(inc.get("assignee") or "—")
             st.caption(
-                f"Opened {av.ago(inc.get('opened_at'))} · state {inc.get('state')} · assignee {inc.get('assignee') or '—'}"
+                f"Opened {av.ago(inc.get('opened_at'))} · state {inc.get('state')} · assignee {assignee}"
             )
             if inc.get("likely_cause"):
-                st.caption(f"Likely cause: {inc['likely_cause']}")
+                st.caption(f"Likely cause: {markdown_literal(inc['likely_cause'])}")
     series = av.scalar_series(data.metric_slice(model, model_level=True, pair=pair))
     if series.empty:
         ui.empty("No model-level metrics computed yet: they appear after the job has closed a window.")
@@ -78,7 +80,19 @@ def _overview(model: str, row: dict[str, Any], pair: Pair) -> None:
         box = st.expander(label, key=f"exp-quarantine-{model}", on_change="rerun")
         if box.open:
             with box:
-                ui.table(data.quarantine(model), key=f"quarantine-{model}")
+                _quarantine(model)
+
+
+def _quarantine(model: str) -> None:
+    """Rows set aside: their raw values for editors and admins, only reasons and counts for viewers."""
+    if auth.can_write():
+        ui.table(data.quarantine(model), key=f"quarantine-{model}")
+        return
+    st.caption(
+        "Reasons and counts only: the rows' raw values can hold personal or confidential data, "
+        "so only editors and admins see them (sign in as one)."
+    )
+    ui.table(data.quarantine_reasons(model), key=f"quarantine-reasons-{model}")
 
 
 def _report_button(model: str) -> None:
@@ -106,7 +120,7 @@ def _on_cell(chart_key: str) -> None:
     event = st.session_state.get(chart_key)
     points = event["selection"]["points"] if event else []
     if points:
-        st.session_state["diag_col"] = str(points[0]["y"])
+        st.session_state["diag_col"] = str(points[0]["customdata"][2])  # y is the drawn (escaped) name
         st.session_state["diag_window"] = str(points[0]["customdata"][0])
         st.session_state["diag_clicked"] = True
 
@@ -133,15 +147,17 @@ def _distribution(model: str, columns: list[str], windows: list[str], ws: str, p
         window = _pick("Window", windows, "diag_window", ws, format_func=_when)
     part = data.metric_slice(model, families=("drift",), window_start=window, cols=(col,), pair=pair)
     if part.empty:
-        st.caption(f"No drift result for {col} in the window of {_when(window)}.")
+        st.caption(f"No drift result for {markdown_literal(col)} in the window of {_when(window)}.")
         return
     first = part.iloc[0]
     pair_of = (str(first["version"]), str(first["experiment"]))
     frame = data.histogram_pair(model, col, window, *pair_of)
     if frame.empty:
         if "reference's labels" in str(first.get("method", "")):  # jobs/label_drift.py: no profile is kept
-            st.caption(f"{col} is the label: its drift compares the window's labels, as they arrive, with the "
-                       "reference's labels (values in the table above); no histogram is stored for it.")  # fmt: skip
+            st.caption(
+                f"{markdown_literal(col)} is the label: its drift compares the window's labels, as they "
+                "arrive, with the reference's labels (values in the table above); no histogram is stored for it."
+            )
         else:
             st.caption("No stored profile for this column and window.")
         return
@@ -234,7 +250,7 @@ def render() -> None:
         return
     row = data.model_row(model)
     if not row:
-        ui.empty(f"Model {model} is not registered any more: pick another one.")
+        ui.empty(f"Model {markdown_literal(model)} is not registered any more: pick another one.")
         return
     pair = _version_filter(model)
     overview, diagnose, fairness, history = st.tabs(TABS, key="tab", bind="query-params", on_change="rerun")

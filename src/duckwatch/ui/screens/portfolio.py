@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from duckwatch.readmodels.app_views import HEALTH_RULE, summary_sentence
+from duckwatch.safe_text import markdown_literal
 from duckwatch.ui import components as ui
 from duckwatch.ui import data
 
@@ -20,11 +21,11 @@ def _row(r: dict[str, Any]) -> None:
         left, mid, right = st.columns([3, 2, 2])
         with left:
             badge = f" · {ui.PROVISIONAL}" if r.get("provisional") else ""
-            st.markdown(f"**{r['display_name']}** · {ui.status_word(r['status'])}{badge}")
-            st.caption(r["reason"])
-            st.caption(f"Owner: {r['owner'] or '— (no owner)'}")
+            st.markdown(f"**{markdown_literal(r['display_name'])}** · {ui.status_word(r['status'])}{badge}")
+            st.caption(markdown_literal(r["reason"]))
+            st.caption(f"Owner: {markdown_literal(r['owner'] or '— (no owner)')}")
         with mid:
-            st.caption(r["headline"] or "no headline metric yet")
+            st.caption(markdown_literal(r["headline"] or "no headline metric yet"))
             ui.sparkline(r["headline_values"], key=r["model"])
         with right:
             st.caption(f"Labelled: {r['label_coverage']:.0%} of predictions")
@@ -89,7 +90,7 @@ def _gaps(rows: list[dict[str, Any]]) -> None:
     st.markdown("#### Coverage gaps")
     st.caption("Monitoring is blind where a model has no labels, no owner or no reference.")
     for kind in dict.fromkeys(g for r in gaps for g in r["gaps"]):
-        names = [r["display_name"] for r in gaps if kind in r["gaps"]]
+        names = [markdown_literal(r["display_name"]) for r in gaps if kind in r["gaps"]]
         more = f" and {len(names) - 5} more" if len(names) > 5 else ""
         st.markdown(f"**{kind.capitalize()}** ({len(names)}): {', '.join(names[:5])}{more}")
     box = ui.opened(f"Coverage gaps as a table ({len(gaps)} models)", "gaps")

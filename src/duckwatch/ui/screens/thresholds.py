@@ -9,6 +9,7 @@ import streamlit as st
 
 from duckwatch.metrics.registry import get, load_builtins
 from duckwatch.readmodels import app_views as av
+from duckwatch.safe_text import markdown_literal
 from duckwatch.ui import auth, data
 from duckwatch.ui import components as ui
 
@@ -46,9 +47,9 @@ def _save(model: str, family: str, metric: str, column: str, sfx: str) -> None:
             force=bool(state.get("thr_force")),
         )
     except Exception as exc:  # shown to the user: what was wrong and what to do
-        state["thr_msg"] = ("error", f"Not saved: {exc}")
+        state["thr_msg"] = ("error", f"Not saved: {markdown_literal(exc)}")
         return
-    state["thr_msg"] = ("success", f"Saved {metric} limits for {model}.")
+    state["thr_msg"] = ("success", f"Saved {markdown_literal(metric)} limits for {markdown_literal(model)}.")
     state["thr_reason"] = ""
 
 
@@ -86,7 +87,7 @@ def render() -> None:
     )
     meaning, higher_default = _spec(metric)
     if meaning:
-        st.caption(meaning)
+        st.caption(markdown_literal(meaning))
     rows = data.metric_slice(model, metrics=(metric,), cols=(column,), pair=pair)
     history = av.overall(rows).sort_values("window_start", kind="stable")
     latest = history.iloc[-1]
@@ -97,8 +98,9 @@ def render() -> None:
         st.caption("No threshold applies to this monitor yet.")
     else:
         st.caption(
-            f"Applies now: {existing.kind} threshold on scope `{existing.scope()}` "
-            f"(warning {existing.warning}, critical {existing.critical}, {existing.direction}). {existing.note}"
+            f"Applies now: {existing.kind} threshold on scope {markdown_literal(existing.scope())} "
+            f"(warning {existing.warning}, critical {existing.critical}, {existing.direction}). "
+            + markdown_literal(existing.note)
         )
     if existing is not None and existing.managed_in_code:
         st.warning(

@@ -1,8 +1,12 @@
-"""The warehouse (owned by the job process only): raw history, profiles, windows and metric results."""
+"""The warehouse (owned by the job process only): raw history, profiles, windows and metric results.
+
+Table names, system columns and the bulk Arrow writers live in ``warehouse_tables``, the duplicate-aware
+ingestion path in ``warehouse_dups``; the `Warehouse` methods delegate to them and the names are
+re-exported here.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,27 +16,18 @@ from typing import Any
 import pyarrow as pa
 
 from duckwatch.config import DataDir
-from duckwatch.store import duplicates, parts, stream_stats, time_repair
-from duckwatch.store.catalog import ColumnInfo, row_window_size
+from duckwatch.store import duplicates, parts, stream_stats, time_repair, warehouse_dups, warehouse_tables
+from duckwatch.store.catalog import ColumnInfo
 from duckwatch.store.duck import fsync_dir, migrate, open_file
-from duckwatch.store.landing import _lit, has_synthetic_ids
+from duckwatch.store.landing import _lit
 from duckwatch.store.landing_files import plan_path, plan_select, read_plan
 from duckwatch.store.settings import Settings
-
-WINDOW_UNITS = {"hour": "hour", "day": "day", "week": "week", "month": "month"}
-SYSTEM_COLUMNS_IN = ("_batch", "_row", "_id", "_ts", "_version", "_experiment", "_received_at")
-SYSTEM_COLUMNS = (
-    ("_batch", "VARCHAR"),
-    ("_row", "BIGINT"),
-    ("_id", "VARCHAR"),
-    ("_ts", "TIMESTAMPTZ"),
-    ("_version", "VARCHAR"),
-    ("_experiment", "VARCHAR"),
-    ("_received_at", "TIMESTAMPTZ"),
-    ("_month", "DATE"),
-    ("_seq", "BIGINT"),
-)
-SQL_TYPE = {"numeric": "DOUBLE", "categorical": "VARCHAR", "list": "VARCHAR[]", "text": "VARCHAR"}
+from duckwatch.store.warehouse_tables import SQL_TYPE as SQL_TYPE
+from duckwatch.store.warehouse_tables import SYSTEM_COLUMNS as SYSTEM_COLUMNS
+from duckwatch.store.warehouse_tables import SYSTEM_COLUMNS_IN as SYSTEM_COLUMNS_IN
+from duckwatch.store.warehouse_tables import WINDOW_UNITS as WINDOW_UNITS
+from duckwatch.store.warehouse_tables import raw_table as raw_table
+from duckwatch.store.warehouse_tables import window_expr as window_expr
 
 
 @dataclass(frozen=True)
@@ -44,25 +39,6 @@ class IngestResult:
     rows_in: int
     rows_new: int
     rows_dup: int
-
-
-def raw_table(model_key: int, stream: str) -> str:
-    """The raw table of one model's stream (named by integer key, never by user text)."""
-    if stream not in ("predictions", "outcomes", "inputs", "reference"):
-        raise ValueError(f"unknown stream {stream!r}")
-    return f"raw_{int(model_key)}_{stream}"
-
-
-def window_expr(window: str, column: str = "_ts") -> str:
-    """SQL for a row's window start in the connection's time zone."""
-    unit = WINDOW_UNITS.get(window)
-    if unit is None and row_window_size(window):
-        raise ValueError(
-            f"window {window!r} counts rows: it has no time expression (see jobs/windows_rows.py)"
-        )
-    if unit is None:
-        raise ValueError(f"unknown window {window!r}; use one of {', '.join(WINDOW_UNITS)}")
-    return f"date_trunc('{unit}', {column})"
 
 
 class Warehouse:
@@ -308,67 +284,17 @@ class Warehouse:
         self, table: str, files: list[Path], plans: dict[Path, dict[str, Any] | None]
     ) -> bool:
         """True when an id repeats among the files or was taken in before (synthetic ids never repeat)."""
-        real = [f for f in files if not _synthetic_ids(f, plans[f])]
-        if not real:
-            return False
-        self._source_view("landing_ids", real, plans)
-        try:
-            rows_in, distinct, first_ts = self.con.execute(
-                "WITH k AS (SELECT _id, _version, _experiment, _ts FROM landing_ids) "
-                "SELECT (SELECT count(*) FROM k), (SELECT count(*) FROM (SELECT DISTINCT _id, _version, _experiment "
-                "FROM k)), (SELECT min(_ts) FROM k)"
-            ).fetchall()[0]
-            return bool(distinct < rows_in) or self._earlier_keys(table, first_ts)
-        finally:
-            self.con.execute("DROP VIEW IF EXISTS landing_ids")
+        return warehouse_dups.has_duplicates(self, table, files, plans)
 
     def _earlier_keys(self, table: str, first_ts: datetime | None) -> bool:
         """True when a new row's key was already taken in (earlier batches, bounded to nearby time)."""
-        if first_ts is None:
-            return False
-        recent = f"SELECT _id, _version, _experiment FROM {table} WHERE _ts >= CAST(? AS TIMESTAMPTZ) - INTERVAL 7 DAY"
-        if not self._count(f"SELECT count(*) FROM ({recent})", [first_ts]):
-            return False
-        return bool(
-            self._count(
-                f"SELECT count(*) FROM (SELECT _id, _version, _experiment FROM landing_ids) i "
-                f"SEMI JOIN ({recent}) r ON r._id = i._id AND r._version = i._version AND r._experiment = i._experiment",
-                [first_ts],
-            )
-        )
+        return warehouse_dups.earlier_keys(self, table, first_ts)
 
     def _ingest_with_duplicates(
         self, model: str, stream: str, table: str, source: str, cols: str, seq: int
     ) -> int:
         """Set duplicate keys aside in quarantine and insert the rest; returns rows inserted."""
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE incoming AS {source}", [seq])
-        # Duplicate keys count once: against earlier batches (bounded to nearby time, where
-        # retries land) and among the new files themselves (first arrival wins).
-        self.con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE dup AS
-            SELECT i._batch, i._row FROM incoming i
-            WHERE EXISTS (SELECT 1 FROM {table} r WHERE r._id = i._id AND r._version = i._version
-                          AND r._experiment = i._experiment
-                          AND r._ts >= (SELECT min(_ts) FROM incoming) - INTERVAL 7 DAY)
-            UNION ALL
-            SELECT _batch, _row FROM (
-                SELECT _batch, _row, row_number() OVER (PARTITION BY _id, _version, _experiment
-                                                        ORDER BY _received_at, _batch, _row) AS k
-                FROM incoming) WHERE k > 1"""
-        )
-        self.con.execute(
-            "INSERT INTO quarantine (model, stream, batch_id, row_no, version, experiment, reason, raw, received_at, ts) "
-            "SELECT ?, ?, i._batch, i._row, i._version, i._experiment, "
-            "'duplicate of an earlier ' || ? || ' row with the same id (counted once)', to_json(i), i._received_at, "
-            "i._ts FROM incoming i SEMI JOIN dup d ON i._batch = d._batch AND i._row = d._row",
-            [model, stream, stream.rstrip("s")],
-        )
-        self.con.execute("DELETE FROM incoming WHERE (_batch, _row) IN (SELECT (_batch, _row) FROM dup)")
-        self.con.execute(f"INSERT INTO {parts.rows_table(table)} ({cols}) SELECT {cols} FROM incoming")
-        rows_new = self._count("SELECT count(*) FROM incoming")
-        self.con.execute("DROP TABLE incoming")
-        self.con.execute("DROP TABLE dup")
-        return rows_new
+        return warehouse_dups.ingest_with_duplicates(self, model, stream, table, source, cols, seq)
 
     def _ledger(self, model: str, stream: str, files: list[Path], seq: int, counts: dict[str, int]) -> None:
         """Record each file's batch as taken in (``counts``: rows per batch id, from ``_file_rows``)."""
@@ -414,42 +340,11 @@ class Warehouse:
         self, rows: list[tuple[str, str, str, datetime, str, str, str, dict[str, Any]]]
     ) -> None:
         """Store merged window profiles (model, version, experiment, window_start, segment, col_id, kind, profile)."""
-        if not rows:
-            return
-        table = pa.table(
-            {
-                "model": [r[0] for r in rows],
-                "version": [r[1] for r in rows],
-                "experiment": [r[2] for r in rows],
-                "window_start": pa.array([r[3] for r in rows], pa.timestamp("us", tz="UTC")),
-                "segment": [r[4] for r in rows],
-                "col_id": [r[5] for r in rows],
-                "kind": [r[6] for r in rows],
-                "profile": [json.dumps(r[7]) for r in rows],
-            }
-        )
-        self.con.register("new_profiles", table)
-        try:
-            self.con.execute("INSERT OR REPLACE INTO profiles SELECT * FROM new_profiles")
-        finally:
-            self.con.unregister("new_profiles")
+        warehouse_tables.upsert_profiles(self.con, rows)
 
     def insert_arrow(self, target: str, table: pa.Table) -> None:
         """Bulk insert an Arrow table into one of the core tables (by column name)."""
-        if target not in ("metric_results", "reference_profiles", "window_state"):
-            raise ValueError(target)
-        self.con.register("incoming_rows", table)
-        try:
-            cols = ", ".join(table.column_names)
-            verb = "INSERT" if target == "metric_results" else "INSERT OR REPLACE"
-            self.con.execute(f"{verb} INTO {target} ({cols}) SELECT {cols} FROM incoming_rows")
-        finally:
-            self.con.unregister("incoming_rows")
-
-
-def _synthetic_ids(path: Path, plan: dict[str, Any] | None) -> bool:
-    """True when a landing file's ids were generated by duckwatch (unique by construction)."""
-    return bool(plan["synthetic_ids"]) if plan is not None else has_synthetic_ids(path)
+        warehouse_tables.insert_arrow(self.con, target, table)
 
 
 def drop_months_before(wh: Warehouse, model_key: int, month: str) -> int:

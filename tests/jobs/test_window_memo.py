@@ -12,7 +12,7 @@ import pytest
 
 from duckwatch import Collector
 from duckwatch.config import DataDir
-from duckwatch.jobs import compute
+from duckwatch.jobs import drift_rows
 from duckwatch.jobs.tick import run_tick
 from duckwatch.readmodels.views import export_frame
 from duckwatch.store import window_memo
@@ -71,13 +71,13 @@ def test_label_only_ticks_equal_full_recomputation_and_skip_drift(
     _forget(full)  # as if the window had never been computed label-free: everything again
 
     drift_calls: list[object] = []
-    real = compute._drift_and_quality_rows
+    real = drift_rows.drift_and_quality_rows
 
     def counted(*args: object, **kwargs: object) -> object:
         drift_calls.append(args[3] if len(args) > 3 else None)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(compute, "_drift_and_quality_rows", counted)
+    monkeypatch.setattr(drift_rows, "drift_and_quality_rows", counted)
     report = run_tick(data, now=LATER, notify=False)
     assert report.errors == [] and report.windows_computed > 0
     assert drift_calls == []  # labels changed, inputs did not: no drift or quality recomputed

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,19 @@ from duckwatch.store.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "duckwatch.cli"]
+
+
+def run_cli(
+    data: DataDir, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``duckwatch ARGS --data-dir DATA`` as a real process (2 minutes at most), output captured."""
+    return subprocess.run(
+        [*CLI, *args, "--data-dir", str(data.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ if env is None else env),
+    )
 
 
 @pytest.fixture

@@ -13,15 +13,13 @@ from duckwatch.config import DataDir
 from duckwatch.store.heartbeat import last_heartbeat
 from duckwatch.store.landing import pending
 from duckwatch.store.settings import Settings
-from tests.conftest import CLI, make_predictions
+from tests.conftest import make_predictions, run_cli
 
 
 def _cli(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
     # Buffered output, as when stdout is a file or a pipe: what the quick exit must flush itself.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    return subprocess.run(
-        [*CLI, *args, "--data-dir", str(data.root)], capture_output=True, text=True, timeout=120, env=env
-    )
+    return run_cli(data, *args, env=env)
 
 
 def test_ingest_and_run_leave_everything_written_and_report_fully(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from duckwatch import Collector
 from duckwatch.config import DataDir
-from tests.conftest import CLI
+from tests.conftest import run_cli
 
 FORMULA_COLUMN = '=HYPERLINK("http://evil.example/x","click")'
 FORMULA_VERSION = "-2+3+cmd"  # a version label is free text (no '/'): a formula too
@@ -24,9 +24,7 @@ OWASP_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cli(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*CLI, *args, "--data-dir", str(data.root)], capture_output=True, text=True, timeout=120
-    )
+    done = run_cli(data, *args)
     assert done.returncode == 0, done.stderr
     return done
 

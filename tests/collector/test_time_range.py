@@ -21,15 +21,13 @@ from duckwatch.store.landing import pending
 from duckwatch.store.landing_files import plan_path
 from duckwatch.store.settings import Settings
 from tests.collector.test_http import serve
-from tests.conftest import CLI, make_predictions
+from tests.conftest import make_predictions, run_cli
 
 OUTSIDE = "is outside the accepted range"
 
 
 def _cli(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args, "--data-dir", str(data.root)], capture_output=True, text=True, timeout=120
-    )
+    return run_cli(data, *args)
 
 
 def _waiting_quarantine(data: DataDir, model: str) -> pd.DataFrame:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import subprocess
 from pathlib import Path
 
@@ -18,19 +17,13 @@ from duckwatch.store import catalog
 from duckwatch.store.files import read_file
 from duckwatch.store.landing import pending
 from duckwatch.store.settings import Settings
-from tests.conftest import CLI
+from tests.conftest import run_cli
 
 REPRO = 'id,score,comment\nr1,0.1,"hello, world"\nr2,0.2,"bad quote\nr3,0.3,"x, y"\nr4,0.4,plain\n'
 
 
 def _cli(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args, "--data-dir", str(data.root)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ,
-    )
+    return run_cli(data, *args)
 
 
 def test_one_bad_quote_sets_aside_its_line_only(data_dir: DataDir, tmp_path: Path) -> None:

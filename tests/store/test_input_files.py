@@ -17,14 +17,12 @@ import pytest
 from duckwatch.config import DataDir
 from duckwatch.store.input_checks import RAW_KEEP_CHARS
 from duckwatch.store.landing import pending
-from tests.conftest import CLI
+from tests.conftest import run_cli
 
 
 def _cli(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DUCKWATCH_MAX_")}
-    return subprocess.run(
-        [*CLI, *args, "--data-dir", str(data.root)], capture_output=True, text=True, timeout=120, env=env
-    )
+    return run_cli(data, *args, env=env)
 
 
 def _parquet_bytes(tmp_path: Path) -> bytes:

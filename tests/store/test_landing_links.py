@@ -15,19 +15,13 @@ from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.store.landing import pending, pending_models
 from duckwatch.store.landing_dir import QUARANTINE_SCHEMA
-from tests.conftest import CLI
+from tests.conftest import run_cli
 
 SECRET = "root:x:0:0:SECRET-PASSWD-LINE"
 
 
 def _cli(data: DataDir, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args, "--data-dir", str(data.root)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ,
-    )
+    return run_cli(data, *args)
 
 
 def _plant(data: DataDir, tmp_path: Path) -> dict[str, Path]:

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from proc import timed
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -105,25 +105,6 @@ def write_parquet(path: Path, n: int, seed: int, drift: bool, ts_day: datetime |
     assert writer is not None
     writer.close()
     tmp.rename(path)
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``cmd`` as a whole process; wall seconds and peak RSS MB (GNU time -v when present)."""
-    use_time = Path("/usr/bin/time").exists()
-    full = ["/usr/bin/time", "-v", *cmd] if use_time else cmd
-    t0 = time.perf_counter()
-    p = subprocess.run(full, capture_output=True, text=True, env={**os.environ, **(env or {})})
-    wall = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    if use_time:
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
-        rss = int(m.group(1)) / 1024 if m else float("nan")
-    else:
-        import resource
-
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"wall": wall, "rss": rss, "stdout": p.stdout}
 
 
 def run_duckwatch(ref: Path, cur: Path, tag: str) -> dict[str, Any]:

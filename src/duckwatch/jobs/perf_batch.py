@@ -58,14 +58,14 @@ def window_labels(
     horizon_passed: Sequence[bool],
 ) -> list[WindowLabels]:
     """Per window (in the order of ``windows``), its `WindowLabels`."""
-    covered, at_age = label_coverage(info, windows, frame)
+    labelled, rows, at_age = label_coverage(info, windows, frame)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        covered = labelled / rows
     binary = binary_classification(info, columns, windows, frame, horizon_passed)
     if binary is None:
         return [WindowLabels(float(c), float(a)) for c, a in zip(covered, at_age, strict=True)]
-    labelled = np.bincount(frame["_w"].to_numpy(dtype=np.int64), weights=frame["_label"].notna().to_numpy(),
-                           minlength=len(windows)).astype(np.int64)  # fmt: skip
     drift = binary_label_drift_rows(
-        wh, info, columns, labelled.tolist(), [b.y_true for b in binary], horizon_passed
+        wh, info, columns, labelled.astype(np.int64).tolist(), [b.y_true for b in binary], horizon_passed
     )
     return [
         WindowLabels(float(c), float(a), b, d)
@@ -75,9 +75,9 @@ def window_labels(
 
 def label_coverage(
     info: ModelInfo, windows: Sequence[tuple[str, str, Any, Any]], frame: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per window: the share of its predictions with an outcome, and the share whose first outcome came
-    within the label horizon of the window's end (NaN for a window without rows)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per window: its predictions with an outcome, its predictions, and the share whose first outcome
+    came within the label horizon of the window's end (NaN for a window without rows)."""
     k = len(windows)
     group = frame["_w"].to_numpy(dtype=np.int64)
     rows = np.bincount(group, minlength=k).astype(np.float64)
@@ -86,9 +86,8 @@ def label_coverage(
     cutoff = ends.to_numpy(dtype="datetime64[us]")[group]
     within = first.notna().to_numpy() & (first.to_numpy(dtype="datetime64[us]") <= cutoff)
     with np.errstate(invalid="ignore", divide="ignore"):
-        labelled = np.bincount(group, weights=frame["_label"].notna().to_numpy(), minlength=k) / rows
         at_age = np.bincount(group, weights=within, minlength=k) / rows
-    return labelled, at_age
+    return np.bincount(group, weights=frame["_label"].notna().to_numpy(), minlength=k), rows, at_age
 
 
 def binary_classification(

@@ -28,7 +28,7 @@ def _mean_at(data: DataDir, scores: list[float]) -> np.ndarray:
     assert info is not None
     wh = Warehouse(data)
     try:
-        cal = outcomes._calibrator(wh, info, catalog.get_columns(Settings(data.settings), "m"))
+        cal = outcomes.fit_calibrator(wh, info, catalog.get_columns(Settings(data.settings), "m"))
     finally:
         wh.close()
     assert cal is not None

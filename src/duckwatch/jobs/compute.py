@@ -12,13 +12,12 @@ import pandas as pd
 import pyarrow as pa
 
 from duckwatch import __version__
-from duckwatch.jobs import drift_rows, null_cache
-from duckwatch.jobs.custom import custom_rows
+from duckwatch.calculators.base import FittedStates, WindowKey, rows_frame
+from duckwatch.jobs import null_cache
+from duckwatch.jobs.builtin_calculators import WindowBatch, calculate_all
 from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
-from duckwatch.jobs.drift_rolling import rolling_rows, rolling_windows
-from duckwatch.jobs.duplicate_ids import duplicate_id_rows
-from duckwatch.jobs.outcomes import label_free_rows, performance_rows, prime_calibrator
-from duckwatch.jobs.output_lists import list_output_rows
+from duckwatch.jobs.drift_rolling import rolling_windows
+from duckwatch.jobs.outcomes import fit_calibrator
 from duckwatch.jobs.perf_batch import window_labels
 from duckwatch.jobs.profile_scan import window_key
 from duckwatch.jobs.profiling import (
@@ -30,7 +29,7 @@ from duckwatch.jobs.profiling import (
     update_profiles,
     windows_profiles,
 )
-from duckwatch.jobs.volume import volume_rows, window_volumes
+from duckwatch.jobs.volume import window_volumes
 from duckwatch.jobs.window_loader import joined_frame, split_windows
 from duckwatch.jobs.windows_rows import is_row_window, row_window_volumes
 from duckwatch.metrics.registry import load_builtins
@@ -46,9 +45,17 @@ RESULT_COLUMNS = [
 
 
 def compute_model(
-    wh: Warehouse, settings: Settings, info: catalog.ModelInfo, now: datetime, notify: bool
+    wh: Warehouse,
+    settings: Settings,
+    info: catalog.ModelInfo,
+    now: datetime,
+    notify: bool,
+    states: FittedStates | None = None,
 ) -> int:
-    """Compute metrics for the model's dirty, closed windows; return how many windows were computed."""
+    """Compute metrics for the model's dirty, closed windows; return how many windows were computed.
+
+    ``states``: the calculators' state fitted on references, kept by a long-running job across ticks.
+    """
     load_builtins()
     columns = catalog.get_columns(settings, info.model)
     cols = profiled_columns(columns)
@@ -68,7 +75,7 @@ def compute_model(
         wh.execute("ROLLBACK")
         raise
     if new_reference is not None:
-        prime_calibrator(wh, info, columns)
+        fit_calibrator(wh, info, columns)  # kept in the store now, read back by the calculator
     # Input batches alone (no predictions) still get windows, drift and quality (jobs/inputs.py).
     has_pred = wh.has_table(info.model_key, "predictions")
     if not has_pred and not wh.has_table(info.model_key, "inputs"):
@@ -88,9 +95,6 @@ def compute_model(
         .drop_duplicates()
         .itertuples(index=False)
     }
-    by_id = {c.col_id: c for c in columns}
-    rows: list[dict[str, Any]] = []  # every window's rows but the kept ones, with their window's key
-    fresh: list[dict[str, Any]] = []  # label-free rows computed now, kept for later label-only ticks
     # Row-count windows all hold N rows: volume against the usual volume means nothing there.
     if not has_pred:
         volumes: list[tuple[int, list[float], str]] = [(0, [], "")] * len(windows)
@@ -100,17 +104,13 @@ def compute_model(
         volumes = window_volumes(wh, info, windows, [not w[4] for w in dirty])
     # Volume, duplicate ids, performance, custom metrics count predictions: none for input rows alone.
     inputs_too = not has_pred or wh.has_table(info.model_key, "inputs")
+    full = [window_key((w[0], w[1], w[2])) not in kept for w in dirty]
+    whole = [i for i, f in enumerate(full) if f]
     raw = RawRows(wh, info, now, raw_rows_budget(info.meta))
     if reference:  # windows computed in full may need raw rows to decide: many small ones are read ahead
-        full = [i for i, w in enumerate(dirty) if window_key((w[0], w[1], w[2])) not in kept]
-        raw.prefetch([windows[i] for i in full], [volumes[i][0] for i in full], cols)
+        raw.prefetch([windows[i] for i in whole], [volumes[i][0] for i in whole], cols)
     # The stored profiles of every window computed in full, in one query.
-    stored = (
-        windows_profiles(wh, info.model, [w for w in windows if window_key(w[:3]) not in kept])
-        if reference
-        else {}
-    )
-    k_rolling = rolling_windows(info.meta)
+    stored = windows_profiles(wh, info.model, [windows[i] for i in whole]) if reference else {}
     null_cache.load(wh, info.model)
     # Every window's predictions with their latest labels, read in a few queries, not one per window;
     # a binary model's classification metrics computed for all of them at once.
@@ -118,53 +118,19 @@ def compute_model(
     loaded = joined_frame(
         wh, info, columns, [windows[i] for i in predicted], [volumes[i][0] for i in predicted]
     )
-    joined = dict(zip(predicted, split_windows(loaded, len(predicted)), strict=True))
     horizon = timedelta(hours=info.label_horizon_hours)
     passed = [pd.Timestamp(windows[i][3]) + horizon <= pd.Timestamp(now) for i in predicted]
-    labels = dict(
-        zip(
-            predicted,
-            window_labels(wh, info, columns, [windows[i] for i in predicted], loaded, passed),
-            strict=True,
-        )
-    )
-    for i, ((version, experiment, ws, we), (n, prev, basis)) in enumerate(zip(windows, volumes, strict=True)):
-        df = joined.pop(i, None)
-        window_rows: list[dict[str, Any]] = []
-        if window_key((version, experiment, ws)) not in kept:
-            label_free: list[dict[str, Any]] = []
-            if df is not None:
-                label_free += duplicate_id_rows(wh, info, columns, (version, experiment, ws, we), n)
-                label_free += label_free_rows(wh, info, columns, df)
-            if reference:
-                profiles = stored.pop(window_key((version, experiment, ws)), {})
-                label_free += drift_rows.drift_and_quality_rows(
-                    reference, profiles, by_id, raw, (version, experiment, ws, we)
-                )
-                if info.meta.get("compare_previous_window"):
-                    label_free += drift_rows.previous_window_rows(
-                        wh, info, version, experiment, ws, profiles, by_id
-                    )
-                if k_rolling:
-                    label_free += rolling_rows(
-                        wh, info, (version, experiment, ws), k_rolling, profiles, by_id
-                    )
-            fresh += [
-                {**r, "version": version, "experiment": experiment, "window_start": ws} for r in label_free
-            ]
-            window_rows += label_free
-        if df is not None:  # everything that reads labels (joined outcomes) is computed every time
-            window_rows += volume_rows(n, prev, basis)
-            window_rows += performance_rows(
-                wh, info, columns, version, experiment, ws, we, now, df, labels[i]
-            )
-            window_rows += list_output_rows(wh, info, columns, version, experiment, ws, we)
-            window_rows += custom_rows(wh, info, columns, version, experiment, ws, we)
-        for r in window_rows:
-            r["version"], r["experiment"], r["window_start"], r["window_end"] = version, experiment, ws, we
-        rows += window_rows
+    labelled = window_labels(wh, info, columns, [windows[i] for i in predicted], loaded, passed)
+    batch = WindowBatch(
+        wh, info, columns, now, [WindowKey(*w) for w in windows], volumes,
+        dict(zip(predicted, split_windows(loaded, len(predicted)), strict=True)),
+        dict(zip(predicted, labelled, strict=True)),
+        {i: stored.pop(window_key(w[:3]), {}) for i, w in enumerate(windows) if full[i]},
+        reference or {}, raw, rolling_windows(info.meta),
+    )  # fmt: skip
+    everything, fresh = calculate_all(batch, full, states if states is not None else FittedStates())
     kept_frame = _with_window_end(kept_frame, windows)
-    frames = [f for f in (kept_frame, pd.DataFrame(rows)) if not f.empty]
+    frames = [f for f in (kept_frame, rows_frame(everything)) if not f.empty]
     for f in frames:
         f["model"] = info.model
     results = _finish(frames, now)
@@ -187,7 +153,11 @@ def compute_model(
         )
         window_memo.mark_clean(wh, info.model, windows, now)
         window_memo.keep_rows(
-            wh, info.model, recomputed, [digest] * len(recomputed), _normalise(pd.DataFrame(fresh))
+            wh,
+            info.model,
+            recomputed,
+            [digest] * len(recomputed),
+            _normalise(rows_frame(fresh).drop(columns="window_end")),
         )
         if not results.empty:
             wh.insert_arrow(

@@ -5,13 +5,21 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import schedule
 
+from duckwatch.calculators.base import FittedStates
 from duckwatch.config import DataDir
 from duckwatch.jobs.lock import job_lock
 from duckwatch.jobs.tick import run_tick
+
+if TYPE_CHECKING:
+    from duckwatch.store.catalog import ModelInfo
+    from duckwatch.store.settings import Settings
+    from duckwatch.store.warehouse import Warehouse
 
 log = logging.getLogger("duckwatch.job")
 
@@ -59,6 +67,14 @@ def run_loop(data: DataDir, every_s: float = 60.0, max_ticks: int = 0) -> int:
             scheduler = schedule.Scheduler()
 
             own = _own_cadences(data)
+            states = FittedStates()  # what calculators fit on references, kept from tick to tick
+
+            def _compute(
+                wh: Warehouse, settings: Settings, info: ModelInfo, now: datetime, notify: bool
+            ) -> int:
+                from duckwatch.jobs.compute import compute_model
+
+                return compute_model(wh, settings, info, now, notify, states)
 
             def _tick(only: str | None = None) -> None:
                 nonlocal ticks
@@ -66,7 +82,7 @@ def run_loop(data: DataDir, every_s: float = 60.0, max_ticks: int = 0) -> int:
                     # The default tick covers every model without a cadence of its own; a model with
                     # one ("cadence_seconds" in its settings' meta) is ticked on its own schedule.
                     pick = (lambda m: m.model == only) if only else (lambda m: m.model not in own)
-                    report = run_tick(data, models=pick)
+                    report = run_tick(data, models=pick, compute=_compute)
                     print(
                         f"tick: {report.rows_ingested} rows, {report.windows_computed} windows, "
                         f"{report.duration_s:.2f}s, {len(report.errors)} errors",

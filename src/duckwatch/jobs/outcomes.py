@@ -31,9 +31,6 @@ from duckwatch.metrics.performance import (
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
-# Per process, keyed on labels.reference_cache_key: a long-running job loop sees a changed positive label.
-_CALIBRATORS: dict[tuple[str, ...], Calibrator] = {}
-
 
 def _role(columns: list[ColumnInfo], role: str) -> list[ColumnInfo]:
     return [c for c in columns if c.role == role]
@@ -130,20 +127,19 @@ def performance_rows(
 
 
 def label_free_rows(
-    wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], df: pd.DataFrame
+    info: ModelInfo, columns: list[ColumnInfo], df: pd.DataFrame, cal: Calibrator | None
 ) -> list[dict[str, Any]]:
     """What a window's predictions say without labels: estimated performance (a binary model's
-    calibrated scores), latency and error share, cost. Kept with the window's other label-free rows."""
+    scores through ``cal``, the reference's calibrator: `fit_calibrator`), latency and error share,
+    cost. Kept with the window's other label-free rows."""
     if df.empty:
         return []
     scores = _role(columns, "score")
     rows: list[dict[str, Any]] = []
     task = info.task or _infer_task(df, scores, _role(columns, "prediction"))
-    if task == "binary" and scores and scores[0].col_id in df:
-        cal = _calibrator(wh, info, columns)
-        if cal is not None:
-            est = estimate_binary(df[scores[0].col_id].to_numpy(dtype=float), cal)
-            rows += _metric_rows("estimate", {f"estimated_{k}": v for k, v in est.metrics.items()}, False)
+    if task == "binary" and scores and scores[0].col_id in df and cal is not None:
+        est = estimate_binary(df[scores[0].col_id].to_numpy(dtype=float), cal)
+        rows += _metric_rows("estimate", {f"estimated_{k}": v for k, v in est.metrics.items()}, False)
     rows += _golden_signals(df, columns)
     for col in _role(columns, "cost"):  # what serving a prediction costs (compute, a paid API call, ...)
         if col.col_id in df:
@@ -287,12 +283,14 @@ def _fairness_rows(
     return rows
 
 
-def _calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Calibrator | None:
-    """Fit once per reference on labelled reference data (held-out data: never the training scores).
+def fit_calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Calibrator | None:
+    """The estimation calibrator, fit on labelled reference data (held-out data: never the training
+    scores); None without labelled reference scores.
 
     The fitted knots are kept in the warehouse (job_state), so a new process reads them instead of
     refitting (0.1 s on 200k reference rows); they are refitted when the reference, the score or
-    label column, or the positive label changes.
+    label column, or the positive label changes. Within a running job, the calculator's fitted state
+    (calculators.base.FittedStates) keeps it.
     """
     ref = raw_table(info.model_key, "reference")
     scores, labels = _role(columns, "score"), _role(columns, "label")
@@ -308,9 +306,6 @@ def _calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Ca
         "label": labels[0].col_id,
         "positive": str(info.positive_label),
     }
-    key = label_rules.reference_cache_key(wh, info, columns)
-    if key in _CALIBRATORS:
-        return _CALIBRATORS[key]
     state_key = f"calibrator:{info.model}"
     stored = wh.rows("SELECT value FROM job_state WHERE key = ?", [state_key])
     found = json.loads(stored[0][0]) if stored else {}
@@ -328,11 +323,4 @@ def _calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> Ca
             "INSERT OR REPLACE INTO job_state VALUES (?, ?)",
             [state_key, json.dumps({"identity": identity, **knots})],
         )
-    if cal is not None:
-        label_rules.remember(_CALIBRATORS, key, cal)
     return cal
-
-
-def prime_calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) -> None:
-    """Fit (and keep) the estimation calibrator as soon as a new reference is profiled."""
-    _calibrator(wh, info, columns)

@@ -1,0 +1,277 @@
+"""The built-in calculators the compute stage loops over, and the batch of windows they all read.
+
+Order is the order of a window's rows in ``metric_results``: first what reads no labels (kept for a
+window whose labels alone change), then what does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from duckwatch.calculators.base import (
+    Calculator,
+    FittedStates,
+    MetricRow,
+    Read,
+    WindowKey,
+    register,
+    registered,
+)
+from duckwatch.jobs import drift_rows
+from duckwatch.jobs.custom import custom_rows
+from duckwatch.jobs.drift_raw import RawRows
+from duckwatch.jobs.drift_rolling import rolling_rows
+from duckwatch.jobs.duplicate_ids import duplicate_id_rows
+from duckwatch.jobs.labels import reference_cache_key
+from duckwatch.jobs.outcomes import fit_calibrator, label_free_rows, performance_rows
+from duckwatch.jobs.output_lists import list_output_rows
+from duckwatch.jobs.perf_batch import WindowLabels
+from duckwatch.jobs.volume import volume_rows
+from duckwatch.metrics.estimate import Calibrator
+from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
+from duckwatch.store import catalog
+from duckwatch.store.warehouse import Warehouse
+
+__all__ = ["WindowBatch", "calculate_all"]
+
+Profiles = dict[str, NumericProfile | CategoricalProfile]
+
+
+@dataclass
+class WindowBatch:
+    """Every dirty window of one model in a tick, with what the loader read for all of them."""
+
+    wh: Warehouse
+    info: catalog.ModelInfo
+    columns: list[catalog.ColumnInfo]
+    now: datetime
+    windows: list[WindowKey]
+    volumes: list[tuple[int, list[float], str]]  # row count, earlier windows' counts, basis
+    frames: dict[int, pd.DataFrame]  # window index -> predictions joined with their latest labels
+    labels: dict[int, WindowLabels]  # window index -> what was computed for all windows at once
+    profiles: dict[int, Profiles]  # window index -> stored profiles (windows computed in full)
+    reference: Profiles
+    raw: RawRows
+    rolling: int  # K of the opt-in rolling baseline (0: off)
+    by_id: dict[str, catalog.ColumnInfo] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_id = {c.col_id: c for c in self.columns}
+
+
+def calculate_all(
+    batch: WindowBatch, full: list[bool], states: FittedStates
+) -> tuple[list[tuple[WindowKey, MetricRow]], list[tuple[WindowKey, MetricRow]]]:
+    """All windows' rows (window by window, calculators in order) and the label-free ones among them.
+
+    ``full[i]``: window i is computed in full; otherwise its labels alone changed and only the
+    calculators that read labels or the row count run for it.
+    """
+    per_calc: list[tuple[bool, list[list[MetricRow]]]] = []
+    for calc in registered():
+        label_free = not ({"labels", "row_count"} & calc.reads)
+        key = (calc.name, batch.info.model, "", *reference_cache_key(batch.wh, batch.info, batch.columns))
+        state = states.get(key, lambda c=calc: c.fit(batch))  # type: ignore[misc]
+        picked = [i for i, f in enumerate(full) if f or not label_free]
+        out = calc.calculate(_subset(batch, picked), state)
+        rows: list[list[MetricRow]] = [[] for _ in batch.windows]
+        for i, r in zip(picked, out, strict=True):
+            rows[i] = r
+        per_calc.append((label_free, rows))
+    everything: list[tuple[WindowKey, MetricRow]] = []
+    fresh: list[tuple[WindowKey, MetricRow]] = []
+    for i, w in enumerate(batch.windows):
+        for label_free, rows in per_calc:
+            everything += [(w, r) for r in rows[i]]
+            if label_free and full[i]:
+                fresh += [(w, r) for r in rows[i]]
+    return everything, fresh
+
+
+def _subset(batch: WindowBatch, picked: list[int]) -> WindowBatch:
+    if len(picked) == len(batch.windows):
+        return batch
+    pos = {old: new for new, old in enumerate(picked)}
+    return WindowBatch(
+        batch.wh, batch.info, batch.columns, batch.now, [batch.windows[i] for i in picked],
+        [batch.volumes[i] for i in picked],
+        {pos[i]: f for i, f in batch.frames.items() if i in pos},
+        {pos[i]: lab for i, lab in batch.labels.items() if i in pos},
+        {pos[i]: p for i, p in batch.profiles.items() if i in pos},
+        batch.reference, batch.raw, batch.rolling,
+    )  # fmt: skip
+
+
+def _rows(rows: list[dict[str, Any]]) -> list[MetricRow]:
+    return [MetricRow.of(r) for r in rows]
+
+
+class DuplicateIds:
+    """Share of a window's predictions whose id was seen before (quality)."""
+
+    name: ClassVar[str] = "duplicate_ids"
+    reads: ClassVar[frozenset[Read]] = frozenset({"store"})
+    needs_rows: ClassVar[bool] = True
+
+    def fit(self, batch: WindowBatch) -> None:
+        return None
+
+    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
+        return [
+            _rows(duplicate_id_rows(batch.wh, batch.info, batch.columns, w.as_tuple(), batch.volumes[i][0]))
+            if i in batch.frames
+            else []
+            for i, w in enumerate(batch.windows)
+        ]
+
+
+class LabelFree:
+    """Estimated performance (a binary model's calibrated scores), latency, error share and cost."""
+
+    name: ClassVar[str] = "label_free"
+    reads: ClassVar[frozenset[Read]] = frozenset({"rows", "reference"})
+    needs_rows: ClassVar[bool] = True
+
+    def fit(self, batch: WindowBatch) -> Calibrator | None:
+        return fit_calibrator(batch.wh, batch.info, batch.columns)
+
+    def calculate(self, batch: WindowBatch, state: Calibrator | None) -> list[list[MetricRow]]:
+        return [
+            _rows(label_free_rows(batch.info, batch.columns, batch.frames[i], state))
+            if i in batch.frames
+            else []
+            for i in range(len(batch.windows))
+        ]
+
+
+class Drift:
+    """Drift and data quality of every column against the reference; opt-in: against the previous
+    window and the K windows before."""
+
+    name: ClassVar[str] = "drift"
+    reads: ClassVar[frozenset[Read]] = frozenset({"profiles", "reference"})
+    needs_rows: ClassVar[bool] = False  # raw rows only refine undecided bounds, within a budget
+
+    def fit(self, batch: WindowBatch) -> None:
+        return None
+
+    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
+        if not batch.reference:
+            return [[] for _ in batch.windows]
+        out = []
+        for i, w in enumerate(batch.windows):
+            profiles = batch.profiles.get(i, {})
+            rows = drift_rows.drift_and_quality_rows(
+                batch.reference, profiles, batch.by_id, batch.raw, w.as_tuple()
+            )
+            if batch.info.meta.get("compare_previous_window"):
+                rows += drift_rows.previous_window_rows(
+                    batch.wh, batch.info, w.version, w.experiment, w.start, profiles, batch.by_id
+                )
+            if batch.rolling:
+                rows += rolling_rows(
+                    batch.wh,
+                    batch.info,
+                    (w.version, w.experiment, w.start),
+                    batch.rolling,
+                    profiles,
+                    batch.by_id,
+                )
+            out.append(_rows(rows))
+        return out
+
+
+class Volume:
+    """The window's row count against the usual volume."""
+
+    name: ClassVar[str] = "volume"
+    reads: ClassVar[frozenset[Read]] = frozenset({"row_count"})
+    needs_rows: ClassVar[bool] = False
+
+    def fit(self, batch: WindowBatch) -> None:
+        return None
+
+    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
+        return [
+            _rows(volume_rows(*batch.volumes[i])) if i in batch.frames else []
+            for i in range(len(batch.windows))
+        ]
+
+
+class Performance:
+    """Label coverage, realised performance, label drift, business value, fairness, segments."""
+
+    name: ClassVar[str] = "performance"
+    reads: ClassVar[frozenset[Read]] = frozenset({"rows", "labels", "reference"})
+    needs_rows: ClassVar[bool] = True
+
+    def fit(self, batch: WindowBatch) -> None:
+        return None
+
+    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
+        b = batch
+        return [
+            _rows(
+                performance_rows(b.wh, b.info, b.columns, *w.as_tuple(), b.now, b.frames[i], b.labels.get(i))
+            )
+            if i in b.frames
+            else []
+            for i, w in enumerate(b.windows)
+        ]
+
+
+class ListOutputs:
+    """Ranking and list outputs (recommendations): coverage, diversity, hits."""
+
+    name: ClassVar[str] = "list_outputs"
+    reads: ClassVar[frozenset[Read]] = frozenset({"store", "labels"})
+    needs_rows: ClassVar[bool] = True
+
+    def fit(self, batch: WindowBatch) -> None:
+        return None
+
+    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
+        return [
+            _rows(
+                list_output_rows(batch.wh, batch.info, batch.columns, w.version, w.experiment, w.start, w.end)
+            )
+            if i in batch.frames
+            else []
+            for i, w in enumerate(batch.windows)
+        ]
+
+
+class Custom:
+    """Metrics users register in Python (``@metric``, DUCKWATCH_PLUGINS) or SQL (``sql_metrics``)."""
+
+    name: ClassVar[str] = "custom"
+    reads: ClassVar[frozenset[Read]] = frozenset({"store", "labels"})
+    needs_rows: ClassVar[bool] = True
+
+    def fit(self, batch: WindowBatch) -> None:
+        return None
+
+    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
+        return [
+            _rows(custom_rows(batch.wh, batch.info, batch.columns, w.version, w.experiment, w.start, w.end))
+            if i in batch.frames
+            else []
+            for i, w in enumerate(batch.windows)
+        ]
+
+
+BUILTIN: list[Calculator] = [
+    DuplicateIds(),
+    LabelFree(),
+    Drift(),
+    Volume(),
+    Performance(),
+    ListOutputs(),
+    Custom(),
+]
+for _calc in BUILTIN:
+    register(_calc)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,6 +111,17 @@ def _with_copied_cookie(browser: Browser, url: str, cookie: dict[str, Any]) -> P
     return _open(ctx, url)
 
 
+def _post_status(url: str, origin: str, body: bytes) -> int:
+    req = urllib.request.Request(
+        f"{url}/_duckwatch/session", data=body, method="POST", headers={"Origin": origin}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
 def _nav(page: Page, name: str) -> None:
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
     _settle(page)
@@ -167,6 +180,9 @@ def test_removal_and_expiry_end_sessions_and_viewer_is_a_user_name(
     from playwright.sync_api import expect
 
     with serving(accounts_dir) as url:
+        # The cookie route refuses other sites, and codes it did not issue.
+        assert _post_status(url, "http://evil.example", b"code") == 403
+        assert _post_status(url, url, b"not-a-code-it-issued") == 400
         bob_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
         bob = _open(bob_ctx, url)
         _sign_in(bob, "bob")

@@ -18,7 +18,7 @@ _SINGLE = {
     "time-range": "duckwatch.time_range_cli",
 }
 # modules that add several sub-commands with add_parsers(sub, data_dir_arg) and a HANDLERS dict
-_MULTI = ("duckwatch.jobs.alerting_cli",)
+_MULTI = ("duckwatch.users_cli", "duckwatch.jobs.alerting_cli")
 
 
 def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from duckwatch import users_cli
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError, PermissionDeniedError
 from duckwatch.jobs import alerting_cli
@@ -53,8 +54,9 @@ def _cli(argv: list[str]) -> int:
         p.add_argument("--data-dir", default=None)
 
     alerting_cli.add_parsers(sub, data_dir_arg)
+    users_cli.add_parsers(sub, data_dir_arg)
     args = parser.parse_args(argv)
-    return alerting_cli.HANDLERS[args.cmd](args)
+    return {**alerting_cli.HANDLERS, **users_cli.HANDLERS}[args.cmd](args)
 
 
 def test_cli_users_monitors_alerts(

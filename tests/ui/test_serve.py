@@ -24,6 +24,8 @@ def test_app_and_pages_live_inside_the_package() -> None:
 def test_command_is_headless_on_the_given_address() -> None:
     cmd = serve_cli.command(8765, "127.0.0.1")
     assert cmd[1:4] == ["-m", "streamlit", "run"]
+    # The st.App launcher beside main.py: the app plus the routes that set the HttpOnly sign-in cookie.
+    assert cmd[4] == str(serve_cli.app_path().with_name("serve_app.py"))
     for flag in (
         "--server.headless=true",
         "--server.address=127.0.0.1",

@@ -1,4 +1,4 @@
-"""CLI sub-commands `users`, `monitors` and `alerts` (wired into the main CLI by cli_more)."""
+"""CLI sub-commands `monitors` and `alerts` (wired into the main CLI by cli_more; `users` is in users_cli)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from duckwatch.config import resolve_data_dir
-from duckwatch.errors import BadInputError
 from duckwatch.store.settings import Settings
 
 __all__ = ["HANDLERS", "add_parsers"]
@@ -20,18 +19,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
 def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add `users`, `monitors` and `alerts` to the CLI tree."""
-    p = sub.add_parser("users", help="local accounts and roles (viewer, editor, admin)")
-    users = p.add_subparsers(dest="users_cmd", required=True, metavar="ACTION")
-    add = users.add_parser("add", help="create a user (prompts for the password unless --password-stdin)")
-    add.add_argument("name")
-    add.add_argument("--role", choices=("viewer", "editor", "admin"), default="viewer")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    data_dir_arg(add)
-    lst = users.add_parser("list", help="list users and roles")
-    data_dir_arg(lst)
-    HANDLERS["users"] = _users
-
+    """Add `monitors` and `alerts` to the CLI tree."""
     p = sub.add_parser("monitors", help="monitors as code: validate, apply or export a model's YAML file")
     mon = p.add_subparsers(dest="monitors_cmd", required=True, metavar="ACTION")
     val = mon.add_parser("validate", help="check a file; errors name file:line: field")
@@ -56,25 +44,6 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings(resolve_data_dir(args.data_dir).ensure().settings)
-
-
-def _users(args: argparse.Namespace) -> int:
-    from duckwatch.store import users
-
-    settings = _settings(args)
-    if args.users_cmd == "list":
-        for u in users.list_users(settings):
-            print(f"{u.name}\t{u.role}\t{u.created_at}")
-        return 0
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass(f"password for {args.name}: ")
-        if getpass.getpass("repeat: ") != password:
-            raise BadInputError("the passwords differ; run the command again")
-    user = users.add_user(settings, args.name, password, args.role, actor=getpass.getuser())
-    print(f"user {user.name} added with role {user.role}")
-    return 0
 
 
 def _monitors(args: argparse.Namespace) -> int:

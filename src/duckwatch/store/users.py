@@ -5,12 +5,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import sqlite3
 from dataclasses import dataclass
 
 from duckwatch.errors import BadInputError, PermissionDeniedError
 from duckwatch.store.settings import Settings, audit, utcnow
 
-__all__ = ["ROLES", "User", "add_user", "list_users", "require_role", "set_role", "verify"]
+__all__ = [
+    "ROLES",
+    "User",
+    "add_user",
+    "check_password",
+    "list_users",
+    "remove_user",
+    "require_role",
+    "reset_password",
+    "set_role",
+    "user_role",
+    "verify",
+]
 
 ROLES = ("viewer", "editor", "admin")
 _KDF = "scrypt:n=16384,r=8,p=1"
@@ -44,6 +57,12 @@ def _check_role(role: str) -> None:
         raise BadInputError(f"role {role!r} is not one of {', '.join(ROLES)}")
 
 
+def check_password(password: str) -> None:
+    """Raise BadInputError for a password too short to keep."""
+    if len(password) < 8:
+        raise BadInputError("passwords need at least 8 characters; choose a longer one")
+
+
 def add_user(
     settings: Settings,
     name: str,
@@ -57,8 +76,7 @@ def add_user(
     _check_role(role)
     if not name.strip():
         raise BadInputError("a user name must not be empty")
-    if len(password) < 8:
-        raise BadInputError("passwords need at least 8 characters; choose a longer one")
+    check_password(password)
     salt = secrets.token_bytes(16)
     now = utcnow()
     with settings.write() as con:
@@ -99,6 +117,8 @@ def set_role(settings: Settings, name: str, role: str, actor: str, actor_role: s
         if row is None:
             raise BadInputError(f"user {name!r} does not exist; add it first")
         con.execute("UPDATE users SET role = ? WHERE name = ?", (role, name))
+        # Live sessions read the role again on every page run and write (sessions.resolve), so a
+        # downgrade applies at once; an upgrade needs a new sign-in (a session never exceeds its issue role).
         audit(
             con,
             actor=actor,
@@ -114,3 +134,66 @@ def set_role(settings: Settings, name: str, role: str, actor: str, actor_role: s
 def list_users(settings: Settings) -> list[User]:
     """Every local account, by name."""
     return [User(**r) for r in settings.query("SELECT name, role, created_at FROM users ORDER BY name")]
+
+
+def user_role(settings: Settings, name: str) -> str | None:
+    """The user's role now, or None when no such user exists."""
+    rows = settings.query("SELECT role FROM users WHERE name = ?", (name,))
+    return str(rows[0]["role"]) if rows else None
+
+
+def _revoke_sessions(con: sqlite3.Connection, name: str, why: str) -> int:
+    cur = con.execute(
+        "UPDATE sessions SET revoked_at = ?, revoked_why = ? WHERE user = ? AND revoked_at IS NULL",
+        (utcnow(), why, name),
+    )
+    return int(cur.rowcount)
+
+
+def remove_user(settings: Settings, name: str, actor: str, actor_role: str, reason: str) -> int:
+    """Delete an account and end its sessions at once (admins only; audited); return sessions ended."""
+    require_role(actor_role, "admin", "remove users")
+    with settings.write() as con:
+        row = con.execute("SELECT role FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise BadInputError(f"user {name!r} does not exist; `duckwatch users list` shows who does")
+        con.execute("DELETE FROM users WHERE name = ?", (name,))
+        ended = _revoke_sessions(con, name, "user removed")
+        con.execute("DELETE FROM signin_failures WHERE user = ?", (name,))
+        audit(
+            con,
+            actor=actor,
+            action="user.remove",
+            target=name,
+            before={"role": row[0]},
+            after={"sessions_ended": ended},
+            reason=reason,
+        )
+    return ended
+
+
+def reset_password(
+    settings: Settings, name: str, password: str, actor: str, actor_role: str, reason: str
+) -> int:
+    """Set a new password, end the user's sessions and clear its lockouts (admins only; audited)."""
+    require_role(actor_role, "admin", "reset passwords")
+    check_password(password)
+    salt = secrets.token_bytes(16)
+    with settings.write() as con:
+        if con.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone() is None:
+            raise BadInputError(f"user {name!r} does not exist; add it with `duckwatch users add`")
+        con.execute(
+            "UPDATE users SET salt = ?, pw_hash = ?, kdf = ? WHERE name = ?",
+            (salt, _hash(password, salt), _KDF, name),
+        )
+        ended = _revoke_sessions(con, name, "password reset")
+        con.execute("DELETE FROM signin_failures WHERE user = ?", (name,))
+        audit(
+            con,
+            actor=actor,
+            action="user.password",
+            target=name,
+            after={"sessions_ended": ended},
+            reason=reason,
+        )
+    return ended

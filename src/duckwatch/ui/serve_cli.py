@@ -24,6 +24,11 @@ def app_path() -> Path:
     return Path(spec.origin)
 
 
+def launcher_path() -> Path:
+    """The ``st.App`` launcher beside main.py: the app plus the sign-in cookie routes."""
+    return app_path().with_name("serve_app.py")
+
+
 def command(port: int, host: str) -> list[str]:
     """The `streamlit run` command line `serve` executes."""
     return [
@@ -31,7 +36,7 @@ def command(port: int, host: str) -> list[str]:
         "-m",
         "streamlit",
         "run",
-        str(app_path()),
+        str(launcher_path()),
         "--server.headless=true",
         f"--server.address={host}",
         f"--server.port={port}",

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,13 +19,17 @@ from duckwatch.jobs.tick import TickReport, run_tick
 from duckwatch.readmodels.views import models_overview, quarantine_rows
 
 TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @contextlib.contextmanager
 def serve(
-    data: DataDir, token: str | None = None, max_body_bytes: int = 10_000_000, **options: Any
+    data: DataDir, token: str | None = TOKEN, max_body_bytes: int = 10_000_000, **options: Any
 ) -> Iterator[str]:
-    """Run the collector in a uvicorn server on a free 127.0.0.1 port; yield its base URL."""
+    """Run the collector in a uvicorn server on a free 127.0.0.1 port; yield its base URL.
+
+    Requests need ``AUTH`` (token None: the data dir's token file, generated at the first start).
+    """
     app = create_app(data.root, token=token, max_body_bytes=max_body_bytes, **options)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -59,7 +59,7 @@ def url(data_dir: DataDir) -> Iterator[str]:
 
 @pytest.fixture
 def client(url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, timeout=30) as c:
+    with httpx.Client(base_url=url, timeout=30, headers=AUTH) as c:
         yield c
 
 
@@ -147,7 +147,7 @@ def test_token_is_required_when_configured(data_dir: DataDir) -> None:
 
 
 def test_body_too_large_is_refused_while_reading(data_dir: DataDir) -> None:
-    with serve(data_dir, max_body_bytes=2_000) as base, httpx.Client(base_url=base) as c:
+    with serve(data_dir, max_body_bytes=2_000) as base, httpx.Client(base_url=base, headers=AUTH) as c:
         big = {"rows": _rows(100)}
         r = c.post("/v1/models/m/predictions", json=big)
         assert r.status_code == 413 and "smaller batches" in r.json()["detail"]
@@ -158,7 +158,7 @@ def test_body_too_large_is_refused_while_reading(data_dir: DataDir) -> None:
                 yield (b"," if i else b"") + b'{"id": "r%d", "score": 0.5}' % i
             yield b"]}"
 
-        r = c.post("/v1/models/m/predictions", content=chunks())
+        r = c.post("/v1/models/m/predictions", content=chunks(), headers={"Content-Type": "application/json"})
         assert r.status_code == 413
         assert c.post("/v1/models/m/predictions", json={"rows": _rows(5)}).status_code == 200
 
@@ -227,56 +227,8 @@ def test_openapi_and_healthz(client: httpx.Client) -> None:
     doc = client.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.0")
     assert {"/v1/models/{model}/predictions", "/v1/models/{model}/outcomes", "/healthz"} <= set(doc["paths"])
+    write = doc["paths"]["/v1/models/{model}/predictions"]["post"]
+    assert write["security"] == [{"bearer": []}] and {"401", "403", "415", "421"} <= set(write["responses"])
+    assert list(write["requestBody"]["content"]) == ["application/json"]
     assert client.get("/healthz").json()["status"] == "ok"
     assert client.get("/v1/models/m/predictions").status_code == 405
-
-
-def test_schemathesis_finds_no_server_error(url: str) -> None:
-    schemathesis = pytest.importorskip("schemathesis")
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-    from schemathesis.checks import not_a_server_error
-
-    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
-    ops = [result.ok() for result in schema.get_all_operations()]
-    strategy = st.one_of([op.as_strategy() for op in ops])
-
-    @settings(max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(case=strategy)
-    def check(case: Any) -> None:
-        response = case.call(base_url=url)
-        case.validate_response(response, checks=[not_a_server_error])
-
-    check()
-
-
-def test_collect_command_serves_with_token_from_env(data_dir: DataDir) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    code = (
-        "import argparse, sys; from duckwatch.collector.http_cli import add_parser, handle; "
-        "p = argparse.ArgumentParser(); sub = p.add_subparsers(); "
-        "add_parser(sub, lambda q: q.add_argument('--data-dir')); sys.exit(handle(p.parse_args(sys.argv[1:])))"
-    )
-    env = dict(os.environ, DUCKWATCH_TOKEN=TOKEN)
-    args = [sys.executable, "-c", code, "collect", "--port", str(port), "--data-dir", str(data_dir.root)]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-                time.sleep(0.1)
-        path = f"{base}/v1/models/cli/predictions"
-        assert httpx.post(path, json={"id": "a", "score": 0.2}).status_code == 401
-        ok = httpx.post(path, json={"id": "a", "score": 0.2}, headers={"Authorization": f"Bearer {TOKEN}"})
-        assert ok.status_code == 200 and ok.json()["landed"] == 1
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=10)
-    assert proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after a clean shutdown

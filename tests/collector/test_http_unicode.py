@@ -10,7 +10,7 @@ import pytest
 
 from duckwatch.config import DataDir
 from duckwatch.readmodels.views import quarantine_rows
-from tests.collector.test_http import _overview, _rows, _tick, serve
+from tests.collector.test_http import AUTH, _overview, _rows, _tick, serve
 
 # Written by hand: JSON libraries refuse to encode a lone surrogate, but a client can still send one.
 LONE_IN_VALUE = '{"id": "bad-value", "score": 0.2, "note": "broken \\ud800 text"}'
@@ -20,7 +20,7 @@ NOT_VALID_UNICODE = "not valid Unicode"
 
 @pytest.fixture
 def client(data_dir: DataDir) -> Iterator[httpx.Client]:
-    with serve(data_dir) as base, httpx.Client(base_url=base, timeout=30) as c:
+    with serve(data_dir) as base, httpx.Client(base_url=base, timeout=30, headers=AUTH) as c:
         yield c
 
 

@@ -18,13 +18,14 @@ import pytest
 
 from duckwatch import Collector
 from duckwatch.collector._prepare import batch_fingerprint
+from duckwatch.collector.http import idempotency_scope
 from duckwatch.config import DataDir
 from duckwatch.convert import to_arrow
 from duckwatch.errors import KeyConflictError
 from duckwatch.jobs.tick import run_tick
 from duckwatch.store.idempotency import KeyLedger
 from duckwatch.store.landing_copy import seal_new
-from tests.collector.test_http import serve
+from tests.collector.test_http import AUTH, TOKEN, serve
 
 PATH = "/v1/models/m/predictions"
 
@@ -58,7 +59,7 @@ def test_a_reused_key_with_another_body_is_refused_and_loses_nothing(data_dir: D
     first = {"rows": [_row("a1", 1.0), _row("a2", 2.0)]}
     other = {"rows": [_row("b1", 3.0)]}
     key = {"Idempotency-Key": "k1"}
-    with serve(data_dir) as base, httpx.Client(base_url=base, timeout=30) as c:
+    with serve(data_dir) as base, httpx.Client(base_url=base, timeout=30, headers=AUTH) as c:
         r = c.post(PATH, json=first, headers=key)
         assert r.status_code == 200 and r.json()["landed"] == 2 and r.json()["replayed"] is False
         r = c.post(PATH, json=other, headers=key)
@@ -99,9 +100,11 @@ def test_a_key_in_flight_answers_409_and_a_dead_claim_is_taken_over(data_dir: Da
     rows = [_row("f1", 1.0)]
     fingerprint = batch_fingerprint(to_arrow(rows), "", "", {})
     ledger = KeyLedger(data_dir.root)
-    ledger.claim("http:open", "m", "predictions", "busy", fingerprint)  # another request is writing it
-    ledger.claim("http:open", "m", "predictions", "dead", fingerprint, now=time.time() - 120)
-    with serve(data_dir) as base, httpx.Client(base_url=base, timeout=30) as c:
+    ledger.claim(
+        idempotency_scope(TOKEN), "m", "predictions", "busy", fingerprint
+    )  # another request is writing it
+    ledger.claim(idempotency_scope(TOKEN), "m", "predictions", "dead", fingerprint, now=time.time() - 120)
+    with serve(data_dir) as base, httpx.Client(base_url=base, timeout=30, headers=AUTH) as c:
         r = c.post(PATH, json={"rows": rows}, headers={"Idempotency-Key": "busy"})
         assert r.status_code == 409 and r.json()["error"] == "request_in_flight"
         assert r.headers["retry-after"] == "1"
@@ -118,12 +121,12 @@ def test_a_key_in_flight_answers_409_and_a_dead_claim_is_taken_over(data_dir: Da
 def test_an_expired_key_names_a_new_batch_which_lands(data_dir: DataDir) -> None:
     key = {"Idempotency-Key": "k"}
     with serve(data_dir, idempotency_ttl_days=1e-9) as base:  # every key is forgotten at once
-        r = httpx.post(base + PATH, json={"rows": [_row("old", 1.0)]}, headers=key, timeout=30)
+        r = httpx.post(base + PATH, json={"rows": [_row("old", 1.0)]}, headers=key | AUTH, timeout=30)
         assert r.status_code == 200
         _tick(data_dir)
         # The forgotten key reused for new rows after the first batch was ingested: they land too,
         # never deduplicated away as the first batch's retry.
-        r = httpx.post(base + PATH, json={"rows": [_row("new", 2.0)]}, headers=key, timeout=30)
+        r = httpx.post(base + PATH, json={"rows": [_row("new", 2.0)]}, headers=key | AUTH, timeout=30)
         assert r.status_code == 200 and r.json()["replayed"] is False
     _tick(data_dir)
     assert _ids(data_dir) == ["new", "old"]
@@ -178,13 +181,15 @@ def test_a_fresh_server_answers_its_first_concurrent_requests(tmp_path: Path) ->
             except httpx.TransportError:
                 assert proc.poll() is None and time.monotonic() < deadline, "collector did not start"
                 time.sleep(0.05)
+        # No token given: the first start generated one into the data dir, for clients to read.
+        auth = {"Authorization": f"Bearer {(data / 'collector.token').read_text().strip()}"}
         answers: list[int] = []
         start = threading.Barrier(6)
 
         def post(i: int) -> None:
             start.wait()
             rows = [{"id": f"{i}-{j}", "x": float(j), "score": 0.3} for j in range(3)]
-            answers.append(httpx.post(base + PATH, json={"rows": rows}, timeout=60).status_code)
+            answers.append(httpx.post(base + PATH, json={"rows": rows}, headers=auth, timeout=60).status_code)
 
         threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
         for t in threads:

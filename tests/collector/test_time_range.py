@@ -20,7 +20,7 @@ from duckwatch.readmodels.views import quarantine_rows
 from duckwatch.store.landing import pending
 from duckwatch.store.landing_files import plan_path
 from duckwatch.store.settings import Settings
-from tests.collector.test_http import serve
+from tests.collector.test_http import AUTH, serve
 from tests.conftest import make_predictions, run_cli
 
 OUTSIDE = "is outside the accepted range"
@@ -109,7 +109,7 @@ def test_cli_ingest_quarantines_out_of_range_times_in_csv_and_in_byte_copied_par
 
 
 def test_http_answers_200_and_quarantines_out_of_range_times(data_dir: DataDir) -> None:
-    with serve(data_dir) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with serve(data_dir) as base, httpx.Client(base_url=base, timeout=30, headers=AUTH) as client:
         one = client.post(
             "/v1/models/h/predictions", json={"id": "x", "ts": "99999-01-01T00:00:00Z", "score": 0.5}
         )

@@ -4,11 +4,13 @@ Status codes: 200 = the request was processed and every row is accounted for (``
 ``landed`` + ``quarantined``; rows that failed validation, text that is not valid Unicode included,
 are kept in quarantine and reported in ``reasons`` — look at ``quarantined`` rather than expecting
 207); 400 = the request itself is malformed (bad JSON, invalid model name); 401 = missing or wrong
-bearer token; 409 = a request with the same ``Idempotency-Key`` is still being written (retry
-shortly); 413 = body too large; 422 = well-formed JSON that is not a row or a batch (or whose
-version, experiment or roles are not valid Unicode), or an ``Idempotency-Key`` already used for
-another body; 503 = the disk cannot be written (retry with the same ``Idempotency-Key``: rows are stored
-exactly once).
+bearer token; 403 = a write from a web page of another origin; 415 = a body not sent as
+``application/json``; 421 = a ``Host`` that is not one of the collector's names (see http_guard);
+409 = a request with the same ``Idempotency-Key`` is still being written (retry shortly);
+413 = body too large; 422 = well-formed JSON that is not a row or a batch (or whose version,
+experiment or roles are not valid Unicode), or an ``Idempotency-Key`` already used for another body;
+503 = the disk cannot be written (retry with the same ``Idempotency-Key``: rows are stored exactly
+once).
 
 Idempotency keys are scoped to (token, model, stream) and remembered for ``idempotency_ttl_days``
 (default 7) after their first use: the same key with the same body answers the first answer again
@@ -20,26 +22,28 @@ version, experiment, roles).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import fields
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from duckwatch.collector.http_guard import Guard, HostCheck, HttpError, idempotency_scope
 from duckwatch.collector.http_schema import build_schema
+from duckwatch.collector.http_token import checked_token, resolve_token
 from duckwatch.collector.http_unicode import is_text, quarantine_unreadable, split_unreadable
 from duckwatch.collector.roles import Roles
 from duckwatch.collector.sdk import Collector, LogResult
+from duckwatch.config import resolve_data_dir
 from duckwatch.errors import (
     BadInputError,
     CollectorRefusedError,
@@ -58,42 +62,40 @@ MAX_KEY_CHARS = 200
 _KEY_RE = re.compile(rf"^[!-~]{{1,{MAX_KEY_CHARS}}}$")
 
 
-class HttpError(Exception):
-    """An error answered to the client as JSON ``{"error", "detail"}`` with an HTTP status."""
-
-    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.error = error
-        self.detail = detail
-        self.headers = dict(headers or {})
-        if status == 401:
-            self.headers["WWW-Authenticate"] = 'Bearer realm="duckwatch"'
-
-    def response(self) -> JSONResponse:
-        """The JSON response for this error."""
-        return JSONResponse({"error": self.error, "detail": self.detail}, self.status, headers=self.headers)
-
-
 def create_app(
     data_dir: str | os.PathLike[str] | None = None,
     token: str | None = None,
     max_body_bytes: int = 10_000_000,
     idempotency_ttl_days: float = 7.0,
+    *,
+    token_source: str = "its start-up options",
+    allowed_hosts: Iterable[str] = (),
+    allowed_origins: Iterable[str] = (),
 ) -> Starlette:
-    """The collector's ASGI app: one shared, thread-safe Collector writes every request durably."""
-    secret = token.encode() if token else None
-    # Keys are scoped by token: the token's hash names the scope, the token itself is never stored.
-    scope = "http:" + (hashlib.sha256(secret).hexdigest()[:16] if secret else "open")
+    """The collector's ASGI app: one shared, thread-safe Collector writes every request durably.
+
+    Without ``token``, the token comes from $DUCKWATCH_TOKEN or the data dir's ``collector.token``
+    (generated at the first start). Requests must name 127.0.0.1, localhost, ::1 or one of
+    ``allowed_hosts``; writes must come from no web page other than ``allowed_origins``.
+    """
+    data = resolve_data_dir(data_dir)
+    if token is None:
+        found = resolve_token(data.root)
+        token, token_source = found.value, found.source
+    token = checked_token(token, token_source)  # an empty token would let "Bearer " in
+    guard = Guard.build(token, token_source, allowed_hosts, allowed_origins)
     collector = Collector(
-        data_dir, flush_interval_s=3600.0, idempotency_scope=scope, idempotency_ttl_days=idempotency_ttl_days
+        data.root,
+        flush_interval_s=3600.0,
+        idempotency_scope=guard.scope,
+        idempotency_ttl_days=idempotency_ttl_days,
     )
     warm_up(collector)
 
     async def log_stream(request: Request) -> JSONResponse:
         stream = str(request.url.path).rsplit("/", 1)[-1]
         try:
-            _check_token(request, secret)
+            guard.check_write(request)
             model = request.path_params["model"]
             try:
                 check_model_name(model)
@@ -120,7 +122,7 @@ def create_app(
         )
 
     async def openapi(_request: Request) -> JSONResponse:
-        return JSONResponse(openapi_schema(max_body_bytes, token_required=secret is not None))
+        return JSONResponse(openapi_schema(max_body_bytes))
 
     routes = [
         Route("/v1/models/{model}/predictions", log_stream, methods=["POST"]),
@@ -134,7 +136,7 @@ def create_app(
         yield
         await run_in_threadpool(collector.close)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(HostCheck, guard=guard)])
     app.state.collector = collector
     return app
 
@@ -150,21 +152,6 @@ def warm_up(collector: Collector) -> None:
     import pandas  # noqa: F401  (pyarrow and DuckDB import it lazily on their first conversion)
 
     collector.warm_up()
-
-
-def _check_token(request: Request, secret: bytes | None) -> None:
-    if secret is None:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    # compare_digest on bytes: constant time, whatever the header holds.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), secret):
-        raise HttpError(
-            401,
-            "unauthorized",
-            "missing or wrong token: send the header 'Authorization: Bearer <token>' with the token "
-            "the collector was started with (--token or $DUCKWATCH_TOKEN)",
-        )
 
 
 def _idempotency_key(request: Request) -> str | None:
@@ -385,9 +372,9 @@ def _roles(value: object) -> dict[str, Any]:
     return out
 
 
-def openapi_schema(max_body_bytes: int = 10_000_000, *, token_required: bool = False) -> dict[str, Any]:
+def openapi_schema(max_body_bytes: int = 10_000_000) -> dict[str, Any]:
     """The hand-written OpenAPI 3.0 description of the collector's endpoints."""
-    return build_schema(max_body_bytes, token_required=token_required)
+    return build_schema(max_body_bytes)
 
 
-__all__ = ["create_app", "openapi_schema"]
+__all__ = ["create_app", "idempotency_scope", "openapi_schema"]

@@ -77,9 +77,10 @@ def _error(description: str) -> dict[str, Any]:
     }
 
 
-def _post(summary: str, batch_ref: str, max_body_bytes: int, secured: bool) -> dict[str, Any]:
+def _post(summary: str, batch_ref: str, max_body_bytes: int) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
+        "security": [{"bearer": []}],
         "parameters": [
             {
                 "name": "model",
@@ -107,7 +108,15 @@ def _post(summary: str, batch_ref: str, max_body_bytes: int, secured: bool) -> d
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}},
             },
             "400": _error("Malformed request: invalid JSON, model name or Idempotency-Key."),
-            "401": _error("Missing or wrong bearer token."),
+            "401": _error(
+                "Missing or wrong bearer token: send 'Authorization: Bearer <token>' (the token is in "
+                "the data dir's collector.token unless the collector was given one)."
+            ),
+            "403": _error(
+                "A write from a web page of another origin (an Origin header the collector does not trust)."
+            ),
+            "415": _error("The body was not sent with 'Content-Type: application/json'."),
+            "421": _error("The Host header names a host this collector does not answer to."),
             "409": _error("A request with the same Idempotency-Key is still being written; retry shortly."),
             "413": _error(f"Body larger than {max_body_bytes} bytes."),
             "422": _error(
@@ -118,13 +127,22 @@ def _post(summary: str, batch_ref: str, max_body_bytes: int, secured: bool) -> d
             "503": _error("Storage unavailable; retry later with the same Idempotency-Key."),
         },
     }
-    if secured:
-        op["security"] = [{"bearer": []}]
     return op
 
 
-def build_schema(max_body_bytes: int, *, token_required: bool) -> dict[str, Any]:
-    """The OpenAPI document (security is declared only when the collector was started with a token)."""
+def _get(summary: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "security": [],
+        "responses": {
+            "200": {"description": description, "content": {"application/json": {"schema": schema}}},
+            "421": _error("The Host header names a host this collector does not answer to."),
+        },
+    }
+
+
+def build_schema(max_body_bytes: int) -> dict[str, Any]:
+    """The OpenAPI document: writes need the bearer token, reads do not."""
     count = {"type": "integer", "minimum": 0}
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
@@ -135,31 +153,21 @@ def build_schema(max_body_bytes: int, *, token_required: bool) -> dict[str, Any]
         },
         "paths": {
             "/v1/models/{model}/predictions": {
-                "post": _post(
-                    "Log predictions", "#/components/schemas/PredictionBatch", max_body_bytes, token_required
-                )
+                "post": _post("Log predictions", "#/components/schemas/PredictionBatch", max_body_bytes)
             },
             "/v1/models/{model}/outcomes": {
                 "post": _post(
                     "Log outcomes (ground truth, joined on id)",
                     "#/components/schemas/OutcomeBatch",
                     max_body_bytes,
-                    token_required,
                 )
             },
             "/healthz": {
-                "get": {
-                    "summary": "Liveness and collector counters",
-                    "responses": {
-                        "200": {
-                            "description": "Alive.",
-                            "content": {
-                                "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}
-                            },
-                        }
-                    },
-                }
+                "get": _get(
+                    "Liveness and collector counters", "Alive.", {"$ref": "#/components/schemas/Health"}
+                )
             },
+            "/openapi.json": {"get": _get("This document", "The OpenAPI document.", {"type": "object"})},
         },
         "components": {
             "schemas": {
@@ -202,6 +210,5 @@ def build_schema(max_body_bytes: int, *, token_required: bool) -> dict[str, Any]
             }
         },
     }
-    if token_required:
-        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     return doc

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from duckwatch.config import DataDir
@@ -27,7 +28,7 @@ def url(data_dir: DataDir) -> Iterator[str]:
 def test_schemathesis_finds_no_server_error_in_any_operation(url: str, mode: str) -> None:
     from hypothesis import HealthCheck, given, seed, settings
     from schemathesis import GenerationMode
-    from schemathesis.checks import not_a_server_error
+    from schemathesis.checks import negative_data_rejection, not_a_server_error
 
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     ops = [result.ok() for result in schema.get_all_operations()]
@@ -51,10 +52,41 @@ def test_schemathesis_finds_no_server_error_in_any_operation(url: str, mode: str
         def check(case: Any) -> None:
             response = case.call(base_url=url)
             statuses[op.label][response.status_code] += 1  # noqa: B023  (called right here, in this loop turn)
-            case.validate_response(response, checks=[not_a_server_error])
+            # Negative cases must also be refused: a 2xx there means the document and the server disagree.
+            checks = [not_a_server_error] + ([negative_data_rejection] if mode == "negative" else [])
+            case.validate_response(response, checks=checks)
 
         check()
     assert all(not any(code >= 500 for code in seen) for seen in statuses.values()), statuses
     if mode == "positive":  # valid requests are stored, not only refused
         assert statuses["POST /v1/models/{model}/predictions"][200] > 0, statuses
         assert statuses["POST /v1/models/{model}/outcomes"][200] > 0, statuses
+
+
+def _nullable_as_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 ``nullable: true`` as JSON Schema (``anyOf`` the schema and null)."""
+    if isinstance(node, list):
+        return [_nullable_as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _nullable_as_json_schema(v) for k, v in node.items() if k != "nullable"}
+    return {"anyOf": [out, {"type": "null"}]} if node.get("nullable") else out
+
+
+def test_the_document_admits_every_batch_the_collector_stores(data_dir: DataDir) -> None:
+    import jsonschema
+
+    from duckwatch.collector.http import openapi_schema
+
+    root = _nullable_as_json_schema(openapi_schema())
+    validator = jsonschema.Draft202012Validator({**root, "$ref": "#/components/schemas/PredictionBatch"})
+    rows = [{"id": "a", "score": 0.5}]
+    bodies = [
+        {"rows": rows, "roles": None},
+        {"rows": rows, "version": None, "experiment": None},
+        {"rows": rows, "roles": {"id": "id", "scores": ["score"], "label": None}},
+    ]
+    with serve(data_dir) as base, httpx.Client(base_url=base, headers=AUTH, timeout=30) as c:
+        for body in bodies:
+            assert c.post("/v1/models/m/predictions", json=body).status_code == 200
+            assert list(validator.iter_errors(body)) == [], body

@@ -34,7 +34,8 @@ def _roles() -> dict[str, Any]:
         )
     return {
         "type": "object",
-        "description": "Which column plays which part (remembered per model).",
+        "description": "Which column plays which part (remembered per model); null: none given.",
+        "nullable": True,
         "properties": props,
         "additionalProperties": False,
         "example": {"id": "request_id", "timestamp": "ts", "scores": ["p_default"]},

@@ -24,7 +24,7 @@ from duckwatch.config import DataDir, resolve_data_dir
 from duckwatch.convert import rows_to_arrow, to_arrow
 from duckwatch.errors import BadInputError, CollectorRefusedError, StorageError
 from duckwatch.names import check_label, check_model_name
-from duckwatch.store import catalog
+from duckwatch.store import catalog, duck
 from duckwatch.store.files import parquet_schema, read_file
 from duckwatch.store.idempotency import KeyLedger
 from duckwatch.store.landing import BatchOutcome, LandingPool, land_batch, sweep_temp_files
@@ -201,7 +201,7 @@ class Collector:
         """Open a validation connection and convert one row, so no lazy import waits for a first call."""
         to_arrow([{"id": "warm-up", "value": 1.0}])
         with self._pool.connection() as con:
-            con.execute("SELECT 1").fetchall()
+            duck.warm_up(con)
 
     def flush(self) -> None:
         """Write every buffered row durably; when it returns, those rows are acknowledged."""

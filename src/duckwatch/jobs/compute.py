@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from duckwatch import __version__
 from duckwatch.calculators.base import FittedStates, WindowKey, rows_frame
@@ -33,7 +32,7 @@ from duckwatch.jobs.volume import window_volumes
 from duckwatch.jobs.window_loader import joined_frame, split_windows
 from duckwatch.jobs.windows_rows import is_row_window, row_window_volumes
 from duckwatch.metrics.registry import load_builtins
-from duckwatch.store import catalog, window_memo
+from duckwatch.store import catalog, window_memo, window_results
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import Warehouse
 
@@ -60,8 +59,7 @@ def compute_model(
     columns = catalog.get_columns(settings, info.model)
     cols = profiled_columns(columns)
     seq = current_seq(wh)
-    wh.execute("BEGIN")  # profiles and the profiled-up-to mark move together, or not at all
-    try:
+    with wh.transaction():  # profiles and the profiled-up-to mark move together, or not at all
         # A reference is profiled (and its calibrator fitted) in the first tick after it arrives,
         # before any prediction does: later ticks only profile new rows.
         new_reference = build_reference(wh, info, cols, now)
@@ -70,10 +68,6 @@ def compute_model(
         else:
             null_cache.forget(wh, info.model)
         mark_profiled(wh, info.model, seq)
-        wh.execute("COMMIT")
-    except BaseException:
-        wh.execute("ROLLBACK")
-        raise
     if new_reference is not None:
         fit_calibrator(wh, info, columns)  # kept in the store now, read back by the calculator
     # Input batches alone (no predictions) still get windows, drift and quality (jobs/inputs.py).
@@ -137,37 +131,18 @@ def compute_model(
     null_cache.save(wh, info.model, now)
     history = _history(wh, info.model, results)
     results = _alerting(settings, info, results, history, now, notify)
-    # One statement each for all windows (a statement costs milliseconds; there can be hundreds).
-    keys = (
-        "(SELECT unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
-        "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws) AS w"
-    )
     recomputed = [w for w in dirty if window_key((w[0], w[1], w[2])) not in kept]
-    wh.execute("BEGIN")  # results, clean windows, kept rows and the publish mark commit together
-    try:
-        lists = [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows]]
-        wh.execute(
-            f"DELETE FROM metric_results USING {keys} WHERE metric_results.model = ? "
-            "AND metric_results.version = w.v AND metric_results.experiment = w.e AND metric_results.window_start = w.ws",
-            [*lists, info.model],
-        )
-        window_memo.mark_clean(wh, info.model, windows, now)
-        window_memo.keep_rows(
-            wh,
-            info.model,
-            recomputed,
-            [digest] * len(recomputed),
-            _normalise(rows_frame(fresh).drop(columns="window_end")),
-        )
-        if not results.empty:
-            wh.insert_arrow(
-                "metric_results", pa.Table.from_pandas(results[RESULT_COLUMNS], preserve_index=False)
-            )
-        wh.execute("INSERT OR REPLACE INTO job_state VALUES (?, '1')", [f"publish_pending:{info.model}"])
-        wh.execute("COMMIT")
-    except BaseException:
-        wh.execute("ROLLBACK")
-        raise
+    window_results.write_results_and_mark_clean(
+        wh,
+        info.model,
+        windows,
+        now,
+        recomputed,
+        digest,
+        _normalise(rows_frame(fresh).drop(columns="window_end")),
+        results,
+        RESULT_COLUMNS,
+    )
     return len(windows)
 
 
@@ -246,9 +221,8 @@ def _history(wh: Warehouse, model: str, results: pd.DataFrame) -> pd.DataFrame:
     # (late labels, a matured horizon) together with today's, and persistence (n of the last m) must
     # still see the windows in between. Recomputed windows replace their stored copies downstream.
     start = pd.Timestamp(results["window_start"].min()).to_pydatetime() - timedelta(days=120)
-    table = wh.arrow(
-        "SELECT * FROM metric_results WHERE model = ? AND window_start >= ? AND window_start <= ?",
-        [model, start, pd.Timestamp(results["window_start"].max()).to_pydatetime()],
+    table = window_results.results_between(
+        wh, model, start, pd.Timestamp(results["window_start"].max()).to_pydatetime()
     )
     return table.to_pandas() if table.num_rows else pd.DataFrame(columns=RESULT_COLUMNS)
 

@@ -34,8 +34,9 @@ from typing import Any
 
 from duckwatch.jobs.windows_rows import window_where
 from duckwatch.metrics.registry import all_metrics
+from duckwatch.store import window_metric_queries as q
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
-from duckwatch.store.warehouse import Warehouse, raw_table
+from duckwatch.store.warehouse import Warehouse
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _loaded: set[str] = set()
@@ -49,31 +50,6 @@ def load_plugins() -> None:
             _loaded.add(module)
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _window_sql(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], where: str) -> str:
-    """The window's rows with user column names (predictions + the latest outcome's label)."""
-    pred = raw_table(info.model_key, "predictions")
-    have = wh.table_columns(pred)
-    cols = [c for c in columns if c.col_id in have and c.role not in ("id", "timestamp", "ignore", "label")]
-    sel = "".join(f", p.{c.col_id} AS {_ident(c.name)}" for c in cols)
-    label = next((c for c in columns if c.role == "label"), None)
-    out = raw_table(info.model_key, "outcomes")
-    if (
-        label is not None
-        and wh.has_table(info.model_key, "outcomes")
-        and label.col_id in wh.table_columns(out)
-    ):
-        return (
-            f"SELECT p._id AS _id, p._ts AS _ts{sel}, o._label FROM {pred} p LEFT JOIN "
-            f"(SELECT _id, arg_max({label.col_id}, _received_at) AS _label FROM {out} GROUP BY _id) o "
-            f"ON p._id = o._id WHERE {where}"
-        )
-    return f"SELECT p._id AS _id, p._ts AS _ts{sel}, NULL AS _label FROM {pred} p WHERE {where}"
-
-
 def custom_rows(
     wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], version: str, experiment: str, ws: Any, we: Any
 ) -> list[dict[str, Any]]:
@@ -84,10 +60,10 @@ def custom_rows(
     if not specs and not sql_metrics:
         return []
     where, params = window_where(wh, info, version, experiment, ws, we, "p.")
-    window = _window_sql(wh, info, columns, where)
+    window = q.custom_window_rows(wh, info, columns, where)
     rows: list[dict[str, Any]] = []
     if specs:
-        frame = wh.arrow(window, params).to_pandas()
+        frame = q.window_frame(wh, window, params).to_pandas()
         for spec in specs:
             try:
                 value = spec.fn(frame) if len(frame) else None  # type: ignore[misc]
@@ -103,7 +79,7 @@ def custom_rows(
             rows.append(_row(str(name)[:64], "heuristic", math.nan, 0, "invalid metric name", "insufficient"))
             continue
         try:
-            value, n = wh.rows(f"SELECT ({expr}) AS v, count(*) FROM ({window})", params)[0]
+            value, n = q.sql_metric_value(wh, expr, window, params)
         except Exception as exc:
             rows.append(_row(str(name), "heuristic", math.nan, 0, f"error: {exc}", "insufficient"))
             continue

@@ -19,13 +19,20 @@ import numpy.typing as npt
 
 from duckwatch.jobs.inputs import input_columns
 from duckwatch.jobs.profile_scan import window_key
-from duckwatch.jobs.profiling import _auto_reference, _available, _first_full_window, _ticks
+from duckwatch.jobs.profiling import (
+    _auto_reference,
+    _available,
+    _first_full_window,
+    _ticks,
+)
 from duckwatch.jobs.windows_rows import is_row_window, window_where
 from duckwatch.metrics.drift_decision import DriftCell
 from duckwatch.metrics.drift_exact import MAX_RAW_ROWS, ambiguous, bins_to_read, refine_cell, refine_ks
-from duckwatch.metrics.profile import CategoricalProfile, NumericBinning, NumericProfile
+from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
+from duckwatch.store import raw_sources, raw_values
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
-from duckwatch.store.warehouse import Warehouse, raw_table
+from duckwatch.store.raw_sources import TIME_RANGE, VERSION_IS
+from duckwatch.store.warehouse import Warehouse
 
 __all__ = ["RawRows", "raw_rows_budget"]
 
@@ -88,15 +95,7 @@ class RawRows:
         ]
         if not numeric or sum(sizes) * len(numeric) > PREFETCH_CELLS:
             return
-        picks = ", ".join(f'CAST(p."{c.col_id}" AS DOUBLE) AS "{c.col_id}"' for c in numeric)
-        table = self.wh.arrow(
-            "WITH w AS (SELECT unnest(range(?)) AS _w, unnest(CAST(? AS VARCHAR[])) AS v, "
-            "unnest(CAST(? AS VARCHAR[])) AS e, unnest(CAST(? AS TIMESTAMPTZ[])) AS ws, "
-            "unnest(CAST(? AS TIMESTAMPTZ[])) AS we) "
-            f"SELECT w._w, {picks} FROM {raw_table(key, 'predictions')} p JOIN w ON p._version = w.v "
-            "AND p._experiment = w.e AND p._ts >= w.ws AND p._ts < w.we ORDER BY w._w",
-            [len(windows), *([w[j] for w in windows] for j in range(4))],
-        )
+        table = raw_values.windows_columns(self.wh, key, windows, [c.col_id for c in numeric])
         cuts = np.searchsorted(table.column("_w").to_numpy(), np.arange(len(windows) + 1))
         columns = {c.col_id: table.column(c.col_id).to_numpy(zero_copy_only=False) for c in numeric}
         for i, (v, e, ws, _we) in enumerate(windows):
@@ -143,7 +142,6 @@ class RawRows:
         window: tuple[str, str, datetime, datetime],
     ) -> dict[int, npt.NDArray[np.float64]] | None:
         stream = self._stream(col)
-        table = raw_table(self.info.model_key, stream)
         if col.col_id not in _available(self.wh, self.info.model_key, stream):
             return None
         version, experiment, ws, we = window
@@ -152,7 +150,7 @@ class RawRows:
             values = ahead[np.isfinite(ahead)].astype(np.float64, copy=False)
             return _split_bins(values, cur.binning.bin_index(values), cur, bins)
         where, params = window_where(self.wh, self.info, version, experiment, ws, we)
-        return _read_bins(self.wh, table, where, params, col.col_id, cur, bins)
+        return _read_bins(self.wh, self.info.model_key, stream, where, params, col.col_id, cur, bins)
 
     def _reference_values(
         self, col: ColumnInfo, ref: NumericProfile, bins: list[int]
@@ -162,34 +160,26 @@ class RawRows:
         key = self.info.model_key
         if self._ref_version is _UNSET:
             has = self.wh.has_table(key, "reference")
-            rows = (
-                self.wh.rows(
-                    f"SELECT _version FROM {raw_table(key, 'reference')} ORDER BY _received_at DESC LIMIT 1"
-                )
-                if has
-                else []
-            )
+            rows = raw_sources.latest_reference_version(self.wh, key) if has else []
             self._ref_version = (rows[0][0],) if rows else None
         if self._ref_version is not None and col.col_id in _available(self.wh, key, "reference"):
-            table, where, params = raw_table(key, "reference"), "_version = ?", [self._ref_version[0]]
+            stream, where, params = "reference", VERSION_IS, [self._ref_version[0]]
         elif self._stream(col) == "inputs":  # the first full windows of input rows (profiling.py)
             if self._auto_inputs is _UNSET:
                 self._auto_inputs = _first_full_window(self.wh, self.info, self.now, "inputs")
             if self._auto_inputs is None:
                 return None
-            table, where, params = raw_table(key, "inputs"), "_ts >= ? AND _ts < ?", list(self._auto_inputs)
+            stream, where, params = "inputs", TIME_RANGE, list(self._auto_inputs)
         else:
             if self._auto_window is _UNSET:
                 self._auto_window = _auto_reference(self.wh, self.info, self.now)
             if self._auto_window is None or col.col_id not in _available(self.wh, key, "predictions"):
                 return None
-            table, where, params = raw_table(key, "predictions"), self._auto_window[1], self._auto_window[2]
+            stream, where, params = "predictions", self._auto_window[1], self._auto_window[2]
         if ref.n > REFERENCE_CACHE_ROWS:  # a very large reference: read only the bins asked for
-            return _read_bins(self.wh, table, where, params, col.col_id, ref, bins)
+            return _read_bins(self.wh, key, stream, where, params, col.col_id, ref, bins)
         if col.col_id not in self._ref_values:
-            x = f'CAST("{col.col_id}" AS DOUBLE)'
-            got = self.wh.arrow(f"SELECT {x} AS x FROM {table} WHERE {where} AND isfinite({x})", params)
-            values = got.column("x").to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            values = raw_values.finite_values(self.wh, key, stream, where, params, col.col_id)
             # Sorted by bin, then value, once: every window then takes its bins as slices.
             idx = ref.binning.bin_index(values)
             order = np.lexsort((values, idx))
@@ -212,7 +202,8 @@ def raw_rows_budget(meta: dict[str, Any]) -> int:
 
 def _read_bins(
     wh: Warehouse,
-    table: str,
+    model_key: int,
+    stream: str,
     where: str,
     params: list[Any],
     col_id: str,
@@ -220,13 +211,9 @@ def _read_bins(
     bins: list[int],
 ) -> dict[int, npt.NDArray[np.float64]] | None:
     """Finite values of ``col_id`` in the given bins, per bin; None when counts differ from the profile."""
-    x = f'CAST("{col_id}" AS DOUBLE)'
-    ranges, range_params = _bin_ranges(profile.binning, bins, x)
-    got = wh.arrow(
-        f"SELECT {x} AS x FROM {table} WHERE {where} AND isfinite({x}) AND ({ranges})",
-        [*params, *range_params],
+    values = raw_values.finite_values_in_bins(
+        wh, model_key, stream, where, params, col_id, profile.binning.edges, bins
     )
-    values = got.column("x").to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
     return _split_bins(values, profile.binning.bin_index(values), profile, bins)
 
 
@@ -245,27 +232,3 @@ def _split_bins(
     order = np.argsort(idx, kind="stable")
     starts = np.searchsorted(idx[order], bins, side="left")
     return {j: values[order[s : s + int(found[j])]] for j, s in zip(bins, starts, strict=True)}
-
-
-def _bin_ranges(binning: NumericBinning, bins: list[int], x: str) -> tuple[str, list[float]]:
-    """SQL for "``x`` is in one of these bins" (consecutive bins merged), with its parameters."""
-    e = binning.edges
-    k = e.size  # bins: 0 below e_0, j in 1..k-1 is [e_{j-1}, e_j) (the last one closed), k above
-    runs: list[tuple[int, int]] = []
-    for j in sorted(bins):
-        if runs and runs[-1][1] == j - 1:
-            runs[-1] = (runs[-1][0], j)
-        else:
-            runs.append((j, j))
-    parts: list[str] = []
-    params: list[float] = []
-    for first, last in runs:
-        conds = []
-        if first > 0:
-            conds.append(f"{x} >= ?" if first < k else f"{x} > ?")
-            params.append(float(e[first - 1]) if first < k else float(e[-1]))
-        if last < k:
-            conds.append(f"{x} < ?" if last < k - 1 else f"{x} <= ?")
-            params.append(float(e[last]) if last < k - 1 else float(e[-1]))
-        parts.append(" AND ".join(conds) or "true")
-    return " OR ".join(f"({p})" for p in parts), params

@@ -12,7 +12,7 @@ import pandas as pd
 from duckwatch.jobs.profiling import _from_json
 from duckwatch.metrics.drift import drift_cell
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
-from duckwatch.store import catalog
+from duckwatch.store import catalog, profile_queries
 from duckwatch.store.warehouse import Warehouse
 
 __all__ = [
@@ -58,22 +58,11 @@ def rolling_rows(
     band is resampled from the baseline at this window's size.
     """
     version, experiment, ws = window
-    starts = [
-        r[0]
-        for r in wh.rows(
-            "SELECT DISTINCT window_start FROM profiles WHERE model = ? AND version = ? AND experiment = ? "
-            "AND window_start < ? AND segment = '' ORDER BY window_start DESC LIMIT ?",
-            [info.model, version, experiment, ws, k],
-        )
-    ]
+    starts = profile_queries.earlier_profile_starts(wh, info.model, version, experiment, ws, k)
     if not starts:
         return []
     baseline: dict[str, Profile] = {}
-    for col_id, kind, text in wh.rows(
-        "SELECT col_id, kind, profile FROM profiles WHERE model = ? AND version = ? AND experiment = ? "
-        "AND segment = '' AND list_contains(?, window_start) ORDER BY window_start",
-        [info.model, version, experiment, starts],
-    ):
+    for col_id, kind, text in profile_queries.profiles_at_starts(wh, info.model, version, experiment, starts):
         part = _from_json(kind, text)
         old = baseline.get(col_id)
         baseline[col_id] = part if old is None else merge(old, part)

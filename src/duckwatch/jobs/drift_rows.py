@@ -17,7 +17,7 @@ from duckwatch.metrics import quality
 from duckwatch.metrics.drift import DEFAULT_METHOD, decide, drift_cell
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import get
-from duckwatch.store import catalog
+from duckwatch.store import catalog, profile_queries
 from duckwatch.store.warehouse import Warehouse
 
 __all__ = ["drift_and_quality_rows", "previous_window_rows"]
@@ -90,11 +90,7 @@ def previous_window_rows(
     bin masses); the no-drift band is resampled from the previous window at this window's size. These
     rows explain sudden day-to-day changes and never decide a status on their own.
     """
-    prev = wh.rows(
-        "SELECT max(window_start) FROM profiles WHERE model = ? AND version = ? AND experiment = ? "
-        "AND window_start < ? AND segment = ''",
-        [info.model, version, experiment, ws],
-    )[0][0]
+    prev = profile_queries.previous_profile_start(wh, info.model, version, experiment, ws)
     if prev is None:
         return []
     before = window_profiles(wh, info.model, version, experiment, prev)

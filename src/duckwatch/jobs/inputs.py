@@ -20,8 +20,9 @@ import json
 from collections.abc import Sequence
 
 from duckwatch.jobs.windows_rows import is_row_window
+from duckwatch.store import dirty_windows, job_state, raw_sources
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
-from duckwatch.store.warehouse import Warehouse, raw_table, window_expr
+from duckwatch.store.warehouse import Warehouse, raw_table
 
 __all__ = [
     "carried_columns",
@@ -50,8 +51,8 @@ def carried_columns(
     found: dict[str, dict[str, list[str]]] | None = wh.memo.get(key)
     if found is not None:
         return found
-    kept = wh.rows("SELECT value FROM job_state WHERE key = ?", [f"carried_columns:{info.model}"])
-    before: dict[str, dict[str, list[str]]] = json.loads(kept[0][0]) if kept else {}
+    kept = job_state.read_value(wh, f"carried_columns:{info.model}")
+    before: dict[str, dict[str, list[str]]] = json.loads(kept) if kept is not None else {}
     found = {}
     for stream in _STREAMS:
         have = set(before.get(stream, {}).get("carried", []))
@@ -68,8 +69,7 @@ def carried_columns(
             for group, span in groups:
                 if group:
                     source, params = _rows(wh, info.model_key, stream, span)
-                    counts = ", ".join(f"count({c}) > 0" for c in group)
-                    hits = wh.rows(f"SELECT {counts} FROM {source}", params)[0]
+                    hits = dirty_windows.carries_values(wh, source, params, group)
                     have |= {c for c, hit in zip(group, hits, strict=True) if hit}
             checked |= {c.col_id for c in cols if c.col_id in slots}
         found[stream] = {"carried": sorted(have), "checked": sorted(checked)}
@@ -79,9 +79,7 @@ def carried_columns(
 
 def remember_carried(wh: Warehouse, info: ModelInfo, found: dict[str, dict[str, list[str]]]) -> None:
     """Keep ``carried_columns``' answer (in the transaction that marks its ticks profiled)."""
-    wh.execute(
-        "INSERT OR REPLACE INTO job_state VALUES (?, ?)", [f"carried_columns:{info.model}", json.dumps(found)]
-    )
+    job_state.write_value(wh, f"carried_columns:{info.model}", json.dumps(found))
 
 
 def input_only_columns(
@@ -105,10 +103,7 @@ def input_columns(
 
 
 def _rows(wh: Warehouse, model_key: int, stream: str, ticks: Ticks | None) -> tuple[str, list[object]]:
-    if ticks is None:
-        return raw_table(model_key, stream), []
-    new = wh.raw_since(model_key, stream, *ticks)
-    return f"{new} WHERE _seq > ? AND _seq <= ?", list(ticks)
+    return raw_sources.tick_rows(wh, model_key, stream, ticks)
 
 
 def input_rows(wh: Warehouse, info: ModelInfo, ticks: Ticks | None) -> tuple[str, list[object]]:
@@ -127,25 +122,13 @@ def input_windows(
     unit = info.window
     # As for predictions (jobs/tick.py): when each (version, experiment)'s first and last new row share
     # a window (truncation is monotone), that window is the only one; no row's time is truncated.
-    ends = wh.rows(
-        f"SELECT _version, _experiment, {window_expr(unit, 'min(_ts)')}, {window_expr(unit, 'max(_ts)')} "
-        f"FROM {source} GROUP BY ALL",
-        params,
-    )
+    ends = dirty_windows.window_ends(wh, source, params, unit)
     ends = [e for e in ends if e[2] is not None]
     if not ends:
         return None
     if all(first == last for _v, _e, first, last in ends):
-        return (
-            "SELECT unnest(CAST(? AS VARCHAR[])) AS _version, unnest(CAST(? AS VARCHAR[])) AS _experiment, "
-            "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws",
-            [[r[0] for r in ends], [r[1] for r in ends], [r[2] for r in ends]],
-        )
-    return (
-        f"SELECT DISTINCT _version, _experiment, {window_expr(unit)} AS ws FROM {source} "
-        f"{'WHERE' if rows is None else 'AND'} _ts IS NOT NULL",
-        params,
-    )
+        return dirty_windows.windows_of_ends(ends)
+    return dirty_windows.windows_of(source, params, unit, has_where=rows is not None)
 
 
 def mark_windows_dirty(
@@ -158,17 +141,7 @@ def mark_windows_dirty(
     """
     if not sources:
         return
-    unit = info.window
-    flag = "labels_dirty" if labels_only else "dirty"
-    wh.execute(
-        f"""INSERT INTO window_state BY NAME
-        SELECT ? AS model, _version AS version, _experiment AS experiment, ws AS window_start,
-               ws + INTERVAL 1 {unit} AS window_end, true AS dirty, now() AS dirty_since, NULL AS computed_at
-        FROM ({" UNION ".join(sources)})
-        ON CONFLICT (model, version, experiment, window_start) DO UPDATE SET {flag} = true,
-            dirty_since = coalesce(window_state.dirty_since, excluded.dirty_since)""",
-        [info.model, *params],
-    )
+    dirty_windows.mark_dirty(wh, info.model, info.window, sources, params, labels_only=labels_only)
 
 
 def _key(model: str) -> str:
@@ -178,14 +151,11 @@ def _key(model: str) -> str:
 def input_columns_changed(wh: Warehouse, model: str, found: Sequence[ColumnInfo]) -> bool:
     """True when ``input_only_columns`` differ from those the stored profiles were built with (none
     recorded: none)."""
-    rows = wh.rows("SELECT value FROM job_state WHERE key = ?", [_key(model)])
-    before = sorted(json.loads(rows[0][0])) if rows else []
+    kept = job_state.read_value(wh, _key(model))
+    before = sorted(json.loads(kept)) if kept is not None else []
     return before != sorted(c.col_id for c in found)
 
 
 def remember_input_columns(wh: Warehouse, model: str, found: Sequence[ColumnInfo]) -> None:
     """Record the columns the model's profiles take from inputs (in the profiles' transaction)."""
-    wh.execute(
-        "INSERT OR REPLACE INTO job_state VALUES (?, ?)",
-        [_key(model), json.dumps(sorted(c.col_id for c in found))],
-    )
+    job_state.write_value(wh, _key(model), json.dumps(sorted(c.col_id for c in found)))

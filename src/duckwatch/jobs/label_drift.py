@@ -29,6 +29,7 @@ from duckwatch.metrics.profile import (
     profile_numeric,
 )
 from duckwatch.metrics.registry import get
+from duckwatch.store import reference_rows
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
@@ -151,16 +152,13 @@ def _build_reference(wh: Warehouse, info: ModelInfo, label: ColumnInfo, task: st
         return None
     lab = label.col_id
     # The rows build_reference (jobs/profiling.py) profiles: the latest reference version.
-    latest = f"_version = (SELECT _version FROM {ref} ORDER BY _received_at DESC LIMIT 1)"
     if task == "regression":
-        table = wh.arrow(
-            f"SELECT TRY_CAST({lab} AS DOUBLE) AS v FROM {ref} WHERE {latest} AND {lab} IS NOT NULL"
-        )
+        table = reference_rows.latest_numeric_labels(wh, info.model_key, lab)
         x = table.column("v").to_numpy(zero_copy_only=False).astype(np.float64)
         if not np.isfinite(x).any():
             return None
         return profile_numeric(x, NumericBinning.from_reference(x))
-    counts = wh.rows(f"SELECT {lab} AS v, count(*) AS n FROM {ref} WHERE {latest} GROUP BY {lab}")
+    counts = reference_rows.latest_label_counts(wh, info.model_key, lab)
     values = pd.Series([v for v, _ in counts], dtype=object)
     n = [int(c) for _, c in counts]
     if task == "binary":

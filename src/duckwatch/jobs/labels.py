@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from duckwatch.store import reference_rows
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
-from duckwatch.store.warehouse import Warehouse, raw_table
+from duckwatch.store.warehouse import Warehouse
 
 _POSITIVE_WORDS = ("1", "1.0", "true", "yes")
 T = TypeVar("T")
@@ -110,6 +111,5 @@ def reference_stamp(wh: Warehouse, info: ModelInfo) -> int | None:
         return None
     memo_key = ("reference_stamp", info.model)
     if memo_key not in wh.memo:
-        table = raw_table(info.model_key, "reference")
-        wh.memo[memo_key] = int(wh.rows(f"SELECT count(*) + coalesce(max(_seq), 0) FROM {table}")[0][0])
+        wh.memo[memo_key] = reference_rows.reference_change_stamp(wh, info.model_key)
     return int(wh.memo[memo_key])

@@ -28,6 +28,7 @@ from duckwatch.metrics.performance import (
     row_value_sum,
     t_interval,
 )
+from duckwatch.store import job_state, reference_rows
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
@@ -307,20 +308,19 @@ def fit_calibrator(wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo]) ->
         "positive": str(info.positive_label),
     }
     state_key = f"calibrator:{info.model}"
-    stored = wh.rows("SELECT value FROM job_state WHERE key = ?", [state_key])
-    found = json.loads(stored[0][0]) if stored else {}
+    stored = job_state.read_value(wh, state_key)
+    found = json.loads(stored) if stored is not None else {}
     if found.get("identity") == identity:
         cal = None if found["x"] is None else Calibrator(np.asarray(found["x"]), np.asarray(found["y"]))
     else:
-        df = wh.arrow(f"SELECT {scores[0].col_id} AS s, {labels[0].col_id} AS y FROM {ref}").to_pandas()
+        df = reference_rows.reference_scores_and_labels(
+            wh, info.model_key, scores[0].col_id, labels[0].col_id
+        ).to_pandas()
         y = _binary_labels(df["y"], info.positive_label)
         keep = ~np.isnan(y) & df["s"].notna().to_numpy()
         cal = Calibrator.fit(df["s"].to_numpy(dtype=float)[keep], y[keep]) if keep.sum() >= 100 else None
         knots = (
             {"x": None, "y": None} if cal is None else {"x": cal.knots_x.tolist(), "y": cal.knots_y.tolist()}
         )
-        wh.execute(
-            "INSERT OR REPLACE INTO job_state VALUES (?, ?)",
-            [state_key, json.dumps({"identity": identity, **knots})],
-        )
+        job_state.write_value(wh, state_key, json.dumps({"identity": identity, **knots}))
     return cal

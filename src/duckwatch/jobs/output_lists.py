@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from duckwatch.jobs.windows_rows import window_where
+from duckwatch.store import window_metric_queries as q
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
-from duckwatch.store.warehouse import Warehouse, raw_table
+from duckwatch.store.warehouse import Warehouse
 
 TOP_ITEMS = 10
 
@@ -16,25 +17,16 @@ def list_output_rows(
     wh: Warehouse, info: ModelInfo, columns: list[ColumnInfo], version: str, experiment: str, ws: Any, we: Any
 ) -> list[dict[str, Any]]:
     """Mean list length, share of empty or missing lists, and the share of the top items per window."""
-    pred = raw_table(info.model_key, "predictions")
     rows: list[dict[str, Any]] = []
     for col in columns:
         if col.role != "prediction" or col.dtype != "list":
             continue
         where, params = window_where(wh, info, version, experiment, ws, we)
-        n, mean_len, empty = wh.rows(
-            f"SELECT count(*), avg(len({col.col_id})), avg(CASE WHEN {col.col_id} IS NULL OR len({col.col_id}) = 0 "
-            f"THEN 1.0 ELSE 0.0 END) FROM {pred} WHERE {where}",
-            params,
-        )[0]
+        n, mean_len, empty = q.list_lengths(wh, info.model_key, col.col_id, where, params)
         if not n:
             continue
-        top = wh.rows(
-            f"SELECT item, count(*) AS k FROM (SELECT unnest({col.col_id}) AS item FROM {pred} WHERE {where}) "
-            f"GROUP BY item ORDER BY k DESC, item LIMIT {TOP_ITEMS}",
-            params,
-        )
-        total = wh.rows(f"SELECT coalesce(sum(len({col.col_id})), 0) FROM {pred} WHERE {where}", params)[0][0]
+        top = q.list_top_items(wh, info.model_key, col.col_id, where, params, TOP_ITEMS)
+        total = q.list_total_items(wh, info.model_key, col.col_id, where, params)
         shares = {str(item): k / total for item, k in top} if total else {}
         base = {"family": "output", "col": col.name, "n": int(n), "method": "per window"}
         rows.append({**base, "metric": "mean_list_length", "value": float(mean_len or 0.0)})

@@ -21,8 +21,9 @@ from duckwatch.metrics.profile import (
     profile_category_counts,
     profile_numeric,
 )
+from duckwatch.store import scan_queries as q
 from duckwatch.store.catalog import ColumnInfo, row_window_size
-from duckwatch.store.warehouse import Warehouse, window_expr
+from duckwatch.store.warehouse import Warehouse
 
 Profile = NumericProfile | CategoricalProfile
 GroupKey = tuple[str, str, Any]
@@ -176,12 +177,11 @@ def scan_profiles(
     Categorical columns are counted by DuckDB; numeric ones are read a chunk of columns at a time.
     """
     # Row-count windows: the source carries each row's window start as _ws (jobs/windows_rows.py).
-    ws_sql = ("_ws" if row_window_size(window) else window_expr(window)) if window else ""
-    keys_sql = f"_version, _experiment, {ws_sql} AS ws" if window else ""
+    keys_sql = q.group_keys(window)
     if window:
         found = _one_window(wh, source, params, window)
         if found is None:
-            found = wh.rows(f"SELECT {keys_sql}, count(*) FROM {source} GROUP BY ALL", params)
+            found = q.group_row_counts(wh, source, params, keys_sql)
         total = sum(int(r[3]) for r in found)
         valid = sorted(
             (window_key((r[0], r[1], r[2])) for r in found if None not in r[:3]),
@@ -189,7 +189,7 @@ def scan_profiles(
         )
         single = len(found) == 1 and len(valid) == 1
     else:
-        total = int(wh.rows(f"SELECT count(*) FROM {source}", params)[0][0])
+        total = q.count_rows(wh, source, params)
         valid, single = [], True
     if window and (total == 0 or not valid):
         return {}
@@ -203,8 +203,7 @@ def scan_profiles(
     chunks = [numeric[i : i + per_chunk] for i in range(0, len(numeric), per_chunk)]
 
     def fetch(chunk: list[ColumnInfo]) -> pa.Table:
-        select = ", ".join([*([group_sql] if group_sql else []), *(c.col_id for c in chunk)])
-        return wh.arrow(f"SELECT {select} FROM {source}", params)
+        return q.read_columns(wh, source, params, group_sql, [c.col_id for c in chunk])
 
     def categories() -> list[tuple[Any, str, Profile]]:
         return [
@@ -278,11 +277,7 @@ def _one_window(wh: Warehouse, source: str, params: list[Any], window: str) -> l
     """
     if row_window_size(window):
         return None
-    found = wh.rows(
-        f"SELECT _version, _experiment, {window_expr(window, 'min(_ts)')}, {window_expr(window, 'max(_ts)')}, "
-        f"count(*), count(_ts) FROM {source} GROUP BY ALL",
-        params,
-    )
+    found = q.window_span_counts(wh, source, params, window)
     if len(found) != 1:
         return None
     v, e, first, last, rows, timed = found[0]
@@ -303,10 +298,7 @@ def _count_categories(
 ) -> list[tuple[Any, str, Profile]]:
     """(group, column id, profile) of a categorical column for every group of ``out``, counted in
     SQL: no strings cross into Python."""
-    found = wh.rows(
-        f"SELECT {group_sql + ', ' if group_sql else ''}{col.col_id}, count(*) FROM {source} GROUP BY ALL",
-        params,
-    )
+    found = q.category_counts(wh, source, params, group_sql, col.col_id)
     counts: dict[Any, dict[str, int]] = {}
     nulls: dict[Any, int] = {}
     for row in found:

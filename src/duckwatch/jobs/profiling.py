@@ -31,8 +31,11 @@ from duckwatch.jobs.profile_scan import (  # noqa: F401  (_columns_frame, _group
 )
 from duckwatch.jobs.windows_rows import first_closed_windows, is_row_window, profile_source
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
+from duckwatch.store import job_state, raw_sources
+from duckwatch.store import profile_queries as q
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
-from duckwatch.store.warehouse import Warehouse, raw_table, window_expr
+from duckwatch.store.raw_sources import TIME_RANGE, VERSION_IS, rows_where
+from duckwatch.store.warehouse import Warehouse, raw_table
 
 PROFILED_ROLES = ("feature", "segment", "sensitive", "score", "prediction")
 MIN_AUTO_REFERENCE_ROWS = 100
@@ -47,27 +50,24 @@ def profiled_columns(columns: Sequence[ColumnInfo]) -> list[ColumnInfo]:
 
 def current_seq(wh: Warehouse) -> int:
     """The tick's ingestion sequence number."""
-    rows = wh.rows("SELECT value FROM job_state WHERE key = 'seq'")
-    return int(rows[0][0]) if rows else 0
+    return job_state.current_seq(wh)
 
 
 def profiled_seq(wh: Warehouse, model: str) -> int:
     """The last ingestion sequence whose rows are in the model's profiles (default: the previous tick's)."""
-    rows = wh.rows("SELECT value FROM job_state WHERE key = ?", [f"profiled_seq:{model}"])
-    return int(rows[0][0]) if rows else current_seq(wh) - 1
+    value = job_state.read_value(wh, f"profiled_seq:{model}")
+    return int(value) if value is not None else current_seq(wh) - 1
 
 
 def mark_profiled(wh: Warehouse, model: str, seq: int) -> None:
     """Record that rows up to ingestion ``seq`` are profiled (in the same transaction as the profiles)."""
-    wh.execute("INSERT OR REPLACE INTO job_state VALUES (?, ?)", [f"profiled_seq:{model}", str(seq)])
+    job_state.write_value(wh, f"profiled_seq:{model}", str(seq))
 
 
 def load_reference(wh: Warehouse, model: str) -> dict[str, Profile]:
     """The model's reference profile per column id."""
     out: dict[str, Profile] = {}
-    for col_id, kind, profile in wh.rows(
-        "SELECT col_id, kind, profile FROM reference_profiles WHERE model = ?", [model]
-    ):
+    for col_id, kind, profile in q.reference_profile_rows(wh, model):
         out[col_id] = _from_json(kind, profile)
     return out
 
@@ -83,21 +83,14 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     Returns a description of the new reference, or None when the reference did not change.
     """
     seq = current_seq(wh)
-    ref_table = raw_table(info.model_key, "reference")
     has_ref = wh.has_table(info.model_key, "reference")
-    existing = wh.rows("SELECT count(*), min(source) FROM reference_profiles WHERE model = ?", [info.model])[
-        0
-    ]
+    existing = q.reference_profile_summary(wh, info.model)
     # Reference rows of any tick not yet profiled (a tick killed before its compute stage included).
     new_ref = (
         has_ref
-        and wh.rows(
-            f"SELECT count(*) FROM {ref_table} WHERE _seq > ? AND _seq <= ?",
-            [profiled_seq(wh, info.model), seq],
-        )[0][0]
-        > 0
+        and raw_sources.rows_in_ticks(wh, info.model_key, "reference", profiled_seq(wh, info.model), seq) > 0
     )
-    present = {c[0] for c in wh.rows("SELECT col_id FROM reference_profiles WHERE model = ?", [info.model])}
+    present = q.reference_profile_columns(wh, info.model)
     missing_cols = [c for c in cols if c.col_id not in present]
     if existing[0] and not new_ref and not missing_cols:
         return None
@@ -105,8 +98,8 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     # stream carries would otherwise re-store the reference and rebuild every profile in every tick).
     wanted = cols if not existing[0] or new_ref else missing_cols
     available = _available(wh, info.model_key, "reference") if has_ref else set()
-    if has_ref and wh.rows(f"SELECT count(*) FROM {ref_table}")[0][0] > 0:
-        version = wh.rows(f"SELECT _version FROM {ref_table} ORDER BY _received_at DESC LIMIT 1")[0][0]
+    if has_ref and raw_sources.raw_row_count(wh, info.model_key, "reference") > 0:
+        version = raw_sources.latest_reference_version(wh, info.model_key)[0][0]
         use = [c for c in wanted if c.col_id in available]
         source = f"reference data (version {version or 'default'})"
         # Columns the reference file lacks (e.g. a score) fall back to the first production window.
@@ -121,7 +114,7 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
         window = _auto_reference(wh, info, now) if from_pred else None
         if window is not None:
             label = f"first production window {window[0]:%Y-%m-%d %H:%M}"
-            rows = f"{raw_table(info.model_key, 'predictions')} WHERE {window[1]}"
+            rows = rows_where(info.model_key, "predictions", window[1])
             _store_reference(wh, info.model, from_pred, rows, window[2], label, now)
             source, stored = source or label, True
         # Columns only input batches carry (jobs/inputs.py): the first full windows of input rows.
@@ -129,7 +122,9 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
         if label_in is not None:
             source, stored = source or label_in, True
     if use:
-        _store_reference(wh, info.model, use, f"{ref_table} WHERE _version = ?", [version], source, now)
+        _store_reference(
+            wh, info.model, use, rows_where(info.model_key, "reference", VERSION_IS), [version], source, now
+        )
     if not use and not stored:
         return None
     # A new reference changes every bin: recompute all window profiles from raw rows.
@@ -146,7 +141,7 @@ def _auto_reference_from_inputs(
     if window is None:
         return None
     label = f"first input window {window[0]:%Y-%m-%d %H:%M}"
-    rows = f"{raw_table(info.model_key, 'inputs')} WHERE _ts >= ? AND _ts < ?"
+    rows = rows_where(info.model_key, "inputs", TIME_RANGE)
     _store_reference(wh, info.model, todo, rows, list(window), label, now)
     return label
 
@@ -167,24 +162,18 @@ def _auto_reference(wh: Warehouse, info: ModelInfo, now: datetime) -> tuple[date
             wh, info, now, AUTO_REFERENCE_ROWS, MIN_AUTO_REFERENCE_ROWS, AUTO_REFERENCE_WINDOWS
         )
     window = _first_full_window(wh, info, now)
-    return None if window is None else (window[0], "_ts >= ? AND _ts < ?", list(window))
+    return None if window is None else (window[0], TIME_RANGE, list(window))
 
 
 def _first_full_window(
     wh: Warehouse, info: ModelInfo, now: datetime, stream: str = "predictions"
 ) -> tuple[datetime, datetime] | None:
-    pred = raw_table(info.model_key, stream)
     if not wh.has_table(info.model_key, stream):
         return None
     # The earliest closed windows, together at least AUTO_REFERENCE_ROWS rows (at most
     # AUTO_REFERENCE_WINDOWS of them): a reference of a few hundred rows has noisy extremes and
     # would make every later window look "out of range".
-    w = window_expr(info.window)
-    rows = wh.rows(
-        f"SELECT ws, ws + INTERVAL 1 {info.window} AS we, n FROM (SELECT {w} AS ws, count(*) AS n FROM {pred} GROUP BY 1) "
-        f"WHERE ws + INTERVAL 1 {info.window} <= ? ORDER BY ws LIMIT {AUTO_REFERENCE_WINDOWS}",
-        [now],
-    )
+    rows = q.first_windows(wh, info.model_key, stream, str(info.window), now, AUTO_REFERENCE_WINDOWS)
     total = 0
     for i, (_ws, we, n) in enumerate(rows):
         total += int(n)
@@ -210,16 +199,14 @@ def _store_reference(
         profile = profiles.get(col.col_id)
         if profile is None:
             continue
-        wh.execute(
-            "INSERT OR REPLACE INTO reference_profiles VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [model, col.col_id, col.dtype, "{}", json.dumps(profile.to_dict()), source, now],
+        q.store_reference_profile(
+            wh, model, col.col_id, col.dtype, json.dumps(profile.to_dict()), source, now
         )
 
 
 def rebuild_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo]) -> int:
     """Drop and recompute every window profile of the model; all windows become dirty."""
-    wh.execute("DELETE FROM profiles WHERE model = ?", [info.model])
-    wh.execute("UPDATE window_state SET dirty = true WHERE model = ?", [info.model])
+    q.forget_profiles(wh, info.model)
     if wh.has_table(info.model_key, "inputs"):  # windows of input rows never seen before, too
         found = input_windows(wh, info, cols, _ticks(wh, info), None)
         if found is not None:
@@ -256,16 +243,11 @@ def update_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
             done += _merge_parts(wh, info, use_in, parts)
     if not wh.has_table(info.model_key, "predictions"):
         return done
-    pred = raw_table(info.model_key, "predictions")
     have = _available(wh, info.model_key, "predictions") - only_in
     use = [c for c in cols if c.col_id in reference and c.col_id in have]
     # Every tick since the last profiled one: a tick killed after ingesting leaves its rows to the next.
-    if seq is None:
-        source, params = pred, []
-    else:
-        since = profiled_seq(wh, info.model)
-        source = f"{wh.raw_since(info.model_key, 'predictions', since, seq)} WHERE _seq > ? AND _seq <= ?"
-        params = [since, seq]
+    ticks = None if seq is None else (profiled_seq(wh, info.model), seq)
+    source, params = raw_sources.tick_rows(wh, info.model_key, "predictions", ticks)
     if is_row_window(info.window):
         source, params = profile_source(info, source, params)
     parts = scan_profiles(wh, source, params, use, lambda col: reference[col.col_id], info.window)
@@ -303,11 +285,7 @@ def _stored_profiles(
         return {}
     starts = sorted({k[2].to_pydatetime() for k in keys})
     out: dict[tuple[str, str, pd.Timestamp, str], Profile] = {}
-    for v, e, ws, col_id, kind, text in wh.rows(
-        "SELECT version, experiment, window_start, col_id, kind, profile FROM profiles "
-        "WHERE model = ? AND segment = '' AND list_contains(?, window_start)",
-        [model, starts],
-    ):
+    for v, e, ws, col_id, kind, text in q.stored_window_profiles(wh, model, starts):
         out[(v, e, pd.Timestamp(ws).tz_convert("UTC"), col_id)] = _from_json(kind, text)
     return out
 
@@ -319,13 +297,7 @@ def windows_profiles(
     out: dict[tuple[Any, ...], dict[str, Profile]] = {}
     if not windows:
         return out
-    for v, e, ws, col_id, kind, text in wh.rows(
-        "SELECT p.version, p.experiment, p.window_start, p.col_id, p.kind, p.profile FROM profiles p, "
-        "(SELECT unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
-        "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws) w WHERE p.model = ? AND p.version = w.v "
-        "AND p.experiment = w.e AND p.window_start = w.ws AND p.segment = ''",
-        [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows], model],
-    ):
+    for v, e, ws, col_id, kind, text in q.profiles_of_windows(wh, model, windows):
         out.setdefault(window_key((str(v), str(e), ws)), {})[col_id] = _from_json(kind, text)
     return out
 
@@ -336,9 +308,5 @@ def window_profiles(
     """Stored profiles of one window (all rows, no segment) per column id."""
     return {
         col_id: _from_json(kind, text)
-        for col_id, kind, text in wh.rows(
-            "SELECT col_id, kind, profile FROM profiles WHERE model = ? AND version = ? AND experiment = ? "
-            "AND window_start = ? AND segment = ''",
-            [model, version, experiment, ws],
-        )
+        for col_id, kind, text in q.one_window_profiles(wh, model, version, experiment, ws)
     }

@@ -15,6 +15,7 @@ from duckwatch.jobs.labels import binary, reference_cache_key, remember
 from duckwatch.metrics.drift_decision import DriftCell
 from duckwatch.metrics.profile import NumericProfile
 from duckwatch.metrics.segments import rank_degraded_segments
+from duckwatch.store import reference_rows
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
@@ -76,7 +77,7 @@ def _reference_counts(
     result: dict[str, dict[str, tuple[int, int]]] = {}
     if segs and label is not None and (score or pred):
         wanted = {c.col_id for c in [*segs, label, score, pred] if c is not None}
-        df = wh.arrow(f"SELECT {', '.join(sorted(wanted))} FROM {table}").to_pandas()
+        df = reference_rows.reference_columns(wh, info.model_key, sorted(wanted)).to_pandas()
         decisions = _decisions(df, score, pred, info.positive_label)
         if decisions is not None:
             labelled, correct = _correct(df[label.col_id], decisions, info.positive_label)
@@ -148,7 +149,9 @@ def segment_drift_rows(
     if key not in _REF_SCORES:
         wanted = [c for c in segs if c.col_id in have]
         ref = (
-            wh.arrow(f"SELECT {score.col_id}, {', '.join(c.col_id for c in wanted)} FROM {table}").to_pandas()
+            reference_rows.reference_columns(
+                wh, info.model_key, [score.col_id, *(c.col_id for c in wanted)]
+            ).to_pandas()
             if wanted and score.col_id in have
             else pd.DataFrame()
         )

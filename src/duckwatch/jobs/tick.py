@@ -14,11 +14,11 @@ from duckwatch.jobs.inputs import input_windows, mark_windows_dirty
 from duckwatch.jobs.lock import job_lock
 from duckwatch.jobs.profiling import profiled_columns, profiled_seq
 from duckwatch.jobs.windows_rows import is_row_window, mark_dirty_rows
-from duckwatch.store import catalog, heartbeat
+from duckwatch.store import catalog, dirty_windows, heartbeat, job_state, raw_sources
 from duckwatch.store.landing import pending, pending_models, remove_stale_temp_files
 from duckwatch.store.published import publish_model
 from duckwatch.store.settings import Settings
-from duckwatch.store.warehouse import IngestResult, Warehouse, raw_table, window_expr
+from duckwatch.store.warehouse import IngestResult, Warehouse
 
 log = logging.getLogger("duckwatch.job")
 STREAM_ORDER = ("reference", "predictions", "inputs", "outcomes", "quarantine")
@@ -83,11 +83,10 @@ def run_tick(
                     say(f"{info.model}: computing windows")
                     computed = compute(wh, settings, info, now, notify)
                     report.windows_computed += computed
-                    pending_key = f"publish_pending:{info.model}"
-                    pending_publish = bool(wh.rows("SELECT 1 FROM job_state WHERE key = ?", [pending_key]))
+                    pending_publish = job_state.publish_pending(wh, info.model)
                     if rows or computed or pending_publish or not _published(data, info.model):
                         publish_model(wh, info.model, info.model_key)
-                        wh.execute("DELETE FROM job_state WHERE key = ?", [pending_key])
+                        job_state.clear_publish_pending(wh, info.model)
                     report.models.append(info.model)
                 except Exception as exc:  # isolate models: report, keep going
                     log.error("model %s failed in this tick: %s", info.model, exc)
@@ -130,7 +129,6 @@ def _ingest_model(
 def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int, settings: Settings) -> None:
     """New predictions dirty their windows; new outcomes dirty the windows of their predictions; new
     input rows dirty theirs when inputs feed a column (jobs/inputs.py)."""
-    pred = raw_table(info.model_key, "predictions")
     sources: list[str] = []
     params: list[object] = []
     # Rows of every tick not yet profiled: a tick killed between ingest and compute leaves them to us.
@@ -148,39 +146,26 @@ def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int, settings: Sett
     if is_row_window(info.window):  # windows of N rows: cut points are kept in row_windows
         mark_dirty_rows(wh, info, profiled_seq(wh, info.model) if since is None else since, seq)
         return
-    w = window_expr(info.window, "_ts")
     unit = info.window
     if since is None:
         since = profiled_seq(wh, info.model)
     # Truncating every new row's time costs ~0.2 s per million rows; when each (version, experiment)'s
     # first and last new row share a window (truncation is monotone), that window is the only one.
-    new = wh.raw_since(info.model_key, "predictions", since, seq)
-    ends = wh.rows(
-        f"SELECT _version, _experiment, {window_expr(unit, 'min(_ts)')}, {window_expr(unit, 'max(_ts)')} "
-        f"FROM {new} WHERE _seq > ? AND _seq <= ? GROUP BY ALL",
-        [since, seq],
+    new, new_params = raw_sources.tick_rows(wh, info.model_key, "predictions", (since, seq))
+    ends = dirty_windows.window_ends(wh, new, new_params, unit)
+    found_sql, found_params = (
+        dirty_windows.windows_of_ends(ends)
+        if all(first == last for _v, _e, first, last in ends)
+        else dirty_windows.windows_of_rows(new, new_params, unit)
     )
-    if all(first == last for _v, _e, first, last in ends):
-        if ends:
-            sources.append(
-                "SELECT unnest(CAST(? AS VARCHAR[])) AS _version, unnest(CAST(? AS VARCHAR[])) AS _experiment, "
-                "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws"
-            )
-            params += [[r[0] for r in ends], [r[1] for r in ends], [r[2] for r in ends]]
-    else:
-        sources.append(
-            f"SELECT DISTINCT _version, _experiment, {w} AS ws FROM {new} WHERE _seq > ? AND _seq <= ?"
-        )
-        params += [since, seq]
+    if ends:
+        sources.append(found_sql)
+        params += found_params
     mark_windows_dirty(wh, info, sources, params)
     if wh.has_table(info.model_key, "outcomes"):
         # Outcomes change labels only: their windows recompute what reads labels (migration 0010).
-        out = raw_table(info.model_key, "outcomes")
-        relabelled = (
-            f"SELECT DISTINCT p._version, p._experiment, {window_expr(info.window, 'p._ts')} AS ws FROM {pred} p "
-            f"SEMI JOIN (SELECT _id FROM {out} WHERE _seq > ? AND _seq <= ?) o ON p._id = o._id"
-        )
-        mark_windows_dirty(wh, info, [relabelled], [since, seq], labels_only=True)
+        relabelled, relabelled_params = dirty_windows.relabelled_windows(info.model_key, unit, since, seq)
+        mark_windows_dirty(wh, info, [relabelled], relabelled_params, labels_only=True)
 
 
 def _mark_matured(wh: Warehouse, info: catalog.ModelInfo, now: datetime) -> None:
@@ -192,13 +177,7 @@ def _mark_matured(wh: Warehouse, info: catalog.ModelInfo, now: datetime) -> None
     """
     horizon = float(info.label_horizon_hours) * 3600.0
     # Only label-reading metrics carry the provisional mark: nothing else changes at the horizon.
-    wh.execute(
-        "UPDATE window_state SET labels_dirty = true, dirty_since = coalesce(dirty_since, CAST(? AS TIMESTAMPTZ)) "
-        "WHERE model = ? AND NOT dirty AND NOT coalesce(labels_dirty, false) AND computed_at IS NOT NULL "
-        "AND window_end + to_seconds(CAST(? AS DOUBLE)) <= CAST(? AS TIMESTAMPTZ) "
-        "AND computed_at < window_end + to_seconds(CAST(? AS DOUBLE))",
-        [now, info.model, horizon, now, horizon],
-    )
+    dirty_windows.mark_matured(wh, info.model, horizon, now)
 
 
 def _deliver(settings: Settings, now: datetime, report: TickReport) -> None:

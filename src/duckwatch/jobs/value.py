@@ -10,6 +10,7 @@ import pandas as pd
 
 from duckwatch.jobs.labels import binary, reference_cache_key, remember
 from duckwatch.metrics.performance import business_value, confusion_counts
+from duckwatch.store import reference_rows
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 
@@ -30,7 +31,7 @@ def reference_value_per_prediction(wh: Warehouse, info: ModelInfo, columns: list
         value = math.nan
         if label is not None and (score is not None or pred is not None):
             wanted = sorted({c.col_id for c in (label, score, pred) if c is not None})
-            df = wh.arrow(f"SELECT {', '.join(wanted)} FROM {table}").to_pandas()
+            df = reference_rows.reference_columns(wh, info.model_key, wanted).to_pandas()
             y = binary(df[label.col_id], info.positive_label)
             keep = ~np.isnan(y)
             truth = np.nan_to_num(y, nan=0.0)

@@ -43,6 +43,11 @@ def memory() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def warm_up(con: duckdb.DuckDBPyConnection) -> None:
+    """Run one trivial query, so that a connection's first real query pays no lazy start-up."""
+    con.execute("SELECT 1").fetchall()
+
+
 def is_lock_error(exc: BaseException) -> bool:
     """True when DuckDB refused to open a file because another process holds its lock."""
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()

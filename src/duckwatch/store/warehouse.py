@@ -7,7 +7,8 @@ re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -335,6 +336,17 @@ class Warehouse:
         if any(word in sql.upper() for word in ("CREATE", "ALTER", "DROP")):
             self._columns.clear()
         self.con.execute(sql, params or [])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN, then COMMIT when the block ends, or ROLLBACK when it raises (KeyboardInterrupt too)."""
+        self.execute("BEGIN")
+        try:
+            yield
+            self.execute("COMMIT")
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
 
     def upsert_profiles(
         self, rows: list[tuple[str, str, str, datetime, str, str, str, dict[str, Any]]]

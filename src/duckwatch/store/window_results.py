@@ -1,0 +1,57 @@
+"""Named writes and reads of ``metric_results``: a tick's results replace their windows' in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from duckwatch.store import job_state, window_memo
+from duckwatch.store.warehouse import Warehouse
+
+__all__ = ["results_between", "write_results_and_mark_clean"]
+
+_KEYS = (
+    "(SELECT unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
+    "unnest(CAST(? AS TIMESTAMPTZ[])) AS ws) AS w"
+)
+
+
+def write_results_and_mark_clean(
+    wh: Warehouse,
+    model: str,
+    windows: Sequence[tuple[Any, ...]],
+    now: datetime,
+    recomputed: Sequence[Sequence[Any]],
+    digest: str,
+    memo_rows: pd.DataFrame,
+    results: pd.DataFrame,
+    columns: list[str],
+) -> None:
+    """In one transaction: replace the results of ``windows`` (version, experiment, start, ...) with
+    ``results[columns]``, mark them clean as of ``now``, keep the label-free ``memo_rows`` of the windows
+    ``recomputed`` (with ``digest``) and mark the model for publishing."""
+    # One statement each for all windows (a statement costs milliseconds; there can be hundreds).
+    with wh.transaction():  # results, clean windows, kept rows and the publish mark commit together
+        lists = [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows]]
+        wh.execute(
+            f"DELETE FROM metric_results USING {_KEYS} WHERE metric_results.model = ? "
+            "AND metric_results.version = w.v AND metric_results.experiment = w.e AND metric_results.window_start = w.ws",
+            [*lists, model],
+        )
+        window_memo.mark_clean(wh, model, windows, now)
+        window_memo.keep_rows(wh, model, recomputed, [digest] * len(recomputed), memo_rows)
+        if not results.empty:
+            wh.insert_arrow("metric_results", pa.Table.from_pandas(results[columns], preserve_index=False))
+        job_state.mark_publish_pending(wh, model)
+
+
+def results_between(wh: Warehouse, model: str, start: datetime, end: datetime) -> pa.Table:
+    """The model's stored results of windows starting in [start, end]."""
+    return wh.arrow(
+        "SELECT * FROM metric_results WHERE model = ? AND window_start >= ? AND window_start <= ?",
+        [model, start, end],
+    )

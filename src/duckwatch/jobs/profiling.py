@@ -31,6 +31,7 @@ from duckwatch.jobs.profile_scan import (  # noqa: F401  (_columns_frame, _group
 )
 from duckwatch.jobs.windows_rows import first_closed_windows, is_row_window, profile_source
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
+from duckwatch.store import window_memo
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table, window_expr
 
@@ -54,7 +55,11 @@ def current_seq(wh: Warehouse) -> int:
 def profiled_seq(wh: Warehouse, model: str) -> int:
     """The last ingestion sequence whose rows are in the model's profiles (default: the previous tick's)."""
     rows = wh.rows("SELECT value FROM job_state WHERE key = ?", [f"profiled_seq:{model}"])
-    return int(rows[0][0]) if rows else current_seq(wh) - 1
+    if rows:
+        return int(rows[0][0])
+    # A first tick killed after its ingest committed left rows of its own seq, not the previous one's:
+    # with no window marked yet every row is still to do.
+    return current_seq(wh) - 1 if window_memo.has_windows(wh, model) else 0
 
 
 def mark_profiled(wh: Warehouse, model: str, seq: int) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from duckwatch import __version__
-from duckwatch.jobs import drift_rows, null_cache
+from duckwatch.jobs import alert_stage, drift_rows, null_cache
 from duckwatch.jobs.custom import custom_rows
 from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
 from duckwatch.jobs.drift_rolling import rolling_rows, rolling_windows
@@ -34,7 +34,7 @@ from duckwatch.jobs.volume import volume_rows, window_volumes
 from duckwatch.jobs.window_loader import joined_frame, split_windows
 from duckwatch.jobs.windows_rows import is_row_window, row_window_volumes
 from duckwatch.metrics.registry import load_builtins
-from duckwatch.store import catalog, window_memo
+from duckwatch.store import alert_handoff, catalog, window_memo
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import Warehouse
 
@@ -53,6 +53,7 @@ def compute_model(
     columns = catalog.get_columns(settings, info.model)
     cols = profiled_columns(columns)
     seq = current_seq(wh)
+    alert_stage.finish_pending(wh, settings, info, now, notify)  # a killed tick's alerts, first
     wh.execute("BEGIN")  # profiles and the profiled-up-to mark move together, or not at all
     try:
         # A reference is profiled (and its calibrator fitted) in the first tick after it arrives,
@@ -170,7 +171,8 @@ def compute_model(
     results = _finish(frames, now)
     null_cache.save(wh, info.model, now)
     history = _history(wh, info.model, results)
-    results = _alerting(settings, info, results, history, now, notify)
+    judged = alert_stage.judge(settings, info, results, history)  # statuses; alerts are applied below
+    results, token = judged.results, alert_stage.new_token()
     # One statement each for all windows (a statement costs milliseconds; there can be hundreds).
     keys = (
         "(SELECT unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
@@ -194,10 +196,12 @@ def compute_model(
                 "metric_results", pa.Table.from_pandas(results[RESULT_COLUMNS], preserve_index=False)
             )
         wh.execute("INSERT OR REPLACE INTO job_state VALUES (?, '1')", [f"publish_pending:{info.model}"])
+        alert_handoff.set_pending(wh, info.model, token, windows)
         wh.execute("COMMIT")
     except BaseException:
         wh.execute("ROLLBACK")
         raise
+    alert_stage.apply(wh, settings, info, judged, token, now, notify)
     return len(windows)
 
 
@@ -281,21 +285,3 @@ def _history(wh: Warehouse, model: str, results: pd.DataFrame) -> pd.DataFrame:
         [model, start, pd.Timestamp(results["window_start"].max()).to_pydatetime()],
     )
     return table.to_pandas() if table.num_rows else pd.DataFrame(columns=RESULT_COLUMNS)
-
-
-def _alerting(
-    settings: Settings,
-    info: catalog.ModelInfo,
-    results: pd.DataFrame,
-    history: pd.DataFrame,
-    now: datetime,
-    notify: bool,
-) -> pd.DataFrame:
-    """Thresholds, alerts and incidents (jobs.alerts), when that module is installed."""
-    try:
-        from duckwatch.jobs import alerts  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return results
-    summary = alerts.evaluate_and_alert(settings, info, results, history, now, notify)
-    frame = getattr(summary, "results", None)
-    return frame if isinstance(frame, pd.DataFrame) else results

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import pytest
 
 from duckwatch.config import DataDir
 from duckwatch.jobs import monitors
+from duckwatch.readmodels import app_views
 from duckwatch.store import alerting, catalog, routing
 from duckwatch.store.secrets import Resolver, SecretStore
 from duckwatch.store.settings import Settings
+from tests.conftest import run_cli
 
 GOOD = """\
 model: churn
@@ -107,3 +110,19 @@ def test_editing_a_managed_threshold_warns_unless_forced(data_dir: DataDir, tmp_
         alerting.update_threshold(settings, t.id, actor="pm", role="editor", reason="tweak", warning=0.75)
     assert isinstance(info.value, UserWarning) and "managed in a monitors file" in str(info.value)
     assert alerting.get_threshold(settings, t.id).warning == 0.8
+
+
+def test_apply_with_any_actor_also_records_the_os_user(data_dir: DataDir, tmp_path: Path) -> None:
+    # `--actor` is a name anyone can type: the audit row keeps who really ran the command as well.
+    path = _write(tmp_path, "churn.yaml", GOOD)
+    done = run_cli(data_dir, "monitors", "apply", str(path), "--actor", "the-ceo")
+    assert done.returncode == 0, done.stderr
+    me = getpass.getuser()
+    assert f"audited as the-ceo, OS user {me}" in done.stdout
+    rows = Settings(data_dir.settings).query(
+        "SELECT actor, os_user, action FROM audit WHERE action LIKE 'threshold.%'"
+    )
+    assert rows and all((r["actor"], r["os_user"]) == ("the-ceo", me) for r in rows)
+    log = app_views.audit_log(data_dir, actor="the-ceo")
+    assert list(log.columns[:4]) == ["id", "at", "actor", "os_user"]
+    assert set(log["os_user"]) == {me}

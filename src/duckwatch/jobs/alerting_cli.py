@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from duckwatch.config import resolve_data_dir
+from duckwatch.store.audit_trail import os_user
 from duckwatch.store.settings import Settings
 
 __all__ = ["HANDLERS", "add_parsers"]
@@ -26,7 +27,11 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
     val.add_argument("file")
     app = mon.add_parser("apply", help="validate, then apply (thresholds become managed in code)")
     app.add_argument("file")
-    app.add_argument("--actor", default=None, help="who applies it (default: the OS user)")
+    app.add_argument(
+        "--actor",
+        default=None,
+        help="who applies it (default: the OS user; the audit log keeps the OS user too)",
+    )
     data_dir_arg(app)
     exp = mon.add_parser("export", help="write a model's monitors file, including app edits")
     exp.add_argument("--model", required=True)
@@ -58,8 +63,12 @@ def _monitors(args: argparse.Namespace) -> int:
         return 1 if errors else 0
     settings = _settings(args)
     if args.monitors_cmd == "apply":
-        applied = monitors.apply(settings, args.file, actor=args.actor or getpass.getuser())
-        print(f"{args.file}: applied, {len(applied)} threshold(s) now managed in code")
+        actor = args.actor or getpass.getuser()
+        applied = monitors.apply(settings, args.file, actor=actor)
+        print(
+            f"{args.file}: applied, {len(applied)} threshold(s) now managed in code "
+            f"(audited as {actor}, OS user {os_user()})"
+        )
         return 0
     text = monitors.export(settings, args.model)
     if args.out:

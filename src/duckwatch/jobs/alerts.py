@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 
 from duckwatch.jobs import notify as notify_mod
-from duckwatch.jobs.alert_decide import Decision, decide_windows
-from duckwatch.store import alert_state
+from duckwatch.jobs.alert_decide import Decided, Decision, decide_windows
+from duckwatch.store import alert_handoff, alert_state
 from duckwatch.store.alerting import Threshold, list_thresholds
 from duckwatch.store.catalog import ModelInfo, get_columns
 from duckwatch.store.incidents import (
@@ -30,13 +30,16 @@ from duckwatch.store.settings import Settings
 
 __all__ = [
     "AlertSummary",
+    "Judgement",
     "acknowledge",
     "alert_precision",
+    "apply",
     "assign",
     "comment",
     "comments",
     "evaluate_and_alert",
     "get_incident",
+    "judge",
     "list_alerts",
     "list_incidents",
     "resolve",
@@ -281,6 +284,70 @@ def _value_at_stake(model: ModelInfo, results: pd.DataFrame) -> str:
     return str(known) if known else "unknown (set a value matrix or a value_at_stake KPI)"
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """``results`` with status/threshold filled in, and the alert decisions they lead to."""
+
+    results: pd.DataFrame
+    thresholds: list[Threshold]
+    decided: Decided | None  # None when there was nothing to judge
+
+
+def judge(settings: Settings, model: ModelInfo, results: pd.DataFrame, history: pd.DataFrame) -> Judgement:
+    """Set threshold statuses and decide which alerts fire or clear; writes nothing."""
+    out = results.copy().reset_index(drop=True)
+    out["threshold"] = out["threshold"].astype("float64")
+    out["status"] = out["status"].astype("object")
+    if out.empty:
+        return Judgement(out, [], None)
+    thresholds = list_thresholds(settings, model.model)
+    open_keys = {a["dedup_key"] for a in list_alerts(settings, model.model, state="open")}
+    decided = decide_windows(
+        model, thresholds, out, history, lambda key: dedup_key(model.model, key), open_keys
+    )
+    return Judgement(out, thresholds, decided)
+
+
+def apply(
+    settings: Settings,
+    model: ModelInfo,
+    judged: Judgement,
+    now: datetime,
+    notify: bool,
+    public_url: str = "",
+    token: str = "",
+) -> AlertSummary:
+    """Open/refresh/auto-resolve alerts, group incidents and enqueue notifications, all in one
+    transaction that also records ``token`` (store/alert_handoff.py): all of it commits, or none."""
+    if judged.decided is None and not token:
+        return AlertSummary(judged.results)
+    run = None
+    # One connection and one transaction for the whole evaluation: thousands of small reads and writes
+    # each opening a connection (and committing with an fsync) cost ~7 s for a 720-window tick. The
+    # outer write makes it all-or-nothing also when something raises half-way.
+    with settings.batch(), settings.write():
+        sent = 0
+        if judged.decided is not None:
+            run = _Run(settings, model, now)
+            # Window by window, oldest first, each window's decisions in their order; the grouping runs
+            # after every window that had a decision, also one whose clears were dropped as no-ops.
+            by_window: dict[str, list[Decision]] = {}
+            for d in judged.decided.decisions:
+                by_window.setdefault(d.window_end, []).append(d)
+            for window_end in judged.decided.windows:
+                for d in by_window.get(window_end, []):
+                    run.apply(d)
+                run.group()
+            sent = _notify(run, judged.thresholds, judged.results, notify, public_url)
+        if token:
+            alert_handoff.record_applied(settings, model.model, token)
+    if run is None:
+        return AlertSummary(judged.results)
+    return AlertSummary(
+        judged.results, **run.counts, notifications=sent, incident_ids=tuple(sorted(run.touched))
+    )
+
+
 def evaluate_and_alert(
     settings: Settings,
     model: ModelInfo,
@@ -291,30 +358,7 @@ def evaluate_and_alert(
     public_url: str = "",
 ) -> AlertSummary:
     """Set threshold statuses, open/refresh/auto-resolve alerts, group incidents, enqueue notifications."""
-    out = results.copy().reset_index(drop=True)
-    out["threshold"] = out["threshold"].astype("float64")
-    out["status"] = out["status"].astype("object")
-    if out.empty:
-        return AlertSummary(out)
-    # One connection and one transaction for the whole evaluation: thousands of small reads and writes
-    # each opening a connection (and committing with an fsync) cost ~7 s for a 720-window tick.
-    with settings.batch():
-        thresholds = list_thresholds(settings, model.model)
-        run = _Run(settings, model, now)
-        decided = decide_windows(
-            model, thresholds, out, history, lambda key: dedup_key(model.model, key), run.open
-        )
-        # Window by window, oldest first, each window's decisions in their order; the grouping runs after
-        # every window that had a decision, also one whose clears were dropped as no-ops.
-        by_window: dict[str, list[Decision]] = {}
-        for d in decided.decisions:
-            by_window.setdefault(d.window_end, []).append(d)
-        for window_end in decided.windows:
-            for d in by_window.get(window_end, []):
-                run.apply(d)
-            run.group()
-        sent = _notify(run, thresholds, out, notify, public_url)
-    return AlertSummary(out, **run.counts, notifications=sent, incident_ids=tuple(sorted(run.touched)))
+    return apply(settings, model, judge(settings, model, results, history), now, notify, public_url)
 
 
 def _notify(run: _Run, thresholds: list[Threshold], out: pd.DataFrame, notify: bool, public_url: str) -> int:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from duckwatch import __version__
 from duckwatch.calculators.base import FittedStates, WindowKey, rows_frame
-from duckwatch.jobs import null_cache
+from duckwatch.jobs import alert_stage, null_cache
 from duckwatch.jobs.builtin_calculators import WindowBatch, calculate_all
 from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
 from duckwatch.jobs.drift_rolling import rolling_windows
@@ -59,6 +59,7 @@ def compute_model(
     columns = catalog.get_columns(settings, info.model)
     cols = profiled_columns(columns)
     seq = current_seq(wh)
+    alert_stage.finish_pending(wh, settings, info, now, notify)  # a killed tick's alerts, first
     with wh.transaction():  # profiles and the profiled-up-to mark move together, or not at all
         # A reference is profiled (and its calibrator fitted) in the first tick after it arrives,
         # before any prediction does: later ticks only profile new rows.
@@ -130,7 +131,8 @@ def compute_model(
     results = _finish(frames, now)
     null_cache.save(wh, info.model, now)
     history = _history(wh, info.model, results)
-    results = _alerting(settings, info, results, history, now, notify)
+    judged = alert_stage.judge(settings, info, results, history)  # statuses; alerts are applied below
+    results, token = judged.results, alert_stage.new_token()
     recomputed = [w for w in dirty if window_key((w[0], w[1], w[2])) not in kept]
     window_results.write_results_and_mark_clean(
         wh,
@@ -142,7 +144,9 @@ def compute_model(
         _normalise(rows_frame(fresh).drop(columns="window_end")),
         results,
         RESULT_COLUMNS,
+        alert_token=token,
     )
+    alert_stage.apply(wh, settings, info, judged, token, now, notify)
     return len(windows)
 
 
@@ -225,21 +229,3 @@ def _history(wh: Warehouse, model: str, results: pd.DataFrame) -> pd.DataFrame:
         wh, model, start, pd.Timestamp(results["window_start"].max()).to_pydatetime()
     )
     return table.to_pandas() if table.num_rows else pd.DataFrame(columns=RESULT_COLUMNS)
-
-
-def _alerting(
-    settings: Settings,
-    info: catalog.ModelInfo,
-    results: pd.DataFrame,
-    history: pd.DataFrame,
-    now: datetime,
-    notify: bool,
-) -> pd.DataFrame:
-    """Thresholds, alerts and incidents (jobs.alerts), when that module is installed."""
-    try:
-        from duckwatch.jobs import alerts  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return results
-    summary = alerts.evaluate_and_alert(settings, info, results, history, now, notify)
-    frame = getattr(summary, "results", None)
-    return frame if isinstance(frame, pd.DataFrame) else results

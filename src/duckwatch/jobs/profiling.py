@@ -31,7 +31,7 @@ from duckwatch.jobs.profile_scan import (  # noqa: F401  (_columns_frame, _group
 )
 from duckwatch.jobs.windows_rows import first_closed_windows, is_row_window, profile_source
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
-from duckwatch.store import job_state, raw_sources
+from duckwatch.store import job_state, raw_sources, window_memo
 from duckwatch.store import profile_queries as q
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.raw_sources import TIME_RANGE, VERSION_IS, rows_where
@@ -56,7 +56,11 @@ def current_seq(wh: Warehouse) -> int:
 def profiled_seq(wh: Warehouse, model: str) -> int:
     """The last ingestion sequence whose rows are in the model's profiles (default: the previous tick's)."""
     value = job_state.read_value(wh, f"profiled_seq:{model}")
-    return int(value) if value is not None else current_seq(wh) - 1
+    if value is not None:
+        return int(value)
+    # A first tick killed after its ingest committed left rows of its own seq, not the previous one's:
+    # with no window marked yet every row is still to do.
+    return current_seq(wh) - 1 if window_memo.has_windows(wh, model) else 0
 
 
 def mark_profiled(wh: Warehouse, model: str, seq: int) -> None:

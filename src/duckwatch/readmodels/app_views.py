@@ -304,11 +304,11 @@ def audit_log(
     data: DataDir, actor: str = "", text: str = "", since: str = "", limit: int = 1000
 ) -> pd.DataFrame:
     """Audit entries, newest first, filtered by actor, a text in action/target, and a start time."""
-    cols = ["id", "at", "actor", "action", "target", "before", "after", "reason"]
+    cols = ["id", "at", "actor", "os_user", "action", "target", "before", "after", "reason"]
     if not data.settings.exists():
         return pd.DataFrame(columns=cols)
     rows = Settings(data.settings).query(
-        "SELECT id, at, actor, action, target, before, after, reason FROM audit "
+        "SELECT id, at, actor, os_user, action, target, before, after, reason FROM audit "
         "WHERE (? = '' OR actor = ?) AND (? = '' OR action LIKE ? OR target LIKE ?) AND (? = '' OR at >= ?) "
         "ORDER BY id DESC LIMIT ?",
         (actor, actor, text, f"%{text}%", f"%{text}%", since, since, limit),

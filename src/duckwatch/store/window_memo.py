@@ -20,6 +20,7 @@ __all__ = [
     "DirtyWindow",
     "dirty_windows",
     "forget",
+    "has_windows",
     "keep_rows",
     "kept_rows",
     "mark_clean",
@@ -42,6 +43,11 @@ DirtyWindow = tuple[str, str, datetime, datetime, bool, str | None]  # v, e, sta
 
 def _lists(windows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     return [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows]]
+
+
+def has_windows(wh: Warehouse, model: str) -> bool:
+    """True once any window of ``model`` was marked (dirty or computed)."""
+    return bool(wh.rows("SELECT 1 FROM window_state WHERE model = ? LIMIT 1", [model]))
 
 
 def dirty_windows(wh: Warehouse, model: str, now: datetime) -> list[DirtyWindow]:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from duckwatch.store import job_state, window_memo
+from duckwatch.store import alert_handoff, job_state, window_memo
 from duckwatch.store.warehouse import Warehouse
 
 __all__ = ["results_between", "write_results_and_mark_clean"]
@@ -30,10 +30,12 @@ def write_results_and_mark_clean(
     memo_rows: pd.DataFrame,
     results: pd.DataFrame,
     columns: list[str],
+    alert_token: str | None = None,
 ) -> None:
     """In one transaction: replace the results of ``windows`` (version, experiment, start, ...) with
     ``results[columns]``, mark them clean as of ``now``, keep the label-free ``memo_rows`` of the windows
-    ``recomputed`` (with ``digest``) and mark the model for publishing."""
+    ``recomputed`` (with ``digest``), mark the model for publishing and, with ``alert_token``, hand the
+    windows' alerts off to the alert stage (store/alert_handoff.py: applied exactly once, even after a kill)."""
     # One statement each for all windows (a statement costs milliseconds; there can be hundreds).
     with wh.transaction():  # results, clean windows, kept rows and the publish mark commit together
         lists = [[w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows]]
@@ -47,6 +49,8 @@ def write_results_and_mark_clean(
         if not results.empty:
             wh.insert_arrow("metric_results", pa.Table.from_pandas(results[columns], preserve_index=False))
         job_state.mark_publish_pending(wh, model)
+        if alert_token is not None:
+            alert_handoff.set_pending(wh, model, alert_token, windows)
 
 
 def results_between(wh: Warehouse, model: str, start: datetime, end: datetime) -> pa.Table:

@@ -55,6 +55,19 @@ def build_data_dir(root: Path) -> DataDir:
     return data
 
 
+DEMO_END = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataDir]:
+    """`duckwatch demo` (six models, planted incidents) ending on a fixed day, shared read-only."""
+    from duckwatch.demo import generate
+
+    data = DataDir(tmp_path_factory.mktemp("demo") / "data").ensure()
+    assert generate(data, end=DEMO_END, progress=lambda _line: None)["tick_errors"] == []
+    yield data
+
+
 @pytest.fixture(scope="session")
 def app_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataDir]:
     """One generated data dir shared by the app tests (read-only for them)."""

@@ -184,7 +184,7 @@ def test_browser_walks_portfolio_model_diagnose_thresholds_alerts(server: str) -
             page.screenshot(path=str(SHOTS / "model.png"), full_page=True)
 
             page.get_by_role("tab", name="Diagnose").click()
-            expect(page.get_by_text("Data quality (latest window)")).to_be_visible()
+            expect(page.get_by_text(re.compile(r"^Data quality \(latest window: "))).to_be_visible()
             expect(page).to_have_url(re.compile(r"tab=Diagnose"))
             _settle(page)
             _click_heatmap_cell(page)

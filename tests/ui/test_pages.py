@@ -129,7 +129,7 @@ def test_model_diagnose_drift_table_equals_export_and_shows_histogram(served: Da
             & (latest["version"] == row["version"])
         ]
         assert row["value"] == pytest.approx(match["value"].iloc[0], nan_ok=True)
-    assert "Data quality (latest window)" in _texts(at)
+    assert "Data quality (latest window: " in _texts(at)
     assert any(f.columns.tolist() == ["bin", "reference", "current"] for f in _frames(at))
 
 

@@ -54,7 +54,8 @@ def test_only_final_breaches_beyond_their_limit_are_attention() -> None:
          "threshold": 0.7, "status": "critical", "provisional": True}
     )  # fmt: skip
     h = health(provisional, {}, [])
-    assert h.status == "ok" and h.provisional and h.reason.startswith("provisional")
+    # A provisional breach pages no one and is not red, but it is not "Healthy" either: watch it.
+    assert h.status == "watch" and h.provisional and h.reason.startswith("provisional")
     informational = _rows(
         {"window_start": latest, "family": "performance", "metric": "label_coverage", "value": 0.1,
          "threshold": 0.5, "status": "critical", "provisional": False}
@@ -67,7 +68,7 @@ def test_only_final_breaches_beyond_their_limit_are_attention() -> None:
          "value": 0.30, "threshold": 0.05, "status": "warning", "provisional": False},
     )  # fmt: skip
     h = health(inside, {}, [])
-    assert h.status == "warning" and "wasserstein_norm" not in h.reason and "null_share on age" in h.reason
+    assert h.status == "watch" and "wasserstein_norm" not in h.reason and "null_share on age" in h.reason
     insufficient = _rows(
         {"window_start": latest, "family": "performance", "metric": "roc_auc", "value": None,
          "threshold": None, "status": "insufficient", "provisional": False}
@@ -85,4 +86,21 @@ def test_since_is_the_start_of_the_current_run() -> None:
         ]
     )  # fmt: skip
     h = health(frame, {}, [])
-    assert h.status == "warning" and datetime.fromisoformat(h.since) == WS[1].to_pydatetime()
+    assert h.status == "watch" and datetime.fromisoformat(h.since) == WS[1].to_pydatetime()
+
+
+def test_status_is_the_worst_open_incident_and_the_reason_drops_the_models_name() -> None:
+    breach = _rows(
+        {"window_start": WS[-1], "family": "drift", "metric": "psi", "column": "x", "value": 0.5,
+         "threshold": 0.2, "status": "critical", "provisional": False}
+    )  # fmt: skip
+    ov = {"display_name": "Card fraud", "quarantined": 0}
+    assert health(breach, ov, []).status == "watch"  # critical metric, no incident: watch, not red
+    incidents = [
+        {"model": "m", "state": "open", "severity": "warning", "title": "Card fraud: psi moved", "since": "s1"},
+        {"model": "m", "state": "open", "severity": "critical", "title": "Card fraud: roc_auc moved", "since": "s2"},
+        {"model": "m", "state": "resolved", "severity": "critical", "title": "old", "since": "s0"},
+    ]  # fmt: skip
+    h = health(_rows(), ov, incidents)  # metrics all fine, incidents still open
+    assert (h.status, h.reason, h.since) == ("critical", "roc_auc moved", "s2")
+    assert health(_rows(), {"display_name": "x", "quarantined": 3}, []).status == "watch"

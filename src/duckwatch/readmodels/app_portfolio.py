@@ -20,6 +20,9 @@ from duckwatch.store.published import query
 
 SEVERITY = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}
 SEV_NAME = {v: k for k, v in SEVERITY.items()}
+# A model's status, worst first: its worst open incident, else "watch" (a breach or quarantined rows that
+# page no one), else what the metrics say. Metric rows keep SEVERITY (the SQL below numbers them so).
+MODEL_RANK = {"critical": 4, "warning": 3, "watch": 2, "unknown": 1, "ok": 0}
 BREACH = ("warning", "critical")
 # Informational: raw coverage of recent windows is always low; the job pages on label_coverage_at_age.
 INFORMATIONAL = ("label_coverage",)
@@ -36,12 +39,12 @@ HEADLINE_PREFERRED = (
 _FAMILY_RANK = {f: i for i, f in enumerate(HEADLINE_FAMILIES)}
 OVERALL_SEGMENTS = ("", "all", "__all__", "*")
 HEALTH_RULE = (
-    "Critical: an open critical incident (what pages people). "
-    "Needs attention: an open incident, a warning or critical metric in the model's latest computed window "
-    "that pages no one yet (shown as a warning), or quarantined rows. "
-    "Provisional results (labels still arriving) never make a model red: they are shown as provisional. "
-    "label_coverage is informational (labels are paged on label_coverage_at_age), and a flag whose value is "
-    "inside its recorded limit is not a breach. "
+    "A model's status is its worst open incident: Critical or Warning (incidents are what page people). "
+    "Watch: no open incident, but a metric in the model's latest computed window is beyond its limit "
+    "(the reason says which), or rows were quarantined. "
+    "Provisional results (labels still arriving) are marked provisional and can only make a model Watch. "
+    "Label coverage so far is informational (labels are paged on label coverage at equal age), and a flag "
+    "whose value is inside its recorded limit is not a breach. "
     "Not evaluated: rows arrived but no metric has been computed yet. Healthy: everything else."
 )
 
@@ -67,7 +70,7 @@ WITH pair AS (
         list_contains($2, coalesce(segment, ''))
         OR NOT EXISTS (SELECT 1 FROM prim WHERE list_contains($2, coalesce(segment, ''))))
 ), pick AS (
-    SELECT metric FROM ov GROUP BY metric
+    SELECT metric FROM ov WHERE NOT list_contains($1, metric) GROUP BY metric
     ORDER BY coalesce(list_position($3, metric), 999),
         coalesce(list_position($4, first(family ORDER BY window_start, family)), 99), metric
     LIMIT 1
@@ -160,17 +163,13 @@ def _describe(row: pd.Series) -> str:
     return f"{row['metric']}{col} = {row['value']:.3g}{limit}"
 
 
-def _no_metrics(overview_row: dict[str, Any], open_inc: list[dict[str, Any]]) -> Health:
-    crit_inc = [i for i in open_inc if str(i.get("severity", "")) == "critical"]
-    if crit_inc:
-        return Health("critical", str(crit_inc[0].get("title", "open critical incident")), "")
-    if open_inc:
-        return Health("warning", str(open_inc[0].get("title", "open incident")), "")
-    if overview_row.get("quarantined"):
-        return Health("warning", f"{overview_row['quarantined']} rows quarantined", "")
-    if overview_row.get("predictions"):
-        return Health("unknown", "rows arrived; no metric computed yet", "")
-    return Health("unknown", "no predictions yet", "")
+def incident_reason(incident: dict[str, Any], display_name: str) -> str:
+    """An incident's title as a reason shown next to the model's name: without the name it starts with."""
+    title = str(incident.get("title") or "open incident")
+    for name in dict.fromkeys(n for n in (display_name, str(incident.get("model") or "")) if n):
+        if title.startswith(f"{name}: "):
+            return title[len(name) + 2 :]
+    return title
 
 
 def verdict(by_window: pd.Series, breaches: pd.DataFrame) -> Health | None:
@@ -200,25 +199,25 @@ def verdict(by_window: pd.Series, breaches: pd.DataFrame) -> Health | None:
 def with_incidents(
     base: Health | None, overview_row: dict[str, Any], incidents: list[dict[str, Any]]
 ) -> Health:
-    """HEALTH_RULE: the metrics' `verdict` combined with open incidents and quarantined rows."""
+    """HEALTH_RULE: the worst open incident, else Watch for breaches or quarantined rows, else the metrics."""
     open_inc = [i for i in incidents if str(i.get("state", "open")) != "resolved"]
-    if base is None:
-        return _no_metrics(overview_row, open_inc)
-    crit_inc = [i for i in open_inc if str(i.get("severity", "")) == "critical"]
-    status, reason = base.status, base.reason
-    if status == "critical" and not crit_inc:
-        status = "warning"  # red is for what pages people: a critical metric without an incident is a warning
-    if status != "critical" and crit_inc:
-        status, reason = "critical", str(crit_inc[0].get("title", "open critical incident"))
-    elif status == "ok" and (open_inc or overview_row.get("quarantined")):
-        status = "warning"
-        reason = (
-            str(open_inc[0].get("title", "open incident"))
-            if open_inc
-            else f"{overview_row['quarantined']} rows quarantined"
-        )
-    flagged = status not in BREACH and base.provisional
-    return Health(status, reason, base.since, provisional=flagged)
+    provisional = base is not None and base.provisional
+    if open_inc:
+        worst = max(open_inc, key=lambda i: SEVERITY.get(str(i.get("severity")), 2))
+        status = "critical" if str(worst.get("severity")) == "critical" else "warning"
+        reason = incident_reason(worst, str(overview_row.get("display_name") or ""))
+        since = str(worst.get("since") or (base.since if base else ""))
+        return Health(status, reason, since)  # the incident decides: provisional metrics are not the story
+    quarantined = overview_row.get("quarantined")
+    if base is not None and (base.status in BREACH or base.provisional):
+        return Health("watch", base.reason, base.since, provisional=provisional)
+    if quarantined:
+        return Health("watch", f"{quarantined} rows quarantined", base.since if base else "", provisional)
+    if base is not None:
+        return base
+    if overview_row.get("predictions"):
+        return Health("unknown", "rows arrived; no metric computed yet", "")
+    return Health("unknown", "no predictions yet", "")
 
 
 def judge(
@@ -245,7 +244,8 @@ def health(frame: pd.DataFrame, overview_row: dict[str, Any], incidents: list[di
 def headline(frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     """The model's headline metric (symptoms first) and its series over windows."""
     frame = overall(primary(frame))
-    frame = frame[frame["value"].notna()] if not frame.empty else frame
+    # Label coverage so far is informational (and shown beside the headline as its own line).
+    frame = frame[frame["value"].notna() & ~frame["metric"].isin(INFORMATIONAL)] if not frame.empty else frame
     if frame.empty:
         return "", frame
     names = set(frame["metric"])
@@ -305,7 +305,7 @@ def row_from_facts(
     return {
         **ov,
         "status": h.status,
-        "severity": SEVERITY[h.status],
+        "severity": MODEL_RANK[h.status],
         "reason": h.reason,
         "since": h.since,
         "provisional": h.provisional,

@@ -85,6 +85,9 @@ def summary_sentence(rows: list[dict[str, Any]]) -> str:
         since = min((r["since"] for r in crit if r["since"]), default="")
         day = f" since {pd.Timestamp(since):%a %d %b}" if since else ""
         parts.append(f"{len(crit)} critical{day}")
+    watch = sum(r["status"] == "watch" for r in rows)
+    if watch:
+        parts.append(f"{watch} to watch (a limit crossed, no incident)")
     unknown = sum(r["status"] == "unknown" for r in rows)
     if unknown:
         parts.append(f"{unknown} not evaluated yet")
@@ -313,6 +316,33 @@ def audit_log(
         "ORDER BY id DESC LIMIT ?",
         (actor, actor, text, f"%{text}%", f"%{text}%", since, since, limit),
     )
+    return pd.DataFrame(rows, columns=cols)
+
+
+# A model's own changes: its registration and column roles (target "model" / "model.column"), and every
+# change of a threshold scoped to it. Threshold entries are targeted "threshold:<id>" and an update records
+# only the changed fields, so the id is what ties them to the model: the ids of its thresholds now, plus
+# those whose create/delete entry names it (a deleted threshold's history stays visible).
+MODEL_CHANGES_SQL = """
+WITH ids AS (
+    SELECT 'threshold:' || id AS target FROM thresholds WHERE model = ?1
+    UNION
+    SELECT target FROM audit WHERE target LIKE 'threshold:%' AND (
+        CASE WHEN json_valid(after) THEN json_extract(after, '$.model') END = ?1
+        OR CASE WHEN json_valid(before) THEN json_extract(before, '$.model') END = ?1)
+)
+SELECT id, at, actor, action, target, before, after, reason FROM audit
+WHERE target IN (SELECT target FROM ids) OR target = ?1 OR substr(target, 1, length(?1) + 1) = ?1 || '.'
+ORDER BY id DESC LIMIT ?2
+"""
+
+
+def model_changes(data: DataDir, model: str, limit: int = 1000) -> pd.DataFrame:
+    """Audit entries about one model (its thresholds, registration and columns), newest first."""
+    cols = ["id", "at", "actor", "action", "target", "before", "after", "reason"]
+    if not data.settings.exists():
+        return pd.DataFrame(columns=cols)
+    rows = Settings(data.settings).query(MODEL_CHANGES_SQL, (model, limit))
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -13,31 +14,16 @@ from plotly.subplots import make_subplots
 from streamlit.delta_generator import DeltaGenerator
 
 from duckwatch.safe_text import csv_text, markdown_literal, plot_literal
+from duckwatch.ui.status import BADGE as BADGE
+from duckwatch.ui.status import ICON_TEXT as ICON_TEXT
+from duckwatch.ui.status import PROVISIONAL as PROVISIONAL
+from duckwatch.ui.status import STATUS as STATUS
+from duckwatch.ui.status import status_text as status_text
+from duckwatch.ui.status import status_word as status_word
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-STATUS = {
-    "critical": (":material/error:", "Critical", "#D55E00"),
-    "warning": (":material/warning:", "Warning", "#E69F00"),
-    "unknown": (":material/help:", "Not evaluated", "#999999"),
-    "insufficient": (":material/help:", "Too few rows", "#999999"),
-    "ok": (":material/check_circle:", "Healthy", "#009E73"),
-}
-# Shown beside a status when the latest breaches are provisional (labels still arriving): not red.
-PROVISIONAL = ":material/hourglass_top: Provisional (labels still arriving)"
-# Plain symbols (not emoji): they render in every font, including a headless browser's.
-ICON_TEXT = {"critical": "✖", "warning": "⚠", "unknown": "?", "insufficient": "?", "ok": "✓"}
-
-
-def status_word(status: str) -> str:
-    """Icon + word for a status (never colour alone)."""
-    icon, word, _ = STATUS.get(status, STATUS["unknown"])
-    return f"{icon} {word}"
-
-
-def status_text(status: str) -> str:
-    """Plain-text icon + word, for table cells."""
-    return f"{ICON_TEXT.get(status, '?')} {STATUS.get(status, STATUS['unknown'])[1]}"
+NUMBER_PX, CELL_PAD_PX, HEADER_PAD_PX = 8, 28, 36  # digit width and paddings of the grid's 14 px font
 
 
 def with_status_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -47,6 +33,32 @@ def with_status_text(frame: pd.DataFrame) -> pd.DataFrame:
         if str(col).startswith(("status", "severity")):
             out[col] = out[col].map(lambda s: status_text(str(s)) if isinstance(s, str) else s)
     return out
+
+
+def _shown_number(value: Any) -> str:
+    """A number as the grid draws it by default (up to four decimals, trailing zeros dropped)."""
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") if value == value else "None"
+    return str(value)
+
+
+def number_widths(frame: pd.DataFrame) -> dict[str, Any]:
+    """Pixel widths for numeric columns that fit their widest value in ANY row.
+
+    The grid sizes a column from its first rows; numbers are right-aligned, so a wider value further
+    down (39629.0176 under 0.98) lost its left digits and read as 29.0176.
+    """
+    config: dict[str, Any] = {}
+    for col in frame.columns:
+        series = frame[col]
+        if not isinstance(col, str) or pd.api.types.is_bool_dtype(series):
+            continue
+        if not pd.api.types.is_numeric_dtype(series) or series.empty:
+            continue
+        longest = max(len(_shown_number(v)) for v in series.tolist())
+        width = int(min(400, max(NUMBER_PX * longest + CELL_PAD_PX, 7.5 * len(col) + HEADER_PAD_PX, 60)))
+        config[col] = st.column_config.NumberColumn(col, width=width)
+    return config
 
 
 def table(
@@ -60,7 +72,8 @@ def table(
     if show_rows is not None and len(frame) > show_rows:
         st.caption(f"Showing the first {show_rows} of {len(frame)} rows; the CSV holds all {len(frame)}.")
     shown = with_status_text(frame if show_rows is None else frame.head(show_rows))
-    st.dataframe(shown, hide_index=True, width="stretch", **kwargs)
+    config = {**number_widths(shown), **(kwargs.pop("column_config", None) or {})}
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kwargs)
 
     def csv() -> bytes:  # written only when the button is clicked, not on every run
         return csv_text(frame).encode("utf-8")
@@ -189,6 +202,11 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
     chart(fig, series.drop(columns=["base", "kind"]), key)
 
 
+def limit_text(value: float) -> str:
+    """A limit as people read it: 53,980 rather than 5.398e+04; small values to four significant digits."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def threshold_chart(history: pd.DataFrame, warning: float | None, critical: float | None, key: str) -> None:
     """A metric's history with its warning and critical lines."""
     fig = go.Figure(
@@ -205,7 +223,13 @@ def threshold_chart(history: pd.DataFrame, warning: float | None, critical: floa
         (critical, "critical", PALETTE[5], "dot"),
     ):
         if value is not None:
-            fig.add_hline(y=value, line={"color": color, "dash": dash}, annotation_text=f"{name} {value:.4g}")
+            # Warning's label on the left, critical's on the right: close limits never print over each other.
+            fig.add_hline(
+                y=value,
+                line={"color": color, "dash": dash},
+                annotation_text=f"{name} {limit_text(value)}",
+                annotation_position="top left" if name == "warning" else "top right",
+            )
     fig.update_layout(height=320)
     chart(fig, history, key)
 
@@ -296,21 +320,34 @@ with Collector("data") as c:
 # then: duckwatch run   (or keep it running: duckwatch schedule)"""
 
 
+def _follow_pick() -> None:
+    """The model picked in the selector becomes the page's URL (the URL names the model shown)."""
+    st.query_params["model"] = st.session_state["model_select"]
+
+
 def pick_model(rows: list[dict[str, Any]], label: str = "Model") -> str | None:
-    """Model selector kept in the URL (?model=...), shared by every page."""
+    """Model selector kept in the URL (?model=...), shared by every page.
+
+    A ``?model=`` naming no model says so and lists the models instead of silently showing another one.
+    """
     names = [r["model"] for r in rows]
     if not names:
         return None
     titles = {r["model"]: r["display_name"] for r in rows}
-    current = st.session_state.get("current_model") or st.query_params.get("model")
-    if st.session_state.get("model_select") not in names:
-        st.session_state["model_select"] = current if current in names else names[0]
-    picked = st.selectbox(
-        label,
-        names,
-        key="model_select",
-        format_func=lambda m: titles[m] if titles[m] == m else f"{titles[m]} ({m})",
-    )
+    wanted = st.query_params.get("model") or st.session_state.get("current_model")
+
+    def title(m: str) -> str:
+        return titles[m] if titles[m] == m else f"{titles[m]} ({m})"
+
+    if wanted and wanted not in names:
+        st.error(f"No model named “{markdown_literal(wanted)}”. Pick one of these:", icon=":material/error:")
+        st.markdown("\n".join(f"- [{markdown_literal(title(m))}](?model={quote(m)})" for m in names))
+        st.session_state.pop("model_select", None)
+        st.selectbox(label, names, index=None, key="model_select", format_func=title, on_change=_follow_pick)
+        st.stop()
+    picked = wanted or names[0]
+    st.session_state["model_select"] = picked
+    st.selectbox(label, names, key="model_select", format_func=title, on_change=_follow_pick)
     st.session_state["current_model"] = picked
     st.query_params["model"] = picked
     return str(picked)

@@ -234,6 +234,11 @@ def audit_log(actor: str = "", text: str = "", since: str = "") -> pd.DataFrame:
     return app_views.audit_log(data_dir(), actor=actor, text=text, since=since)
 
 
+def model_changes(model: str) -> pd.DataFrame:
+    """One model's threshold and settings changes, newest first."""
+    return app_views.model_changes(data_dir(), model)
+
+
 def audit_actors() -> list[str]:
     """Everyone in the audit log (for the "who" filter)."""
     return app_views.audit_actors(data_dir())

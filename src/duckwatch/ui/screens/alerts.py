@@ -13,6 +13,7 @@ from duckwatch.ui import auth, data
 from duckwatch.ui import components as ui
 
 STATES = ["open", "acknowledged", "resolved"]
+USEFUL = {"yes": True, "no": False}
 REFRESH_S = 60
 
 
@@ -22,7 +23,8 @@ def _act(action: str, incident_id: Any) -> None:
     if action == "assign":
         extra["assignee"] = state.get(f"assignee-{incident_id}", "").strip() or auth.user()
     elif action == "resolve":
-        extra["useful"] = state.get(f"useful-{incident_id}") == "yes"
+        # Only what the user chose: no answer is stored as unknown (NULL), never as a silent "yes".
+        extra["useful"] = USEFUL.get(state.get(f"useful-{incident_id}") or "")
         extra["note"] = state.get(f"note-{incident_id}", "")
     elif action == "comment":
         extra["text"] = state.get(f"note-{incident_id}", "").strip()
@@ -46,7 +48,7 @@ def _controls(inc: dict[str, Any]) -> None:
     c2.button("Assign", key=f"assign-{iid}", on_click=_act, args=("assign", iid))
     st.text_area("Note or comment", key=f"note-{iid}", height=68)
     if state != "resolved":
-        c3.radio("Was this alert useful?", ["yes", "no"], key=f"useful-{iid}", horizontal=True)
+        c3.radio("Was this alert useful?", list(USEFUL), index=None, key=f"useful-{iid}", horizontal=True)
         c3.button("Resolve", key=f"resolve-{iid}", on_click=_act, args=("resolve", iid))
     st.button("Comment", key=f"comment-{iid}", on_click=_act, args=("comment", iid))
 

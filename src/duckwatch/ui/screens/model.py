@@ -196,19 +196,22 @@ def _drift(model: str, pair: Pair) -> None:
 
 def _diagnose(model: str, pair: Pair) -> None:
     _drift(model, pair)
-    st.markdown("#### Data quality (latest window)")
     quality_windows = data.metric_windows(model, "quality", pair)
-    latest = (
-        data.metric_slice(model, families=("quality",), window_start=quality_windows[0], pair=pair)
-        if quality_windows
-        else pd.DataFrame(columns=["family", "window_start", "status"])
-    )
-    counts = av.status_counts(latest, "quality")
-    for c, (status, n) in zip(st.columns(3), counts.items(), strict=True):
-        c.metric(ui.status_word(status), n)
-    failing = data.metric_slice(model, families=("quality",), skip_status=("ok",), pair=pair)
-    if not failing.empty:
-        ui.table(failing, key=f"quality-{model}")
+    if not quality_windows:
+        st.markdown("#### Data quality")
+        st.caption("No data-quality results yet.")
+    else:
+        latest = quality_windows[0]
+        st.markdown(f"#### Data quality (latest window: {_when(latest)})")
+        rows = data.metric_slice(model, families=("quality",), window_start=latest, pair=pair)
+        counts = av.status_counts(rows, "quality")
+        for c, (status, n) in zip(st.columns(3), counts.items(), strict=True):
+            c.metric(ui.status_word(status), n)
+        failing = rows[rows["status"] != "ok"] if not rows.empty else rows
+        if failing.empty:
+            st.caption("Every data-quality check passed in this window.")
+        else:
+            ui.table(failing.reset_index(drop=True), key=f"quality-{model}")
     st.markdown("#### Output distribution")
     output = data.metric_slice(model, families=("output",), pair=pair)
     if output.empty:
@@ -237,7 +240,7 @@ def _history(model: str) -> None:
     else:
         st.caption("No alerts or incidents recorded for this model.")
     st.markdown("#### Threshold and settings changes")
-    changes = data.audit_log(text=model)
+    changes = data.model_changes(model)
     ui.table(changes, key=f"changes-{model}")
 
 

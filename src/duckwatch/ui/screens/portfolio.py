@@ -28,7 +28,7 @@ def _row(r: dict[str, Any]) -> None:
             st.caption(markdown_literal(r["headline"] or "no headline metric yet"))
             ui.sparkline(r["headline_values"], key=r["model"])
         with right:
-            st.caption(f"Labelled: {r['label_coverage']:.0%} of predictions")
+            st.caption(f"Labels so far: {r['label_coverage']:.0%} of all predictions")
             st.caption(f"Latest prediction {r['freshness'] or '—'}")
             if st.button("Open", key=f"open-{r['model']}", icon=":material/arrow_forward:"):
                 st.session_state["current_model"] = r["model"]
@@ -46,7 +46,7 @@ def _models_table(rows: list[dict[str, Any]], key: str) -> None:
             "owner": [r["owner"] or "— (no owner)" for r in rows],
             "headline": [r["headline"] for r in rows],
             "trend": [r["headline_values"] for r in rows],
-            "labelled": [r["label_coverage"] for r in rows],
+            "labels so far": [r["label_coverage"] for r in rows],
             "latest prediction": [r["freshness"] for r in rows],
             "open": [f"./model?model={r['model']}" for r in rows],
         }
@@ -56,8 +56,8 @@ def _models_table(rows: list[dict[str, Any]], key: str) -> None:
         key=key,
         column_config={
             "trend": st.column_config.LineChartColumn("trend"),
-            "labelled": st.column_config.ProgressColumn(
-                "labelled", min_value=0.0, max_value=1.0, format="percent"
+            "labels so far": st.column_config.ProgressColumn(
+                "labels so far", min_value=0.0, max_value=1.0, format="percent"
             ),
             "open": st.column_config.LinkColumn("open", display_text="Open"),
         },
@@ -110,7 +110,7 @@ def _body() -> None:
         return
     st.subheader(summary_sentence(rows))
     st.caption(f"Updated {data.updated_ago()} · refreshes every {REFRESH_S // 60} min")
-    attention = [r for r in rows if r["status"] in ("critical", "warning")]
+    attention = [r for r in rows if r["status"] in ("critical", "warning", "watch")]
     rest = [r for r in rows if r not in attention]
     for r in attention[:CARDS]:
         _row(r)

@@ -71,13 +71,13 @@ def test_label_only_ticks_equal_full_recomputation_and_skip_drift(
     _forget(full)  # as if the window had never been computed label-free: everything again
 
     drift_calls: list[object] = []
-    real = drift_rows.drift_and_quality_rows
+    real = drift_rows.drift_and_quality_rows_many
 
     def counted(*args: object, **kwargs: object) -> object:
-        drift_calls.append(args[3] if len(args) > 3 else None)
+        drift_calls.extend(args[1])  # type: ignore[call-overload]  # one profile dict per window
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(drift_rows, "drift_and_quality_rows", counted)
+    monkeypatch.setattr(drift_rows, "drift_and_quality_rows_many", counted)
     report = run_tick(data, now=LATER, notify=False)
     assert report.errors == [] and report.windows_computed > 0
     assert drift_calls == []  # labels changed, inputs did not: no drift or quality recomputed

@@ -162,27 +162,22 @@ class Drift:
     def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
         if not batch.reference:
             return [[] for _ in batch.windows]
-        out = []
-        for i, w in enumerate(batch.windows):
-            profiles = batch.profiles.get(i, {})
-            rows = drift_rows.drift_and_quality_rows(
-                batch.reference, profiles, batch.by_id, batch.raw, w.as_tuple()
-            )
-            if batch.info.meta.get("compare_previous_window"):
-                rows += drift_rows.previous_window_rows(
-                    batch.wh, batch.info, w.version, w.experiment, w.start, profiles, batch.by_id
+        b = batch
+        out = drift_rows.drift_and_quality_rows_many(
+            b.reference, [b.profiles.get(i, {}) for i in range(len(b.windows))], b.by_id, b.raw,
+            [w.as_tuple() for w in b.windows],
+        )  # fmt: skip
+        for i, w in enumerate(b.windows):
+            profiles = b.profiles.get(i, {})
+            if b.info.meta.get("compare_previous_window"):
+                out[i] += drift_rows.previous_window_rows(
+                    b.wh, b.info, w.version, w.experiment, w.start, profiles, b.by_id
                 )
-            if batch.rolling:
-                rows += rolling_rows(
-                    batch.wh,
-                    batch.info,
-                    (w.version, w.experiment, w.start),
-                    batch.rolling,
-                    profiles,
-                    batch.by_id,
+            if b.rolling:
+                out[i] += rolling_rows(
+                    b.wh, b.info, (w.version, w.experiment, w.start), b.rolling, profiles, b.by_id
                 )
-            out.append(_rows(rows))
-        return out
+        return [_rows(r) for r in out]
 
 
 class Volume:

@@ -108,13 +108,15 @@ class RawRows:
         reference: dict[str, Profile],
         profiles: dict[str, Profile],
         window: tuple[str, str, datetime, datetime],
+        p_upper: Sequence[float] | None = None,
     ) -> list[DriftCell]:
-        """The cells to decide on: ambiguous KS cells recomputed from raw rows, the rest unchanged."""
+        """The cells to decide on: ambiguous KS cells recomputed from raw rows, the rest unchanged.
+        ``p_upper``: the KS p-values at the cells' upper bounds, if computed already."""
         out = [cell for _col, cell in cells]
         if self.max_rows <= 0:
             return out
         sizes = [(reference[col.col_id].n, profiles[col.col_id].n) for col, _cell in cells]
-        for i in np.flatnonzero(ambiguous(out, sizes)).tolist():
+        for i in np.flatnonzero(ambiguous(out, sizes, p_upper=p_upper)).tolist():
             col, cell = cells[i]
             ref, cur = reference[col.col_id], profiles[col.col_id]
             if (

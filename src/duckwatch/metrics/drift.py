@@ -57,6 +57,8 @@ __all__ = [
     "hellinger",
     "js_distance",
     "ks",
+    "ks_bounds",
+    "ks_result",
     "linf",
     "null_threshold",
     "psi",
@@ -170,6 +172,17 @@ def ks(reference: NumericProfile, current: NumericProfile) -> DriftResult:
     _check_pair(reference, current)
     if reference.n == 0 or current.n == 0:
         return _empty("ks", "binned_ecdf")
+    lower, upper = ks_bounds(reference, current)
+    n_eff = reference.n * current.n / (reference.n + current.n)
+    # From the lower bound, so the p-value is conservative (never smaller than the exact one's).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_value = kstwo_sf_bounded(lower, max(1, round(n_eff))) if lower > 0 else 1.0
+    return ks_result(lower, upper, p_value)
+
+
+def ks_bounds(reference: NumericProfile, current: NumericProfile) -> tuple[float, float]:
+    """The binned KS statistic's attained value (lower bound) and rigorous upper bound; both samples
+    non-empty and on the same binning."""
     lr, cr = _ecdf_ranges(reference)
     lc, cc = _ecdf_ranges(current)
     # Attained values: at every edge's left limit, and at a left edge whose atoms both samples know.
@@ -177,10 +190,11 @@ def ks(reference: NumericProfile, current: NumericProfile) -> DriftResult:
     at_edges = np.abs(lc - lr)[both_known]
     lower = float(max(np.abs(cc - cr).max(), at_edges.max() if at_edges.size else 0.0))
     upper = max(lower, float(np.maximum(cc - lr, cr - lc).max()))
-    n_eff = reference.n * current.n / (reference.n + current.n)
-    # From the lower bound, so the p-value is conservative (never smaller than the exact one's).
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_value = kstwo_sf_bounded(lower, max(1, round(n_eff))) if lower > 0 else 1.0
+    return lower, upper
+
+
+def ks_result(lower: float, upper: float, p_value: float) -> DriftResult:
+    """`ks`'s result from its bounds and the p-value at the lower one."""
     return DriftResult("ks", lower, lower, upper, upper - lower <= 1e-12, p_value, "binned_ecdf")
 
 

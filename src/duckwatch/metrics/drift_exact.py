@@ -68,20 +68,27 @@ def ks_raw_threshold(cell: DriftCell, n_ref: int, n_cur: int, quantile: float = 
 
 
 def ambiguous(
-    cells: Sequence[DriftCell], sizes: Sequence[tuple[int, int]], fdr: float = 0.05
+    cells: Sequence[DriftCell],
+    sizes: Sequence[tuple[int, int]],
+    fdr: float = 0.05,
+    p_upper: Sequence[float] | None = None,
 ) -> npt.NDArray[np.bool_]:
     """Cells whose flag differs between the bound's two ends (values and p-values), BH included.
 
     ``sizes`` holds each cell's (reference rows, window rows). BH is monotone in every p-value, so the
     flags at all-lower and at all-upper bracket the flags of any values inside the bounds: a cell
-    flagged at both ends (or at neither) is decided already.
+    flagged at both ends (or at neither) is decided already. ``p_upper``: the p-values at the KS
+    cells' upper bounds, computed already (metrics/drift_cells.screen_p_values).
     """
     hi, p_hi = [], []
-    for cell, (n_ref, n_cur) in zip(cells, sizes, strict=True):
+    for i, (cell, (n_ref, n_cur)) in enumerate(zip(cells, sizes, strict=True)):
         res = cell.result
         wide = cell.metric == "ks" and res.upper > res.lower
         hi.append(res.upper if wide else cell.value)
-        p_hi.append(_ks_p_screen(res.upper, n_ref, n_cur) if wide else cell.p_value)
+        if wide:
+            p_hi.append(_ks_p_screen(res.upper, n_ref, n_cur) if p_upper is None else p_upper[i])
+        else:
+            p_hi.append(cell.p_value)
     thresholds = [c.threshold for c in cells]
     floors = [c.floor for c in cells]
     flags_lo = decide([c.value for c in cells], [c.p_value for c in cells], thresholds, floors, fdr)

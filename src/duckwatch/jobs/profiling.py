@@ -77,7 +77,10 @@ def load_reference(wh: Warehouse, model: str) -> dict[str, Profile]:
 
 
 def _from_json(kind: str, text: str) -> Profile:
-    d = json.loads(text)
+    return _from_dict(kind, json.loads(text))
+
+
+def _from_dict(kind: str, d: dict[str, Any]) -> Profile:
     return NumericProfile.from_dict(d) if kind == "numeric" else CategoricalProfile.from_dict(d)
 
 
@@ -301,8 +304,11 @@ def windows_profiles(
     out: dict[tuple[Any, ...], dict[str, Profile]] = {}
     if not windows:
         return out
+    written = wh.written_profiles(model)  # profiled in this tick: no JSON to parse
     for v, e, ws, col_id, kind, text in q.profiles_of_windows(wh, model, windows):
-        out.setdefault(window_key((str(v), str(e), ws)), {})[col_id] = _from_json(kind, text)
+        kept = written.get((str(v), str(e), ws, "", col_id))
+        profile = _from_json(kind, text) if kept is None or kept[0] != kind else _from_dict(kind, kept[1])
+        out.setdefault(window_key((str(v), str(e), ws)), {})[col_id] = profile
     return out
 
 

@@ -70,6 +70,7 @@ def forget_profiles(wh: Warehouse, model: str) -> None:
     """Drop every window profile of the model and mark all its windows dirty."""
     wh.execute("DELETE FROM profiles WHERE model = ?", [model])
     wh.execute("UPDATE window_state SET dirty = true WHERE model = ?", [model])
+    wh.memo.pop(("written_profiles", model), None)
 
 
 def stored_window_profiles(wh: Warehouse, model: str, starts: list[datetime]) -> list[tuple[Any, ...]]:

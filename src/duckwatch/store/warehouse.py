@@ -346,13 +346,26 @@ class Warehouse:
             self.execute("COMMIT")
         except BaseException:
             self.execute("ROLLBACK")
+            self.memo.clear()  # what it remembered may be what was rolled back
             raise
 
     def upsert_profiles(
         self, rows: list[tuple[str, str, str, datetime, str, str, str, dict[str, Any]]]
     ) -> None:
-        """Store merged window profiles (model, version, experiment, window_start, segment, col_id, kind, profile)."""
+        """Store merged window profiles (model, version, experiment, window_start, segment, col_id, kind, profile).
+
+        The dicts are remembered for this warehouse's life (`written_profiles`): a tick that profiled a
+        window reads its profiles back without parsing the JSON it has just written.
+        """
         warehouse_tables.upsert_profiles(self.con, rows)
+        for model, v, e, ws, segment, col_id, kind, profile in rows:
+            written = self.memo.setdefault(("written_profiles", model), {})
+            written[(v, e, ws, segment, col_id)] = (kind, profile)  # aware datetimes hash by instant
+
+    def written_profiles(self, model: str) -> dict[tuple[Any, ...], tuple[str, dict[str, Any]]]:
+        """Profiles `upsert_profiles` stored for ``model`` through this warehouse, by (version,
+        experiment, window start, segment, col_id): (kind, the stored dict)."""
+        return self.memo.get(("written_profiles", model), {})  # type: ignore[no-any-return]
 
     def insert_arrow(self, target: str, table: pa.Table) -> None:
         """Bulk insert an Arrow table into one of the core tables (by column name)."""

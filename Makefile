@@ -6,7 +6,7 @@ DATA   ?= data
 PORT   ?= 8501
 STAMP  := $(VENV)/.installed
 
-.PHONY: run stop demo-reset test lint bench install chromium clean
+.PHONY: run stop demo-reset test lint bench bench-soak install chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test: install chromium lint
 bench: install
 	$(PY) -m compileall -q src >/dev/null
 	$(PY) bench/run_all.py
+
+## bench-soak: only the soak (100 SIGKILLs of collector and job; also part of `make bench`)
+bench-soak: install
+	$(PY) bench/bench_soak.py
+	$(PY) bench/run_all.py --collect-only >/dev/null
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

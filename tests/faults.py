@@ -253,6 +253,8 @@ class _Proc:
 
     def finish(self) -> tuple[int, list[str]]:
         code = int(self.zygote._send(["wait", self.pid]))
+        if not self.out.exists():  # killed right after the fork, before it opened its output
+            return code, []
         return code, self.out.read_text(encoding="utf-8", errors="replace").splitlines()
 
 

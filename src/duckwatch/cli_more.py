@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-# module -> the sub-command it adds with add_parser(sub, data_dir_arg) and handles with handle(args)
-_SINGLE = {
-    "collect": "duckwatch.collector.http_cli",
-    "serve": "duckwatch.ui.serve_cli",
-    "demo": "duckwatch.demo_cli",
-    "report": "duckwatch.readmodels.report_cli",
-    "time-range": "duckwatch.time_range_cli",
-}
-# modules that add several sub-commands with add_parsers(sub, data_dir_arg) and a HANDLERS dict
-_MULTI = ("duckwatch.users_cli", "duckwatch.jobs.alerting_cli")
 
 
 def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -37,17 +25,29 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
     p.add_argument("--before", required=True, help="first month to keep, YYYY-MM")
     data_dir_arg(p)
     HANDLERS["retention"] = _retention
-    for name, module_name in _SINGLE.items():
-        module = importlib.import_module(module_name)
+    # Imported here, when the extra commands are wanted: a core command need not pay for them (cli.py).
+    from duckwatch import demo_cli, time_range_cli, users_cli
+    from duckwatch.collector import http_cli
+    from duckwatch.jobs import alerting_cli
+    from duckwatch.readmodels import report_cli
+    from duckwatch.ui import serve_cli
+
+    # Each adds one sub-command with add_parser(sub, data_dir_arg) and handles it with handle(args).
+    single = {
+        "collect": http_cli,
+        "serve": serve_cli,
+        "demo": demo_cli,
+        "report": report_cli,
+        "time-range": time_range_cli,
+    }
+    for name, module in single.items():
         module.add_parser(sub, data_dir_arg)
         HANDLERS[name] = module.handle
-    for module_name in _MULTI:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        module.add_parsers(sub, data_dir_arg)
-        HANDLERS.update(module.HANDLERS)
+    # Adds several sub-commands with add_parsers(sub, data_dir_arg) and a HANDLERS dict.
+    users_cli.add_parsers(sub, data_dir_arg)
+    HANDLERS.update(users_cli.HANDLERS)
+    alerting_cli.add_parsers(sub, data_dir_arg)
+    HANDLERS.update(alerting_cli.HANDLERS)
 
 
 def _retention(args: argparse.Namespace) -> int:

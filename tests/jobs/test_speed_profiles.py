@@ -14,7 +14,7 @@ import pytest
 
 from duckwatch.config import DataDir
 from duckwatch.jobs import profile_scan
-from duckwatch.jobs.profile_scan import _columns_frame, _groups, _profile, scan_profiles
+from duckwatch.jobs.profile_scan import columns_frame, group_rows, profile_column, scan_profiles
 from duckwatch.jobs.volume import window_volumes as _window_volumes
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
@@ -71,13 +71,13 @@ def _plain(
 ) -> dict[Any, dict[str, str]]:
     """The previous path: one table of every column, grouped in numpy, then each column profiled."""
     table = wh.arrow(sql, params)
-    arrays = _columns_frame(table, COLS)
-    groups: dict[Any, Any] = _groups(table) if "ws" in table.column_names else {None: None}
+    arrays = columns_frame(table, COLS)
+    groups: dict[Any, Any] = group_rows(table) if "ws" in table.column_names else {None: None}
     out: dict[Any, dict[str, str]] = {}
     for key, idx in groups.items():
         norm = None if key is None else (key[0], key[1], pd.Timestamp(key[2]).tz_convert("UTC"))
         out[norm] = {
-            c.col_id: _dump(_profile(arrays[c.col_id], None if ref is None else ref[c.col_id], idx))
+            c.col_id: _dump(profile_column(arrays[c.col_id], None if ref is None else ref[c.col_id], idx))
             for c in COLS
         }
     return out
@@ -231,7 +231,7 @@ def test_groups_equal_pandas_groupby(
             "ws": pa.array(ws, pa.timestamp("us", tz="UTC")),
         }
     )
-    got = {(k[0], k[1], pd.Timestamp(k[2])): idx for k, idx in _groups(table).items()}
+    got = {(k[0], k[1], pd.Timestamp(k[2])): idx for k, idx in group_rows(table).items()}
     frame = pd.DataFrame({"v": version, "e": experiment, "ws": ws})
     want = {k: np.asarray(idx) for k, idx in frame.groupby(["v", "e", "ws"], dropna=True).indices.items()}
     assert list(got) == sorted(want, key=lambda k: (k[0], k[1], k[2]))

@@ -23,8 +23,8 @@ def test_counts_equal_gathered_resamples(n: int, ties: bool) -> None:
     y, p, _ = _data(np.random.default_rng(n + ties), n, ties)
     pairs = [(perf._batch_ece, lambda w, a, b: bw.ece(w, a, b, perf.ECE_BINS), (y, p))]
     for gathered, counted, arrays in pairs:
-        old = perf._bootstrap_values(gathered, arrays, 200, seed=5)
-        new = bw.weighted_values(counted, arrays, 200, 5, perf._MAX_CHUNK_CELLS)
+        old = perf.bootstrap_values(gathered, arrays, 200, seed=5)
+        new = bw.weighted_values(counted, arrays, 200, 5, perf.MAX_CHUNK_CELLS)
         assert old.shape == new.shape == (200,)
         assert np.allclose(old, new, rtol=1e-10, atol=1e-13, equal_nan=True), gathered.__name__
 
@@ -44,7 +44,7 @@ def test_intervals_are_unchanged_by_the_counts(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(bw, "weighted_values", None)  # any use of the counts would fail below
     monkeypatch.setattr(
         perf,
-        "_boot",
+        "boot_metric",
         lambda name, fn, arrays, seed, weighted=None, value=None: perf.MetricValue(
             name, float(fn(*arrays)[0]), *perf.bootstrap_interval(fn, arrays, seed=seed), arrays[0].shape[0]
         ),

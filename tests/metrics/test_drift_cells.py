@@ -25,7 +25,15 @@ def test_many_pairs_equal_drift_cell_one_by_one(rng: np.random.Generator) -> Non
     vocab = CategoricalVocabulary.from_reference(cats[rng.integers(0, 5, 5_000)])
     ref_c = profile_categorical(cats[rng.integers(0, 5, 5_000)], vocab)
     pairs = []
-    for size, shift in [(30, 0.0), (150, 0.3), (800, 0.0), (800, 0.15), (5_000, 0.05), (40_000, 0.02), (3, 1.0)]:
+    for size, shift in [
+        (30, 0.0),
+        (150, 0.3),
+        (800, 0.0),
+        (800, 0.15),
+        (5_000, 0.05),
+        (40_000, 0.02),
+        (3, 1.0),
+    ]:
         pairs.append((ref, profile_numeric(rng.normal(shift, 1.0, size), binning)))
         pairs.append((ref_c, profile_categorical(cats[rng.integers(0, 4, size)], vocab)))
     pairs.append((ref, profile_numeric(np.array([], dtype=float), binning)))

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from duckwatch.jobs import profiling
+from duckwatch.jobs import profile_scan
 from duckwatch.metrics import drift_decision
 from duckwatch.metrics._kstwo import kstwo_sf, kstwo_sf_bounded
 from duckwatch.metrics.drift_kernels import Profile
@@ -117,28 +117,28 @@ def test_arrow_profiles_equal_the_plain_profiles(rng: np.random.Generator) -> No
         ColumnInfo("x", "x", "feature", "numeric", None),
         ColumnInfo("c", "c", "feature", "categorical", None),
     ]
-    arrays = profiling._columns_frame(table, cols)
+    arrays = profile_scan.columns_frame(table, cols)
     xv = xs.fill_null(0.0).to_numpy(zero_copy_only=False)
     xn = xs.is_null().to_numpy(zero_copy_only=False)
     cv = np.asarray(cs.fill_null("").to_pylist(), dtype=object)
     cn = cs.is_null().to_numpy(zero_copy_only=False)
     ref_x = profile_numeric(xv, NumericBinning.from_reference(xv[~xn]), xn)
     ref_c = profile_categorical(cv, CategoricalVocabulary.from_reference(cv, cn), cn)
-    assert json.dumps(profiling._profile(arrays["x"], None).to_dict()) == json.dumps(ref_x.to_dict())
-    assert json.dumps(profiling._profile(arrays["c"], None).to_dict()) == json.dumps(ref_c.to_dict())
-    groups = profiling._groups(table)
+    assert json.dumps(profile_scan.profile_column(arrays["x"], None).to_dict()) == json.dumps(ref_x.to_dict())
+    assert json.dumps(profile_scan.profile_column(arrays["c"], None).to_dict()) == json.dumps(ref_c.to_dict())
+    groups = profile_scan.group_rows(table)
     assert len(groups) == 6 and sum(len(i) for i in groups.values() if i is not None) == n
     for (v, _e, _ws), idx in groups.items():
         assert idx is not None and (table.column("_version").to_numpy()[idx] == v).all()
         assert np.all(np.diff(idx) > 0)
         plain = profile_numeric(xv[idx], ref_x.binning, xn[idx]).to_dict()
-        assert json.dumps(profiling._profile(arrays["x"], ref_x, idx).to_dict()) == json.dumps(plain)
+        assert json.dumps(profile_scan.profile_column(arrays["x"], ref_x, idx).to_dict()) == json.dumps(plain)
         plain = profile_categorical(cv[idx], ref_c.vocabulary, cn[idx]).to_dict()
-        assert json.dumps(profiling._profile(arrays["c"], ref_c, idx).to_dict()) == json.dumps(plain)
+        assert json.dumps(profile_scan.profile_column(arrays["c"], ref_c, idx).to_dict()) == json.dumps(plain)
 
 
 @pytest.mark.parametrize("rows", [1, 5])
 def test_one_group_means_all_rows(rows: int) -> None:
     ts = pa.array(np.full(rows, np.datetime64("2026-01-01", "us")), pa.timestamp("us", tz="UTC"))
     table = pa.table({"_version": [""] * rows, "_experiment": [""] * rows, "ws": ts})
-    assert list(profiling._groups(table).values()) == [None]
+    assert list(profile_scan.group_rows(table).values()) == [None]

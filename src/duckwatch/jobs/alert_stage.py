@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from duckwatch.jobs import alerts
-from duckwatch.store import alert_handoff
+from duckwatch.store import alert_handoff, window_results
 from duckwatch.store.catalog import ModelInfo
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import Warehouse
@@ -53,8 +53,22 @@ def finish_pending(wh: Warehouse, settings: Settings, info: ModelInfo, now: date
     if alert_handoff.applied(settings, info.model) == token:
         alert_handoff.clear_pending(wh, info.model)
         return
-    from duckwatch.jobs.compute import _history  # compute imports this module
-
     results = alert_handoff.window_results(wh, info.model, windows)
-    judged = judge(settings, info, results, _history(wh, info.model, results))
+    judged = judge(settings, info, results, stored_history(wh, info.model, results))
     apply(wh, settings, info, judged, token, now, notify)
+
+
+def stored_history(wh: Warehouse, model: str, results: pd.DataFrame) -> pd.DataFrame:
+    """The stored results the alerting of ``results`` looks back on (same columns as ``results``).
+
+    Every stored window up to the newest one recomputed now: a tick may recompute an old window
+    (late labels, a matured horizon) together with today's, and persistence (n of the last m) must
+    still see the windows in between. Recomputed windows replace their stored copies downstream.
+    """
+    if results.empty:
+        return pd.DataFrame(columns=list(results.columns))
+    start = pd.Timestamp(results["window_start"].min()).to_pydatetime() - timedelta(days=120)
+    table = window_results.results_between(
+        wh, model, start, pd.Timestamp(results["window_start"].max()).to_pydatetime()
+    )
+    return table.to_pandas() if table.num_rows else pd.DataFrame(columns=list(results.columns))

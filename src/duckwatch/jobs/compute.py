@@ -130,7 +130,7 @@ def compute_model(
         f["model"] = info.model
     results = _finish(frames, now)
     null_cache.save(wh, info.model, now)
-    history = _history(wh, info.model, results)
+    history = alert_stage.stored_history(wh, info.model, results)
     judged = alert_stage.judge(settings, info, results, history)  # statuses; alerts are applied below
     results, token = judged.results, alert_stage.new_token()
     recomputed = [w for w in dirty if window_key((w[0], w[1], w[2])) not in kept]
@@ -216,16 +216,3 @@ def _normalise(out: pd.DataFrame) -> pd.DataFrame:
     out["exact"] = out["exact"].astype(bool)
     out["provisional"] = out["provisional"].astype(bool)
     return out
-
-
-def _history(wh: Warehouse, model: str, results: pd.DataFrame) -> pd.DataFrame:
-    if results.empty:
-        return pd.DataFrame(columns=RESULT_COLUMNS)
-    # Every stored window up to the newest one recomputed now: a tick may recompute an old window
-    # (late labels, a matured horizon) together with today's, and persistence (n of the last m) must
-    # still see the windows in between. Recomputed windows replace their stored copies downstream.
-    start = pd.Timestamp(results["window_start"].min()).to_pydatetime() - timedelta(days=120)
-    table = window_results.results_between(
-        wh, model, start, pd.Timestamp(results["window_start"].max()).to_pydatetime()
-    )
-    return table.to_pandas() if table.num_rows else pd.DataFrame(columns=RESULT_COLUMNS)

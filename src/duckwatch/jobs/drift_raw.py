@@ -20,10 +20,10 @@ import numpy.typing as npt
 from duckwatch.jobs.inputs import input_columns
 from duckwatch.jobs.profile_scan import window_key
 from duckwatch.jobs.profiling import (
-    _auto_reference,
-    _available,
-    _first_full_window,
-    _ticks,
+    auto_reference_rows,
+    available_columns,
+    first_full_window,
+    unprofiled_ticks,
 )
 from duckwatch.jobs.windows_rows import is_row_window, window_where
 from duckwatch.metrics.drift_decision import DriftCell
@@ -71,7 +71,7 @@ class RawRows:
             return "predictions"
         return (
             "inputs"
-            if input_columns(self.wh, self.info, [col], _ticks(self.wh, self.info))
+            if input_columns(self.wh, self.info, [col], unprofiled_ticks(self.wh, self.info))
             else "predictions"
         )
 
@@ -89,7 +89,7 @@ class RawRows:
             return
         if not self.wh.has_table(key, "predictions"):
             return
-        have = _available(self.wh, key, "predictions")
+        have = available_columns(self.wh, key, "predictions")
         numeric = [
             c for c in cols if c.dtype == "numeric" and c.col_id in have and self._stream(c) == "predictions"
         ]
@@ -144,7 +144,7 @@ class RawRows:
         window: tuple[str, str, datetime, datetime],
     ) -> dict[int, npt.NDArray[np.float64]] | None:
         stream = self._stream(col)
-        if col.col_id not in _available(self.wh, self.info.model_key, stream):
+        if col.col_id not in available_columns(self.wh, self.info.model_key, stream):
             return None
         version, experiment, ws, we = window
         ahead = self._window_cache.get(window_key((version, experiment, ws)), {}).get(col.col_id)
@@ -164,18 +164,18 @@ class RawRows:
             has = self.wh.has_table(key, "reference")
             rows = raw_sources.latest_reference_version(self.wh, key) if has else []
             self._ref_version = (rows[0][0],) if rows else None
-        if self._ref_version is not None and col.col_id in _available(self.wh, key, "reference"):
+        if self._ref_version is not None and col.col_id in available_columns(self.wh, key, "reference"):
             stream, where, params = "reference", VERSION_IS, [self._ref_version[0]]
         elif self._stream(col) == "inputs":  # the first full windows of input rows (profiling.py)
             if self._auto_inputs is _UNSET:
-                self._auto_inputs = _first_full_window(self.wh, self.info, self.now, "inputs")
+                self._auto_inputs = first_full_window(self.wh, self.info, self.now, "inputs")
             if self._auto_inputs is None:
                 return None
             stream, where, params = "inputs", TIME_RANGE, list(self._auto_inputs)
         else:
             if self._auto_window is _UNSET:
-                self._auto_window = _auto_reference(self.wh, self.info, self.now)
-            if self._auto_window is None or col.col_id not in _available(self.wh, key, "predictions"):
+                self._auto_window = auto_reference_rows(self.wh, self.info, self.now)
+            if self._auto_window is None or col.col_id not in available_columns(self.wh, key, "predictions"):
                 return None
             stream, where, params = "predictions", self._auto_window[1], self._auto_window[2]
         if ref.n > REFERENCE_CACHE_ROWS:  # a very large reference: read only the bins asked for

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from duckwatch.jobs.profiling import _from_json
+from duckwatch.jobs.profiling import profile_from_json
 from duckwatch.metrics.drift import drift_cell
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
 from duckwatch.store import catalog, profile_queries
@@ -63,7 +63,7 @@ def rolling_rows(
         return []
     baseline: dict[str, Profile] = {}
     for col_id, kind, text in profile_queries.profiles_at_starts(wh, info.model, version, experiment, starts):
-        part = _from_json(kind, text)
+        part = profile_from_json(kind, text)
         old = baseline.get(col_id)
         baseline[col_id] = part if old is None else merge(old, part)
     first, last = pd.Timestamp(min(starts)), pd.Timestamp(max(starts))

@@ -73,7 +73,7 @@ def _numeric(arr: pa.ChunkedArray, out: np.ndarray | None = None) -> tuple[np.nd
     return np.concatenate(parts), nulls
 
 
-def _columns_frame(table: pa.Table, cols: Sequence[ColumnInfo]) -> dict[str, Column]:
+def columns_frame(table: pa.Table, cols: Sequence[ColumnInfo]) -> dict[str, Column]:
     """Per column id: numeric (values, null mask) as numpy, NaN kept distinct from NULL; or categories."""
     out: dict[str, Column] = {}
     for col in cols:
@@ -84,7 +84,7 @@ def _columns_frame(table: pa.Table, cols: Sequence[ColumnInfo]) -> dict[str, Col
     return out
 
 
-def _profile(
+def profile_column(
     column: Column, ref: Profile | None, idx: np.ndarray | None = None, scratch: np.ndarray | None = None
 ) -> Profile:
     """Profile all rows (or rows ``idx``) of a column, against ``ref``'s bins (None: build them here)."""
@@ -109,7 +109,7 @@ def _categorical(counts: dict[str, int], n_null: int, ref: Profile | None) -> Ca
     return profile_category_counts(counts, vocab, n_null)
 
 
-def _groups(table: pa.Table) -> dict[GroupKey, np.ndarray | None]:
+def group_rows(table: pa.Table) -> dict[GroupKey, np.ndarray | None]:
     """Row positions (ascending) per (version, experiment, window start), sorted by key; None = all rows.
 
     A row's group is a number in the mixed radix of the three columns' dictionary codes (a NULL is
@@ -246,14 +246,14 @@ def _profile_chunk(
 ) -> None:
     """Profile the numeric columns of one fetched chunk, per group, a column per thread."""
     groups: dict[Any, np.ndarray | None] = (
-        {window_key(k): idx for k, idx in _groups(table).items()} if group_sql else {target: None}
+        {window_key(k): idx for k, idx in group_rows(table).items()} if group_sql else {target: None}
     )
 
     def work(col: ColumnInfo) -> tuple[str, dict[Any, Profile]]:
         values, scratch = _buffers(buffers, table.num_rows)
         column = _numeric(table.column(col.col_id), values)
         ref = reference(col)
-        return col.col_id, {key: _profile(column, ref, idx, scratch) for key, idx in groups.items()}
+        return col.col_id, {key: profile_column(column, ref, idx, scratch) for key, idx in groups.items()}
 
     for col_id, profiles in pool.map(work, chunk):
         for key, profile in profiles.items():

@@ -20,15 +20,7 @@ from duckwatch.jobs.inputs import (
     remember_carried,
     remember_input_columns,
 )
-from duckwatch.jobs.profile_scan import (  # noqa: F401  (_columns_frame, _groups, _profile: tests)
-    GroupKey,
-    Profile,
-    _columns_frame,
-    _groups,
-    _profile,
-    scan_profiles,
-    window_key,
-)
+from duckwatch.jobs.profile_scan import GroupKey, Profile, scan_profiles, window_key
 from duckwatch.jobs.windows_rows import first_closed_windows, is_row_window, profile_source
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
 from duckwatch.store import job_state, raw_sources, window_memo
@@ -72,15 +64,15 @@ def load_reference(wh: Warehouse, model: str) -> dict[str, Profile]:
     """The model's reference profile per column id."""
     out: dict[str, Profile] = {}
     for col_id, kind, profile in q.reference_profile_rows(wh, model):
-        out[col_id] = _from_json(kind, profile)
+        out[col_id] = profile_from_json(kind, profile)
     return out
 
 
-def _from_json(kind: str, text: str) -> Profile:
-    return _from_dict(kind, json.loads(text))
+def profile_from_json(kind: str, text: str) -> Profile:
+    return profile_from_dict(kind, json.loads(text))
 
 
-def _from_dict(kind: str, d: dict[str, Any]) -> Profile:
+def profile_from_dict(kind: str, d: dict[str, Any]) -> Profile:
     return NumericProfile.from_dict(d) if kind == "numeric" else CategoricalProfile.from_dict(d)
 
 
@@ -104,7 +96,7 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     # Unchanged reference rows: only the columns without a reference yet are looked for (a column no
     # stream carries would otherwise re-store the reference and rebuild every profile in every tick).
     wanted = cols if not existing[0] or new_ref else missing_cols
-    available = _available(wh, info.model_key, "reference") if has_ref else set()
+    available = available_columns(wh, info.model_key, "reference") if has_ref else set()
     if has_ref and raw_sources.raw_row_count(wh, info.model_key, "reference") > 0:
         version = raw_sources.latest_reference_version(wh, info.model_key)[0][0]
         use = [c for c in wanted if c.col_id in available]
@@ -115,17 +107,19 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
         use, version, source, rest = [], None, "", list(wanted)
     stored = False
     if rest:
-        only_in = {c.col_id for c in input_only_columns(wh, info, rest, _ticks(wh, info))}
-        have = _available(wh, info.model_key, "predictions") - only_in
+        only_in = {c.col_id for c in input_only_columns(wh, info, rest, unprofiled_ticks(wh, info))}
+        have = available_columns(wh, info.model_key, "predictions") - only_in
         from_pred = [c for c in rest if c.col_id in have]
-        window = _auto_reference(wh, info, now) if from_pred else None
+        window = auto_reference_rows(wh, info, now) if from_pred else None
         if window is not None:
             label = f"first production window {window[0]:%Y-%m-%d %H:%M}"
             rows = rows_where(info.model_key, "predictions", window[1])
             _store_reference(wh, info.model, from_pred, rows, window[2], label, now)
             source, stored = source or label, True
         # Columns only input batches carry (jobs/inputs.py): the first full windows of input rows.
-        label_in = _auto_reference_from_inputs(wh, info, input_columns(wh, info, rest, _ticks(wh, info)), now)
+        label_in = _auto_reference_from_inputs(
+            wh, info, input_columns(wh, info, rest, unprofiled_ticks(wh, info)), now
+        )
         if label_in is not None:
             source, stored = source or label_in, True
     if use:
@@ -144,7 +138,7 @@ def _auto_reference_from_inputs(
 ) -> str | None:
     """Reference of the columns ``todo`` (profiled from inputs) from the first full windows of input
     rows, as for predictions; returns its description, or None when none was stored."""
-    window = _first_full_window(wh, info, now, "inputs") if todo else None
+    window = first_full_window(wh, info, now, "inputs") if todo else None
     if window is None:
         return None
     label = f"first input window {window[0]:%Y-%m-%d %H:%M}"
@@ -153,26 +147,28 @@ def _auto_reference_from_inputs(
     return label
 
 
-def _ticks(wh: Warehouse, info: ModelInfo) -> tuple[int, int]:
+def unprofiled_ticks(wh: Warehouse, info: ModelInfo) -> tuple[int, int]:
     """The ticks whose rows this compute stage takes in: after the last profiled one, up to this one."""
     return profiled_seq(wh, info.model), current_seq(wh)
 
 
-def _available(wh: Warehouse, model_key: int, stream: str) -> set[str]:
+def available_columns(wh: Warehouse, model_key: int, stream: str) -> set[str]:
     return set(wh.table_columns(raw_table(model_key, stream)))
 
 
-def _auto_reference(wh: Warehouse, info: ModelInfo, now: datetime) -> tuple[datetime, str, list[Any]] | None:
+def auto_reference_rows(
+    wh: Warehouse, info: ModelInfo, now: datetime
+) -> tuple[datetime, str, list[Any]] | None:
     """Rows of the first closed windows as (first window start, WHERE clause, parameters), or None."""
     if is_row_window(info.window):
         return first_closed_windows(
             wh, info, now, AUTO_REFERENCE_ROWS, MIN_AUTO_REFERENCE_ROWS, AUTO_REFERENCE_WINDOWS
         )
-    window = _first_full_window(wh, info, now)
+    window = first_full_window(wh, info, now)
     return None if window is None else (window[0], TIME_RANGE, list(window))
 
 
-def _first_full_window(
+def first_full_window(
     wh: Warehouse, info: ModelInfo, now: datetime, stream: str = "predictions"
 ) -> tuple[datetime, datetime] | None:
     if not wh.has_table(info.model_key, stream):
@@ -215,7 +211,7 @@ def rebuild_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo])
     """Drop and recompute every window profile of the model; all windows become dirty."""
     q.forget_profiles(wh, info.model)
     if wh.has_table(info.model_key, "inputs"):  # windows of input rows never seen before, too
-        found = input_windows(wh, info, cols, _ticks(wh, info), None)
+        found = input_windows(wh, info, cols, unprofiled_ticks(wh, info), None)
         if found is not None:
             mark_windows_dirty(wh, info, [found[0]], found[1])
     return update_profiles(wh, info, cols, seq=None)
@@ -228,20 +224,20 @@ def update_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
     """
     has_inputs = wh.has_table(info.model_key, "inputs")
     if has_inputs:  # what the rows up to this tick carry, kept whatever happens below
-        remember_carried(wh, info, carried_columns(wh, info, cols, _ticks(wh, info)))
+        remember_carried(wh, info, carried_columns(wh, info, cols, unprofiled_ticks(wh, info)))
     reference = load_reference(wh, info.model)
     if not reference:
         return 0
     done = 0
     only_in: set[str] = set()  # carried by inputs alone: never profiled from prediction slots
     if has_inputs:
-        found = input_only_columns(wh, info, cols, _ticks(wh, info))
+        found = input_only_columns(wh, info, cols, unprofiled_ticks(wh, info))
         only_in = {c.col_id for c in found}
         if input_columns_changed(wh, info.model, found):
             if seq is not None:  # a column moved between the streams: no profile may mix them
                 return rebuild_profiles(wh, info, cols)
             remember_input_columns(wh, info.model, found)
-        from_inputs = input_columns(wh, info, cols, _ticks(wh, info))
+        from_inputs = input_columns(wh, info, cols, unprofiled_ticks(wh, info))
         use_in = [c for c in from_inputs if c.col_id in reference]
         if use_in:
             ticks = None if seq is None else (profiled_seq(wh, info.model), seq)
@@ -250,7 +246,7 @@ def update_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
             done += _merge_parts(wh, info, use_in, parts)
     if not wh.has_table(info.model_key, "predictions"):
         return done
-    have = _available(wh, info.model_key, "predictions") - only_in
+    have = available_columns(wh, info.model_key, "predictions") - only_in
     use = [c for c in cols if c.col_id in reference and c.col_id in have]
     # Every tick since the last profiled one: a tick killed after ingesting leaves its rows to the next.
     ticks = None if seq is None else (profiled_seq(wh, info.model), seq)
@@ -293,7 +289,7 @@ def _stored_profiles(
     starts = sorted({k[2].to_pydatetime() for k in keys})
     out: dict[tuple[str, str, pd.Timestamp, str], Profile] = {}
     for v, e, ws, col_id, kind, text in q.stored_window_profiles(wh, model, starts):
-        out[(v, e, pd.Timestamp(ws).tz_convert("UTC"), col_id)] = _from_json(kind, text)
+        out[(v, e, pd.Timestamp(ws).tz_convert("UTC"), col_id)] = profile_from_json(kind, text)
     return out
 
 
@@ -307,7 +303,11 @@ def windows_profiles(
     written = wh.written_profiles(model)  # profiled in this tick: no JSON to parse
     for v, e, ws, col_id, kind, text in q.profiles_of_windows(wh, model, windows):
         kept = written.get((str(v), str(e), ws, "", col_id))
-        profile = _from_json(kind, text) if kept is None or kept[0] != kind else _from_dict(kind, kept[1])
+        profile = (
+            profile_from_json(kind, text)
+            if kept is None or kept[0] != kind
+            else profile_from_dict(kind, kept[1])
+        )
         out.setdefault(window_key((str(v), str(e), ws)), {})[col_id] = profile
     return out
 
@@ -317,6 +317,6 @@ def window_profiles(
 ) -> dict[str, Profile]:
     """Stored profiles of one window (all rows, no segment) per column id."""
     return {
-        col_id: _from_json(kind, text)
+        col_id: profile_from_json(kind, text)
         for col_id, kind, text in q.one_window_profiles(wh, model, version, experiment, ws)
     }

@@ -23,18 +23,18 @@ _PI_FOUR = np.pi**4
 _PI_SIX = np.pi**6
 
 
-def _clip_prob(p):
+def clip_prob(p):
     """clips a probability to range 0<=p<=1."""
     return np.clip(p, 0.0, 1.0)
 
 
-def _select_and_clip_prob(cdfprob, sfprob, cdf=True):
+def select_and_clip_prob(cdfprob, sfprob, cdf=True):
     """Selects either the CDF or SF, and then clips to range 0<=p<=1."""
     p = np.where(cdf, cdfprob, sfprob)
-    return _clip_prob(p)
+    return clip_prob(p)
 
 
-def _kolmogn_DMTW(n, d, cdf=True):
+def kolmogn_DMTW(n, d, cdf=True):
     r"""Computes the Kolmogorov CDF:  Pr(D_n <= d) using the MTW approach to
     the Durbin matrix algorithm.
 
@@ -47,10 +47,10 @@ def _kolmogn_DMTW(n, d, cdf=True):
     # Most suitable for small m.
 
     if d >= 1.0:
-        return _select_and_clip_prob(1.0, 0.0, cdf)
+        return select_and_clip_prob(1.0, 0.0, cdf)
     nd = n * d
     if nd <= 0.5:
-        return _select_and_clip_prob(0.0, 1.0, cdf)
+        return select_and_clip_prob(0.0, 1.0, cdf)
     k = int(np.ceil(nd))
     h = k - nd
     m = 2 * k - 1
@@ -106,7 +106,7 @@ def _kolmogn_DMTW(n, d, cdf=True):
     if expnt != 0:
         p = np.ldexp(p, expnt)
 
-    return _select_and_clip_prob(p, 1.0 - p, cdf)
+    return select_and_clip_prob(p, 1.0 - p, cdf)
 
 
 def _pomeranz_compute_j1j2(i, n, ll, ceilf, roundf):
@@ -127,7 +127,7 @@ def _pomeranz_compute_j1j2(i, n, ll, ceilf, roundf):
     return max(j1 + 2, 0), min(j2, n)
 
 
-def _kolmogn_Pomeranz(n, x, cdf=True):
+def kolmogn_Pomeranz(n, x, cdf=True):
     r"""Computes Pr(D_n <= d) using the Pomeranz recursion algorithm.
 
     Pomeranz (1974) [2]
@@ -207,11 +207,11 @@ def _kolmogn_Pomeranz(n, x, cdf=True):
     # Undo any intermediate scaling
     if expnt != 0:
         ans = np.ldexp(ans, expnt)
-    ans = _select_and_clip_prob(ans, 1.0 - ans, cdf)
+    ans = select_and_clip_prob(ans, 1.0 - ans, cdf)
     return ans
 
 
-def _kolmogn_PelzGood(n, x, cdf=True):
+def kolmogn_PelzGood(n, x, cdf=True):
     """Computes the Pelz-Good approximation to Prob(Dn <= x) with 0<=x<=1.
 
     Start with Li-Chien, Korolyuk approximation:
@@ -222,16 +222,16 @@ def _kolmogn_PelzGood(n, x, cdf=True):
     Pelz-Good (1976). [6]
     """
     if x <= 0.0:
-        return _select_and_clip_prob(0.0, 1.0, cdf=cdf)
+        return select_and_clip_prob(0.0, 1.0, cdf=cdf)
     if x >= 1.0:
-        return _select_and_clip_prob(1.0, 0.0, cdf=cdf)
+        return select_and_clip_prob(1.0, 0.0, cdf=cdf)
 
     z = np.sqrt(n) * x
     zsquared, zthree, zfour, zsix = z**2, z**3, z**4, z**6
 
     qlog = -_PI_SQUARED / 8 / zsquared
     if qlog < _MIN_LOG:  # z ~ 0.041743441416853426
-        return _select_and_clip_prob(0.0, 1.0, cdf=cdf)
+        return select_and_clip_prob(0.0, 1.0, cdf=cdf)
 
     q = np.exp(qlog)
 

@@ -4,7 +4,7 @@ A resample drawn with replacement is the original rows, each taken ``c_i`` times
 a sum over rows makes a whole block of resamples one matrix of counts times a few vectors: nothing
 is gathered or sorted per resample. (F1, log loss, Brier and PR AUC have analytic intervals:
 metrics/intervals.py.) The
-counts come from exactly the indices `performance._bootstrap_values` draws (same seed, same chunks),
+counts come from exactly the indices `performance.bootstrap_values` draws (same seed, same chunks),
 so both give the same resamples; the values agree to float rounding (tests compare them).
 """
 
@@ -24,7 +24,7 @@ _LAST: list[tuple[tuple[int, int, int, int], list[NDArray[np.uint16]]]] = []
 
 
 def resample_counts(n: int, resamples: int, seed: int, max_cells: int) -> Iterator[NDArray[Any]]:
-    """Blocks of (resamples x n) integer row counts; the draws of `performance._bootstrap_values` exactly.
+    """Blocks of (resamples x n) integer row counts; the draws of `performance.bootstrap_values` exactly.
 
     The statistics of one window all resample with the same seed: the last counts drawn are kept
     (as 16-bit integers, 8 MB for 200 x 20k) and served again instead of drawn five times. Each
@@ -59,7 +59,7 @@ def _draw_counts(n: int, resamples: int, seed: int, max_cells: int) -> Iterator[
 def weighted_values(
     stat: WeightedStat, arrays: Sequence[NDArray[Any]], resamples: int, seed: int, max_cells: int
 ) -> FloatArray:
-    """``stat`` of every resample, as `performance._bootstrap_values` returns them."""
+    """``stat`` of every resample, as `performance.bootstrap_values` returns them."""
     n = arrays[0].shape[0]
     return np.concatenate([stat(w, *arrays) for w in resample_counts(n, resamples, seed, max_cells)])
 
@@ -70,7 +70,7 @@ def _float(w: NDArray[Any]) -> FloatArray:
 
 
 def _clip(p: FloatArray) -> FloatArray:
-    eps = float(np.finfo(np.float64).eps)  # sklearn's log_loss clipping, as performance._clip_prob
+    eps = float(np.finfo(np.float64).eps)  # sklearn's log_loss clipping, as performance.clip_prob
     return np.clip(p, eps, 1 - eps)
 
 

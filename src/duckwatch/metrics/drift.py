@@ -150,7 +150,7 @@ def _compute_ecdf_ranges(profile: NumericProfile) -> tuple[FloatArray, FloatArra
     return high - p + _left_atoms(profile)[0], high
 
 
-def _sup_per_bin(ref: NumericProfile, cur: NumericProfile) -> FloatArray:
+def sup_per_bin(ref: NumericProfile, cur: NumericProfile) -> FloatArray:
     """Upper bound of sup |Fc - Fr| inside each bin, from both samples' within-bin masses."""
     lr, cr = _ecdf_ranges(ref)
     lc, cc = _ecdf_ranges(cur)
@@ -242,7 +242,7 @@ def wasserstein_norm(reference: NumericProfile, current: NumericProfile) -> Drif
         return _empty("wasserstein_norm", "binned_sums")
     diff = _bin_integrals(current) - _bin_integrals(reference)
     width = np.diff(reference.binning.edges)
-    sup = _sup_per_bin(reference, current)[1:-1]
+    sup = sup_per_bin(reference, current)[1:-1]
     inner_lower = np.abs(diff)
     # Three valid bounds on ∫_bin |D|; the sum-based ones stay tight in wide (heavy-tail) bins:
     # |Fc - Fr| <= (Fc - Fc(a)) + |D(a)| + (Fr - Fr(a)), and likewise from the bin's right edge.

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from duckwatch.metrics._kstwo import kstwo_sf_bounded
-from duckwatch.metrics.drift import DriftResult, _sup_per_bin, ks
+from duckwatch.metrics.drift import DriftResult, ks, sup_per_bin
 from duckwatch.metrics.drift_decision import DriftCell, decide
 from duckwatch.metrics.ks_distribution import ks_isf, ks_sf
 from duckwatch.metrics.profile import NumericProfile
@@ -100,7 +100,7 @@ def bins_to_read(
     reference: NumericProfile, current: NumericProfile, attained: float, budget: int = MAX_RAW_ROWS
 ) -> list[int]:
     """Bins whose inside may hold a gap above ``attained``, largest bound first, within ``budget`` rows."""
-    upper = _sup_per_bin(reference, current)
+    upper = sup_per_bin(reference, current)
     order = np.argsort(-upper, kind="stable")
     chosen: list[int] = []
     used_r = used_c = 0
@@ -138,7 +138,7 @@ def refine_ks(
     them); the result's [lower, upper] is still rigorous when some bins were not read.
     """
     base = ks(reference, current)
-    upper_per_bin = _sup_per_bin(reference, current)
+    upper_per_bin = sup_per_bin(reference, current)
     nr, nc = reference.n, current.n
     before_r = np.concatenate([[0], np.cumsum(reference.counts)[:-1]])
     before_c = np.concatenate([[0], np.cumsum(current.counts)[:-1]])

@@ -23,23 +23,23 @@ from numpy.typing import ArrayLike, NDArray
 
 from duckwatch.metrics import bootstrap_weighted as bw
 from duckwatch.metrics.intervals import average_precision_interval, f1_interval, mean_interval
-from duckwatch.metrics.performance_core import _MAX_CHUNK_CELLS as _MAX_CHUNK_CELLS
 from duckwatch.metrics.performance_core import BOOT_MAX_ROWS as BOOT_MAX_ROWS
 from duckwatch.metrics.performance_core import BOOTSTRAP_RESAMPLES as BOOTSTRAP_RESAMPLES
+from duckwatch.metrics.performance_core import MAX_CHUNK_CELLS as MAX_CHUNK_CELLS
 from duckwatch.metrics.performance_core import (
     Z95,
     ConfusionCounts,
     FloatArray,
     MetricValue,
-    _boot,
-    _clip_prob,
+    boot_metric,
     bootstrap_interval,
+    clip_prob,
     confusion_counts,
     insufficient,
     t_interval,
     wilson_interval,
 )
-from duckwatch.metrics.performance_core import _bootstrap_values as _bootstrap_values
+from duckwatch.metrics.performance_core import bootstrap_values as bootstrap_values
 from duckwatch.metrics.performance_ranks import average_precision, delong_auc, rankdata, ranked_metrics
 from duckwatch.metrics.performance_ranks import sorted_midranks as sorted_midranks
 from duckwatch.metrics.performance_tasks import (
@@ -193,10 +193,12 @@ def compute_classification(
         out.update({k: insufficient(k, n, why) for k in ("log_loss", "brier", "ece")})
         return out
     # Means of per-row losses: the t interval of a mean, not a bootstrap.
-    loss = -(np.where(y, np.log(_clip_prob(score)), np.log(_clip_prob(1 - score))))
+    loss = -(np.where(y, np.log(clip_prob(score)), np.log(clip_prob(1 - score))))
     out["log_loss"] = MetricValue("log_loss", *mean_interval(loss), n)
     out["brier"] = MetricValue("brier", *mean_interval((score - y) ** 2), n)
-    out["ece"] = _boot("ece", _batch_ece, (y, score), seed, lambda w, yy, pp: bw.ece(w, yy, pp, ECE_BINS))
+    out["ece"] = boot_metric(
+        "ece", _batch_ece, (y, score), seed, lambda w, yy, pp: bw.ece(w, yy, pp, ECE_BINS)
+    )
     return out
 
 

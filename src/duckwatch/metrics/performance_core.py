@@ -22,7 +22,7 @@ Z95 = 1.959963984540054
 BOOTSTRAP_RESAMPLES = 200
 BOOT_MAX_ROWS = 20_000
 # Caps the (resamples x rows) matrix of one bootstrap chunk so memory stays bounded on big windows.
-_MAX_CHUNK_CELLS = 2_000_000
+MAX_CHUNK_CELLS = 2_000_000
 FloatArray = NDArray[np.float64]
 BatchStat = Callable[..., FloatArray]
 
@@ -85,12 +85,12 @@ def t_interval(values: FloatArray, level: float = 0.95) -> tuple[float, float, f
     return mean, mean - half, mean + half
 
 
-def _bootstrap_values(
+def bootstrap_values(
     stat: BatchStat, arrays: Sequence[NDArray[Any]], resamples: int, seed: int
 ) -> FloatArray:
     n = arrays[0].shape[0]
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(resamples, _MAX_CHUNK_CELLS // max(n, 1)))
+    chunk = max(1, min(resamples, MAX_CHUNK_CELLS // max(n, 1)))
     parts: list[FloatArray] = []
     for start in range(0, resamples, chunk):
         idx = rng.integers(0, n, size=(min(chunk, resamples - start), n))
@@ -127,9 +127,9 @@ def bootstrap_interval(
         scale = math.sqrt(BOOT_MAX_ROWS / n)
         return v - (v_s - lo_s) * scale, v + (hi_s - v_s) * scale
     if weighted is not None:
-        values = bw.weighted_values(weighted, arrays, resamples, seed, _MAX_CHUNK_CELLS)
+        values = bw.weighted_values(weighted, arrays, resamples, seed, MAX_CHUNK_CELLS)
     else:
-        values = _bootstrap_values(stat, arrays, resamples, seed)
+        values = bootstrap_values(stat, arrays, resamples, seed)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return float("nan"), float("nan")
@@ -146,13 +146,13 @@ def confusion_counts(y_true: ArrayLike, y_pred: ArrayLike) -> ConfusionCounts:
     )
 
 
-def _clip_prob(p: FloatArray) -> FloatArray:
+def clip_prob(p: FloatArray) -> FloatArray:
     # Same clipping as sklearn's log_loss: machine epsilon of float64.
     eps = float(np.finfo(np.float64).eps)
     return np.clip(p, eps, 1 - eps)
 
 
-def _boot(
+def boot_metric(
     name: str,
     fn: BatchStat,
     arrays: Sequence[NDArray[Any]],

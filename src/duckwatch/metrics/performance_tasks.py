@@ -21,9 +21,9 @@ from duckwatch.metrics.performance_core import (
     ConfusionCounts,
     FloatArray,
     MetricValue,
-    _boot,
-    _bootstrap_values,
-    _clip_prob,
+    boot_metric,
+    bootstrap_values,
+    clip_prob,
     insufficient,
     t_interval,
     wilson_interval,
@@ -93,7 +93,7 @@ def compute_multiclass(
     lo, hi = wilson_interval(correct, n)
     out = {"accuracy": MetricValue("accuracy", correct / n, lo, hi, n)}
     point = _batch_macro(t, p, k)[0]
-    boot = _bootstrap_values(lambda a, b: _batch_macro(a, b, k), (t, p), BOOTSTRAP_RESAMPLES, seed)
+    boot = bootstrap_values(lambda a, b: _batch_macro(a, b, k), (t, p), BOOTSTRAP_RESAMPLES, seed)
     bounds = np.quantile(boot, [0.025, 0.975], axis=0)
     for j, name in enumerate(names[1:5]):
         out[name] = MetricValue(name, float(point[j]), float(bounds[0, j]), float(bounds[1, j]), n)
@@ -106,7 +106,7 @@ def compute_multiclass(
         out.update({name: insufficient(name, n, why) for name in ("log_loss", "roc_auc_ovr")})
         return out
     col = np.array([column[str(v)] for v in labels], dtype=np.intp)
-    row_loss = -np.log(_clip_prob(prob[np.arange(n), col]))
+    row_loss = -np.log(clip_prob(prob[np.arange(n), col]))
     out["log_loss"] = MetricValue("log_loss", *t_interval(row_loss), n)
     missing = [str(c) for i, c in enumerate(class_arr) if not np.any(col == i)]
     if missing:
@@ -152,11 +152,11 @@ def compute_regression(
     out: dict[str, MetricValue] = {}
     out["mae"] = MetricValue("mae", *t_interval(np.abs(err)), n)
     out["mean_error"] = MetricValue("mean_error", *t_interval(err), n)
-    out["rmse"] = _boot("rmse", _rmse_batch, (target, pred), seed)
+    out["rmse"] = boot_metric("rmse", _rmse_batch, (target, pred), seed)
     if float(np.ptp(target)) == 0.0:
         out["r2"] = insufficient("r2", n, "target is constant: R² undefined")
     else:
-        out["r2"] = _boot("r2", _r2_batch, (target, pred), seed)
+        out["r2"] = boot_metric("r2", _r2_batch, (target, pred), seed)
     nonzero = target != 0
     skipped = n - int(nonzero.sum())
     # sklearn divides by max(|y|, eps), which explodes on zero targets; those rows are skipped instead.

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from duckwatch.metrics.profile_binning import _BLOCK_ROWS, DEFAULT_BINS, SPECIAL_MIN_SHARE, NumericBinning
+from duckwatch.metrics.profile_binning import BLOCK_ROWS, DEFAULT_BINS, SPECIAL_MIN_SHARE, NumericBinning
 from duckwatch.metrics.profile_binning import MAX_AUTO_SPECIALS as MAX_AUTO_SPECIALS
 from duckwatch.metrics.profile_categories import MAX_OTHER_VALUES as MAX_OTHER_VALUES
 from duckwatch.metrics.profile_categories import (
@@ -20,7 +20,7 @@ from duckwatch.metrics.profile_categories import (
     MAX_VOCABULARY,
     CategoricalProfile,
     CategoricalVocabulary,
-    _merge_categorical,
+    merge_categorical,
     profile_categorical,
     profile_category_counts,
 )
@@ -160,8 +160,8 @@ def _binned(x: FloatArray, binning: NumericBinning) -> tuple[IntArray, FloatArra
     sums = np.zeros(nb, dtype=np.float64)
     specials = np.asarray(binning.specials, dtype=np.float64)
     special_counts = np.zeros(specials.size, dtype=np.int64)
-    for start in range(0, x.size, _BLOCK_ROWS):
-        block = x[start : start + _BLOCK_ROWS]
+    for start in range(0, x.size, BLOCK_ROWS):
+        block = x[start : start + BLOCK_ROWS]
         idx = binning.bin_index(block)
         counts += np.bincount(idx, minlength=nb)
         np.add.at(sums, idx, block)
@@ -206,5 +206,5 @@ def merge(
     if isinstance(a, NumericProfile) and isinstance(b, NumericProfile):
         return _merge_numeric(a, b)
     if isinstance(a, CategoricalProfile) and isinstance(b, CategoricalProfile):
-        return _merge_categorical(a, b)
+        return merge_categorical(a, b)
     raise TypeError(f"cannot merge {type(a).__name__} with {type(b).__name__}")

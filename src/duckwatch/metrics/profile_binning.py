@@ -25,7 +25,7 @@ MAX_AUTO_SPECIALS = 16
 _LUT_CELLS = 16384
 _LUT_MAX_PASSES = 6
 # Rows binned at once: the temporaries of a block (~3 MB) stay in cache.
-_BLOCK_ROWS = 1 << 16
+BLOCK_ROWS = 1 << 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,13 +111,13 @@ class NumericBinning:
 
     def bin_index(self, x: FloatArray) -> npt.NDArray[np.integer[Any]]:
         """Bin index of each finite value: 0 below, 1..K finite bins (last closed), K+1 above."""
-        if x.size <= _BLOCK_ROWS:
+        if x.size <= BLOCK_ROWS:
             return self._bin_index_block(x)
         # Block by block, so that the lookup's temporaries stay in cache instead of costing a pass
         # over main memory (and fresh pages) each; bins are exact integers, so blocks change nothing.
         idx = np.empty(x.size, dtype=np.intp)
-        for start in range(0, x.size, _BLOCK_ROWS):
-            idx[start : start + _BLOCK_ROWS] = self._bin_index_block(x[start : start + _BLOCK_ROWS])
+        for start in range(0, x.size, BLOCK_ROWS):
+            idx[start : start + BLOCK_ROWS] = self._bin_index_block(x[start : start + BLOCK_ROWS])
         return idx
 
     def _bin_index_block(self, x: FloatArray) -> npt.NDArray[np.integer[Any]]:

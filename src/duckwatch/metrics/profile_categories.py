@@ -150,7 +150,7 @@ def profile_category_counts(
     return CategoricalProfile(vocabulary, counts, other, sum(unseen.values()), _top_examples(unseen), n_null)
 
 
-def _merge_categorical(a: CategoricalProfile, b: CategoricalProfile) -> CategoricalProfile:
+def merge_categorical(a: CategoricalProfile, b: CategoricalProfile) -> CategoricalProfile:
     if a.vocabulary != b.vocabulary:
         raise ValueError("cannot merge categorical profiles built on different vocabularies")
     # Approximate: a value outside either part's top 20 is lost, so merged examples (not the

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, get_args
 
 __all__ = [
-    "BUILTIN_MODULES",
     "Family",
     "MetricSpec",
     "Shape",
@@ -57,16 +55,6 @@ class MetricSpec:
 
 
 _REGISTRY: dict[str, MetricSpec] = {}
-
-# Modules whose import registers the built-in metrics; optional ones may not exist yet.
-BUILTIN_MODULES: tuple[str, ...] = (
-    "duckwatch.metrics.drift",
-    "duckwatch.metrics.quality",
-    "duckwatch.metrics.performance",
-    "duckwatch.metrics.estimate",
-    "duckwatch.metrics.fairness",
-)
-_REQUIRED_BUILTINS = frozenset({"duckwatch.metrics.drift", "duckwatch.metrics.quality"})
 
 
 def register(spec: MetricSpec) -> MetricSpec:
@@ -129,11 +117,7 @@ def all_metrics() -> list[MetricSpec]:
 
 def load_builtins() -> list[MetricSpec]:
     """Import the modules defining built-in metrics (registering them) and return all specs."""
-    for module in BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            # Optional modules may not exist yet; a missing dependency *inside* one must still fail.
-            if module in _REQUIRED_BUILTINS or exc.name != module:
-                raise
+    # Imported here, not at the top: those modules import this one to register their metrics.
+    from duckwatch.metrics import builtins  # noqa: F401
+
     return all_metrics()

@@ -1,7 +1,7 @@
 """Duplicate-id rows set aside in quarantine: counted per window by event time, windows re-dirtied.
 
 Two places quarantine a prediction whose id repeats: the collector (a repeat within one batch, see
-``landing._bad_rows``) and the job's ingestion (a repeat of an id stored from an earlier batch, see
+``landing.bad_rows``) and the job's ingestion (a repeat of an id stored from an earlier batch, see
 ``Warehouse._ingest_with_duplicates``). Both record the row's event time in ``quarantine.ts``
 (migration 0005); rows quarantined before that have no time and are left out of the counts.
 """
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from duckwatch.store.warehouse import Warehouse
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The reasons written by landing._bad_rows and Warehouse._ingest_with_duplicates (kept in step by tests).
+# The reasons written by landing.bad_rows and Warehouse._ingest_with_duplicates (kept in step by tests).
 DUPLICATE_REASONS_SQL = "(reason LIKE 'duplicate id % within this batch%' OR reason LIKE 'duplicate of an earlier % row with the same id%')"
 
 

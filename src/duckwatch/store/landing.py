@@ -32,6 +32,7 @@ from duckwatch.store.landing_dir import write_quarantine as write_quarantine
 from duckwatch.store.landing_temp import STALE_AFTER_S, temp_path
 from duckwatch.store.landing_temp import sweep_temp_files as sweep_temp_files
 from duckwatch.store.landing_time import in_range, short_value, time_reason
+from duckwatch.store.sql_text import literal
 
 LANDING_FORMAT_VERSION = 1  # recorded in every sealed file's Parquet key-value metadata
 # Landing files are read once and deleted: building Parquet dictionaries for (mostly unique) ids and
@@ -88,11 +89,7 @@ class BatchOutcome:
     quarantined_ts: dict[int, datetime] = field(default_factory=dict)
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _cast(expr: str, arrow_type: pa.DataType, dtype: str) -> str:
+def cast_expr(expr: str, arrow_type: pa.DataType, dtype: str) -> str:
     if dtype == "numeric":
         if pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type):
             return f"CAST({expr} AS DOUBLE)"
@@ -104,7 +101,7 @@ def _cast(expr: str, arrow_type: pa.DataType, dtype: str) -> str:
     return f"CAST({expr} AS VARCHAR)"
 
 
-def _ts_expr(plan: BatchPlan) -> str:
+def ts_expr(plan: BatchPlan) -> str:
     if plan.ts_index is None:
         return "CAST(? AS TIMESTAMPTZ)"
     src = f"s{plan.ts_index}"
@@ -183,37 +180,39 @@ class LandingPool:
             con.close()
 
 
-def _reasons(plan: BatchPlan, types: dict[int, pa.DataType]) -> tuple[list[str], list[tuple[str, str]]]:
+def row_reasons(plan: BatchPlan, types: dict[int, pa.DataType]) -> tuple[list[str], list[tuple[str, str]]]:
     """SQL expressions giving each row's quarantine reasons, and per-column retype counters."""
     reasons: list[str] = []
     for name in plan.missing_required:
         reasons.append(
-            _lit(f"required column {shorten(name)!r} is missing from this batch: add it or fix the mapping")
+            literal(
+                f"required column {shorten(name)!r} is missing from this batch: add it or fix the mapping"
+            )
         )
     if plan.id_index is not None:
         s = f"s{plan.id_index}"
         reasons.append(
             f"CASE WHEN {s} IS NULL OR trim(CAST({s} AS VARCHAR)) = '' THEN "
-            f"{_lit('missing id: every row needs a value in the id column')} END"
+            f"{literal('missing id: every row needs a value in the id column')} END"
         )
     elif plan.id_required:
-        reasons.append(_lit("no id column: outcomes are joined to predictions by id; pass --id-col"))
+        reasons.append(literal("no id column: outcomes are joined to predictions by id; pass --id-col"))
     if plan.ts_index is not None:
         # Text and epoch times are converted once per row, as _dw_ts (see _timed): parsing costs most.
         reasons.append(time_reason(plan.ts_index, plan.ts_kind, "_dw_ts", plan.ts_min, plan.ts_max))
     retype_checks: list[tuple[str, str]] = []
     for col in plan.columns:
         s = f"s{col.index}"
-        cast = _cast(s, types[col.index], col.dtype)
+        cast = cast_expr(s, types[col.index], col.dtype)
         name = shorten(col.source)
         if col.required:
             reasons.append(
-                f"CASE WHEN {s} IS NULL THEN {_lit(f'missing value in required column {name!r}')} END"
+                f"CASE WHEN {s} IS NULL THEN {literal(f'missing value in required column {name!r}')} END"
             )
         if col.unit_interval:
             reasons.append(
                 f"CASE WHEN {s} IS NOT NULL AND ({cast} IS NULL OR NOT isfinite({cast}) OR {cast} < 0 OR {cast} > 1) "
-                f"THEN {_lit(f'score in column {name!r} must be a probability in [0, 1], got ')} || "
+                f"THEN {literal(f'score in column {name!r} must be a probability in [0, 1], got ')} || "
                 f"{short_value(s)} END"
             )
         elif cast.startswith("TRY_CAST") and col.role == "label":
@@ -221,7 +220,7 @@ def _reasons(plan: BatchPlan, types: dict[int, pa.DataType]) -> tuple[list[str],
             # performance metric: the row is set aside, saying why, and the rest of the batch lands.
             reasons.append(
                 f"CASE WHEN {s} IS NOT NULL AND {cast} IS NULL THEN 'label ' || {short_value(s)} || "
-                f"{_lit(f' in column {name!r} is not a number, and the model stores labels as numbers: send them as numbers (e.g. 1 for yes, 0 for no)')} END"
+                f"{literal(f' in column {name!r} is not a number, and the model stores labels as numbers: send them as numbers (e.g. 1 for yes, 0 for no)')} END"
             )
         elif cast.startswith("TRY_CAST"):
             retype_checks.append((col.source, f"count(*) FILTER ({s} IS NOT NULL AND {cast} IS NULL)"))
@@ -229,13 +228,13 @@ def _reasons(plan: BatchPlan, types: dict[int, pa.DataType]) -> tuple[list[str],
 
 
 def _timed(plan: BatchPlan) -> str:
-    """``src``, with text and epoch times converted once per row as ``_dw_ts`` (``_reasons`` reads it)."""
+    """``src``, with text and epoch times converted once per row as ``_dw_ts`` (``row_reasons`` reads it)."""
     if plan.ts_index is None or plan.ts_kind == "timestamp":  # date/time columns are checked as they are
         return "src"
-    return f"(SELECT *, {_ts_expr(plan)} AS _dw_ts FROM src)"
+    return f"(SELECT *, {ts_expr(plan)} AS _dw_ts FROM src)"
 
 
-def _bad_rows(con: duckdb.DuckDBPyConnection, plan: BatchPlan, reasons: list[str]) -> list[tuple[int, str]]:
+def bad_rows(con: duckdb.DuckDBPyConnection, plan: BatchPlan, reasons: list[str]) -> list[tuple[int, str]]:
     """(row, reason) of every row that must not land, in row order; ``src`` is registered already.
 
     Only bad rows are materialised. Repeated ids (predictions/inputs) are first ruled out by hashes;
@@ -291,9 +290,9 @@ def _land(con: duckdb.DuckDBPyConnection, table: pa.Table, plan: BatchPlan, land
     src = table.rename_columns(names).append_column("_row", pa.array(np.arange(n, dtype=np.int64)))
     con.register("src", src)
     types = {i: table.schema.field(i).type for i in range(table.num_columns)}
-    reasons, retype_checks = _reasons(plan, types)
+    reasons, retype_checks = row_reasons(plan, types)
     params: list[object] = [plan.received_at] if plan.ts_index is None else []
-    bad = _bad_rows(con, plan, reasons)
+    bad = bad_rows(con, plan, reasons)
     retyped: dict[str, int] = {}
     if retype_checks:
         rows = con.execute(f"SELECT {', '.join(expr for _, expr in retype_checks)} FROM src").fetchall()
@@ -316,14 +315,14 @@ def _land(con: duckdb.DuckDBPyConnection, table: pa.Table, plan: BatchPlan, land
             f"CAST(s{plan.id_index} AS VARCHAR) AS _id"
             if plan.id_index is not None
             else "CAST(uuid() AS VARCHAR) AS _id",
-            f"{_ts_expr(plan)} AS _ts",
+            f"{ts_expr(plan)} AS _ts",
         ]
         cols = "".join(
-            f", {_cast(f's{c.index}', types[c.index], c.dtype)} AS {c.col_id}" for c in plan.columns
+            f", {cast_expr(f's{c.index}', types[c.index], c.dtype)} AS {c.col_id}" for c in plan.columns
         )
         select = (
-            f"SELECT {_lit(plan.batch_id)} AS _batch, _row, {selects[0]}, {selects[1]}, "
-            f"{_lit(plan.version)} AS _version, {_lit(plan.experiment)} AS _experiment, "
+            f"SELECT {literal(plan.batch_id)} AS _batch, _row, {selects[0]}, {selects[1]}, "
+            f"{literal(plan.version)} AS _version, {literal(plan.experiment)} AS _experiment, "
             f"CAST(? AS TIMESTAMPTZ) AS _received_at{cols} FROM {source}"
         )
         outcome.path = _seal(
@@ -343,10 +342,10 @@ def _event_times(
     """Event time (UTC) of the given source rows, where it reads as one (quarantine keeps it)."""
     con.register("_dw_q", pa.table({"r": pa.array(rows, pa.int64())}))
     # A time outside the accepted range is never kept (without a time column it is the arrival time).
-    sane = "true" if plan.ts_index is None else in_range(_ts_expr(plan), plan.ts_min, plan.ts_max)
+    sane = "true" if plan.ts_index is None else in_range(ts_expr(plan), plan.ts_min, plan.ts_max)
     try:
         found = con.execute(
-            f"SELECT _row, timezone('UTC', {_ts_expr(plan)}) FROM src SEMI JOIN _dw_q q ON src._row = q.r "
+            f"SELECT _row, timezone('UTC', {ts_expr(plan)}) FROM src SEMI JOIN _dw_q q ON src._row = q.r "
             f"WHERE {sane}",
             params,
         ).fetchall()
@@ -370,7 +369,7 @@ def _seal(
         return final
     tmp = temp_path(folder, batch_id)
     con.execute(
-        f"COPY ({select}) TO {_lit(str(tmp))} (FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT {_DICTIONARY_LIMIT}, "
+        f"COPY ({select}) TO {literal(str(tmp))} (FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT {_DICTIONARY_LIMIT}, "
         f"KV_METADATA {{duckwatch_landing_version: '{LANDING_FORMAT_VERSION}', "
         f"duckwatch_synthetic_ids: '{int(synthetic_ids)}'}})",
         params,

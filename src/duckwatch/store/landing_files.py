@@ -23,9 +23,10 @@ import pyarrow.parquet as pq
 from duckwatch.errors import BadInputError, StorageError
 from duckwatch.store.duck import fsync_dir, fsync_file
 from duckwatch.store.input_checks import shorten
-from duckwatch.store.landing import BatchOutcome, BatchPlan, _bad_rows, _cast, _lit, _reasons, _ts_expr
+from duckwatch.store.landing import BatchOutcome, BatchPlan, bad_rows, cast_expr, row_reasons, ts_expr
 from duckwatch.store.landing_copy import BackgroundCopy
 from duckwatch.store.landing_temp import PLAN_SUFFIX, temp_path, warn_link
+from duckwatch.store.sql_text import literal
 
 PLAN_FORMAT = 1
 _ROW = "file_row_number"
@@ -38,20 +39,20 @@ def plan_path(parquet: Path) -> Path:
 
 def _src_select(path: Path, names: list[str]) -> str:
     cols = ", ".join(f'"{n.replace(chr(34), chr(34) * 2)}" AS s{i}' for i, n in enumerate(names))
-    return f"SELECT {cols}, {_ROW} AS _row FROM read_parquet({_lit(str(path))}, {_ROW} = true)"
+    return f"SELECT {cols}, {_ROW} AS _row FROM read_parquet({literal(str(path))}, {_ROW} = true)"
 
 
 def _ts_deferred(plan: BatchPlan, ts_type: pa.DataType | None) -> str:
     """The row's time, independent of the reading session's time zone."""
     if plan.ts_index is None:
-        return f"CAST({_lit(plan.received_at.isoformat())} AS TIMESTAMPTZ)"
+        return f"CAST({literal(plan.received_at.isoformat())} AS TIMESTAMPTZ)"
     src = f"s{plan.ts_index}"
     if plan.ts_kind == "timestamp" and ts_type is not None:
         if pa.types.is_timestamp(ts_type) and ts_type.tz is not None:
             return f"CAST({src} AS TIMESTAMPTZ)"
         # Naive date-times are wall-clock times in the model's zone (as the row-by-row path reads them).
-        return f"timezone({_lit(plan.timezone)}, CAST({src} AS TIMESTAMP))"
-    return _ts_expr(plan)  # epoch numbers: zone-independent
+        return f"timezone({literal(plan.timezone)}, CAST({src} AS TIMESTAMP))"
+    return ts_expr(plan)  # epoch numbers: zone-independent
 
 
 def deferred_projection(plan: BatchPlan, schema: pa.Schema) -> str:
@@ -59,16 +60,17 @@ def deferred_projection(plan: BatchPlan, schema: pa.Schema) -> str:
     ident = (
         f"CAST(s{plan.id_index} AS VARCHAR)"
         if plan.id_index is not None
-        else f"{_lit(plan.batch_id + ':')} || CAST(_row AS VARCHAR)"
+        else f"{literal(plan.batch_id + ':')} || CAST(_row AS VARCHAR)"
     )
     ts_type = schema.field(plan.ts_index).type if plan.ts_index is not None else None
     cols = "".join(
-        f", {_cast(f's{c.index}', schema.field(c.index).type, c.dtype)} AS {c.col_id}" for c in plan.columns
+        f", {cast_expr(f's{c.index}', schema.field(c.index).type, c.dtype)} AS {c.col_id}"
+        for c in plan.columns
     )
     return (
-        f"{_lit(plan.batch_id)} AS _batch, _row, {ident} AS _id, {_ts_deferred(plan, ts_type)} AS _ts, "
-        f"{_lit(plan.version)} AS _version, {_lit(plan.experiment)} AS _experiment, "
-        f"CAST({_lit(plan.received_at.isoformat())} AS TIMESTAMPTZ) AS _received_at{cols}"
+        f"{literal(plan.batch_id)} AS _batch, _row, {ident} AS _id, {_ts_deferred(plan, ts_type)} AS _ts, "
+        f"{literal(plan.version)} AS _version, {literal(plan.experiment)} AS _experiment, "
+        f"CAST({literal(plan.received_at.isoformat())} AS TIMESTAMPTZ) AS _received_at{cols}"
     )
 
 
@@ -98,7 +100,7 @@ def plan_select(path: Path, spec: dict[str, Any]) -> str:
 def landing_select(path: Path) -> str:
     """SQL reading one sealed landing file with the landing schema, whichever way it was sealed."""
     spec = read_plan(path)
-    return f"SELECT * FROM read_parquet({_lit(str(path))})" if spec is None else plan_select(path, spec)
+    return f"SELECT * FROM read_parquet({literal(str(path))})" if spec is None else plan_select(path, spec)
 
 
 def land_parquet_file(
@@ -156,12 +158,12 @@ def _validate(
     con: duckdb.DuckDBPyConnection, path: Path, plan: BatchPlan, schema: pa.Schema, names: list[str]
 ) -> dict[str, int] | None:
     """Retyped-cell counts when every row of the file is good, None when some row is not."""
-    con.execute(f"SET TimeZone = {_lit(plan.timezone)}")
+    con.execute(f"SET TimeZone = {literal(plan.timezone)}")
     con.execute(f"CREATE OR REPLACE TEMP VIEW src AS {_src_select(path, names)}")
     try:
         types = {i: schema.field(i).type for i in range(len(names))}
-        reasons, retype_checks = _reasons(plan, types)
-        if _bad_rows(con, plan, reasons):
+        reasons, retype_checks = row_reasons(plan, types)
+        if bad_rows(con, plan, reasons):
             return None
         # The checks above read only the columns they need; a corrupt page in another column would
         # pass them and fail every later read of the sealed file, so every value is decoded once

@@ -10,15 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from duckwatch.store.input_checks import SHORT_CHARS
+from duckwatch.store.sql_text import literal
 from duckwatch.store.time_range import out_of_range_tail
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TWO_DAYS_US = 2 * 86_400_000_000  # more than any time zone's offset
 _NOT_A_TIME = " is not a date-time: use ISO-8601 such as 2026-01-31T12:00:00Z"
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def short_value(column: str) -> str:
@@ -43,8 +40,8 @@ def time_reason(ts_index: int, ts_kind: str, expr: str, lo: datetime | None, hi:
     """
     s = f"s{ts_index}"
     value = f"'timestamp ' || {short_value(s)}"
-    outside = _lit(out_of_range_tail(lo, hi)) if lo is not None and hi is not None else None
-    checks = [f"WHEN {s} IS NULL THEN {_lit('missing timestamp')}"]
+    outside = literal(out_of_range_tail(lo, hi)) if lo is not None and hi is not None else None
+    checks = [f"WHEN {s} IS NULL THEN {literal('missing timestamp')}"]
     if ts_kind == "timestamp":  # a date/time column cast to TIMESTAMPTZ either succeeds or raises
         conv = f"CAST({s} AS TIMESTAMPTZ)"
         if lo is not None and hi is not None:
@@ -60,7 +57,7 @@ def time_reason(ts_index: int, ts_kind: str, expr: str, lo: datetime | None, hi:
         if ts_kind == "epoch" and outside is not None:
             # A finite epoch number no date-time can hold (e.g. 1e20) is a time out of any range.
             checks.append(f"WHEN {conv} IS NULL AND isfinite(CAST({s} AS DOUBLE)) THEN {value} || {outside}")
-        checks.append(f"WHEN {conv} IS NULL THEN {value} || {_lit(_NOT_A_TIME)}")
+        checks.append(f"WHEN {conv} IS NULL THEN {value} || {literal(_NOT_A_TIME)}")
     if outside is not None:
         checks.append(f"WHEN NOT ({in_range(conv, lo, hi)}) THEN {value} || {outside}")
     return f"CASE {' '.join(checks)} END"

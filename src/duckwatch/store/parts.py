@@ -22,8 +22,8 @@ from typing import Any
 import duckdb
 
 from duckwatch.store.duck import fsync_dir
-from duckwatch.store.landing import _lit
 from duckwatch.store.landing_files import plan_select, read_plan
+from duckwatch.store.sql_text import literal
 
 PART_MIN_ROWS = 50_000  # smaller batches are cheaper as rows than as one more file to open per query
 PART_STREAMS = ("predictions", "inputs", "reference")
@@ -81,7 +81,7 @@ def add_part(
 
 def _select(path: Path, spec: dict[str, Any] | None) -> str:
     """A part read with the landing schema: through its read plan, or as sealed (row by row)."""
-    return f"SELECT * FROM read_parquet({_lit(str(path))})" if spec is None else plan_select(path, spec)
+    return f"SELECT * FROM read_parquet({literal(str(path))})" if spec is None else plan_select(path, spec)
 
 
 def refresh_view(con: duckdb.DuckDBPyConnection, root: Path, view: str) -> None:
@@ -109,7 +109,7 @@ def view_sql(
     ).fetchall():
         spec: dict[str, Any] | None = json.loads(plan)
         if spec is None:
-            sealed.append(_lit(str(root / file)))
+            sealed.append(literal(str(root / file)))
             continue
         branches.append(
             f"SELECT {', '.join(columns)}, {MONTH_SQL} AS _month, CAST({int(seq)} AS BIGINT) AS _seq "

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from duckwatch.config import DataDir
 from duckwatch.store import stream_stats
 from duckwatch.store.duck import fsync_dir, fsync_file, reading
+from duckwatch.store.sql_text import literal
 from duckwatch.store.warehouse import Warehouse
 
 QUARANTINE_KEEP = 10_000
@@ -30,10 +31,6 @@ log = logging.getLogger(__name__)
 def path_for(data: DataDir, model: str) -> Path:
     """The published file of a (validated) model name."""
     return data.published / f"{model}.duckdb"
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 # JSON text columns stored with zstd: left to itself, DuckDB's checkpoint tries every string
@@ -102,7 +99,7 @@ def _refresh(wh: Warehouse, model: str, model_key: int, final: Path, tmp: Path) 
     shutil.copyfile(final, tmp)
     con = wh.con
     try:
-        con.execute(f"ATTACH {_lit(str(tmp))} AS pub")
+        con.execute(f"ATTACH {literal(str(tmp))} AS pub")
     except Exception:  # not a DuckDB file we can open: build it afresh
         return False
     try:
@@ -203,7 +200,7 @@ def _small_tables(con: Any, model: str, model_key: int) -> None:
 def _build(wh: Warehouse, model: str, model_key: int, tmp: Path) -> None:
     """Write the model's published file from scratch at ``tmp``."""
     con = wh.con
-    con.execute(f"ATTACH {_lit(str(tmp))} AS pub")
+    con.execute(f"ATTACH {literal(str(tmp))} AS pub")
     try:
         # One transaction: the new file holds every table or, on an error, none.
         con.execute("BEGIN")

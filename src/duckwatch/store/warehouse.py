@@ -20,9 +20,9 @@ from duckwatch.config import DataDir
 from duckwatch.store import duplicates, parts, stream_stats, time_repair, warehouse_dups, warehouse_tables
 from duckwatch.store.catalog import ColumnInfo
 from duckwatch.store.duck import fsync_dir, migrate, open_file
-from duckwatch.store.landing import _lit
 from duckwatch.store.landing_files import plan_path, plan_select, read_plan
 from duckwatch.store.settings import Settings
+from duckwatch.store.sql_text import literal
 from duckwatch.store.warehouse_tables import SQL_TYPE as SQL_TYPE
 from duckwatch.store.warehouse_tables import SYSTEM_COLUMNS as SYSTEM_COLUMNS
 from duckwatch.store.warehouse_tables import SYSTEM_COLUMNS_IN as SYSTEM_COLUMNS_IN
@@ -262,7 +262,9 @@ class Warehouse:
         """One relation over landing files, row-by-row sealed or byte-copied with a read plan alike."""
         sealed = [f for f in files if plans[f] is None]
         branches = (
-            [f"SELECT * FROM read_parquet([{', '.join(_lit(str(f)) for f in sealed)}], union_by_name = true)"]
+            [
+                f"SELECT * FROM read_parquet([{', '.join(literal(str(f)) for f in sealed)}], union_by_name = true)"
+            ]
             if sealed
             else []
         )

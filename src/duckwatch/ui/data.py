@@ -1,14 +1,12 @@
 """Cached reads for the pages (and the few writes, which check the role and clear the cache).
 
-Alerting and users live in modules other engineers own (`duckwatch.jobs.alerts`, `duckwatch.store.alerting`,
-`duckwatch.store.users`); they are imported lazily so the app still runs, with empty states, without them.
+Alerting and users live in their own modules (`duckwatch.store.incidents`, `duckwatch.store.alerting`,
+`duckwatch.store.users`, `duckwatch.jobs.thresholds`), imported directly.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -17,15 +15,15 @@ import pandas as pd
 import streamlit as st
 
 from duckwatch.config import DataDir, resolve_data_dir
+from duckwatch.jobs import thresholds
 from duckwatch.readmodels import app_portfolio, app_views, views
-from duckwatch.store import catalog, published
+from duckwatch.store import alerting, catalog, published, users
+from duckwatch.store import incidents as _incidents
 from duckwatch.store.settings import Settings
 
 # Reads are keyed on the published files' mtimes (they change only when the job publishes), not on a timer;
 # writes from the app clear the cache. MAX_ENTRIES bounds what stale keys can hold.
 MAX_ENTRIES = 64
-INCIDENTS = ("duckwatch.store.incidents",)
-THRESHOLDS = ("duckwatch.store.alerting",)
 WRITE_ROLES = ("editor", "admin")
 
 
@@ -40,18 +38,6 @@ def data_dir() -> DataDir:
 
 def _settings() -> Settings:
     return Settings(data_dir().settings)
-
-
-def _fn(name: str, modules: tuple[str, ...]) -> Callable[..., Any] | None:
-    for module in modules:
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        fn = getattr(mod, name, None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    return None
 
 
 # Per-model portfolio facts, kept per (data dir, model) with the published file's mtime they were read at:
@@ -251,28 +237,25 @@ def has_users() -> bool:
 
 def verify_user(name: str, password: str) -> str | None:
     """The user's role if the password matches, else None (None too when users are not installed)."""
-    fn = _fn("verify", ("duckwatch.store.users",))
-    found = None if fn is None else fn(_settings(), name, password)
+    found = users.verify(_settings(), name, password)
     return None if found is None else str(found.role)
 
 
 def alerting_available() -> bool:
-    """Whether the alerting modules (thresholds, incidents) are installed."""
-    return _fn("list_incidents", INCIDENTS) is not None and _fn("list_thresholds", THRESHOLDS) is not None
+    """Whether the alerting modules (thresholds, incidents) are installed: they ship with duckwatch."""
+    return True
 
 
 def incidents(model: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
-    """Incidents, newest first ('open' = not resolved); empty when alerting is not installed."""
-    fn = _fn("list_incidents", INCIDENTS)
-    return [] if fn is None else [dict(r) for r in fn(_settings(), model=model, state=state)]
+    """Incidents, newest first ('open' = not resolved)."""
+    return [dict(r) for r in _incidents.list_incidents(_settings(), model=model, state=state)]
 
 
 def alerts(
     model: str | None = None, state: str | None = None, incident_id: int | None = None
 ) -> pd.DataFrame:
     """Alerts (one per breaching metric series), newest first."""
-    fn = _fn("list_alerts", INCIDENTS)
-    rows = [] if fn is None else fn(_settings(), model=model, state=state, incident_id=incident_id)
+    rows = _incidents.list_alerts(_settings(), model=model, state=state, incident_id=incident_id)
     cols = ["id", "incident_id", "model", "version", "family", "metric", "col", "severity", "state", "policy"]
     cols += ["suppressed", "value", "bound", "baseline", "since", "window_start", "opened_at", "assignee"]
     return pd.DataFrame(rows, columns=cols)
@@ -280,17 +263,13 @@ def alerts(
 
 def comments(incident_id: int) -> list[dict[str, Any]]:
     """An incident's comments, oldest first."""
-    fn = _fn("comments", INCIDENTS)
-    return [] if fn is None else [dict(r) for r in fn(_settings(), incident_id)]
+    return [dict(r) for r in _incidents.comments(_settings(), incident_id)]
 
 
 def threshold_for(model: str, row: dict[str, str]) -> Any:
     """The threshold that applies to one metric series (most specific scope), or None."""
-    lister, resolver = _fn("list_thresholds", THRESHOLDS), _fn("resolve", ("duckwatch.jobs.thresholds",))
-    if lister is None or resolver is None:
-        return None
-    return resolver(
-        lister(_settings(), model),
+    return thresholds.resolve(
+        alerting.list_thresholds(_settings(), model),
         model=model,
         version=row["version"],
         family=row["family"],
@@ -303,13 +282,6 @@ def threshold_for(model: str, row: dict[str, str]) -> Any:
 def _require_writer(role: str) -> None:
     if role not in WRITE_ROLES:
         raise ReadOnlyError(f"a {role} may not change settings; sign in as an editor")
-
-
-def _store_fn(name: str, modules: tuple[str, ...]) -> Callable[..., Any]:
-    fn = _fn(name, modules)
-    if fn is None:
-        raise RuntimeError(f"{name} is not available: the alerting modules are not installed")
-    return fn
 
 
 def save_threshold(
@@ -330,17 +302,24 @@ def save_threshold(
     _require_writer(role)
     col = column or "*"
     current = [
-        t for t in _store_fn("list_thresholds", THRESHOLDS)(_settings(), model)
+        t for t in alerting.list_thresholds(_settings(), model)
         if (t.model, t.version, t.family, t.metric, t.col, t.segment) == (model, "*", family, metric, col, "*")
     ]  # fmt: skip
-    values = {"kind": "absolute", "direction": direction, "warning": warning, "critical": critical}
+    values: dict[str, Any] = {
+        "kind": "absolute",
+        "direction": direction,
+        "warning": warning,
+        "critical": critical,
+    }
     if current:
-        fn = _store_fn("update_threshold", THRESHOLDS)
-        out = fn(_settings(), current[0].id, actor=actor, role=role, reason=reason, force=force, **values)
+        out = alerting.update_threshold(
+            _settings(), current[0].id, actor=actor, role=role, reason=reason, force=force, **values
+        )
     else:
-        fn = _store_fn("create_threshold", THRESHOLDS)
-        out = fn(_settings(), actor=actor, role=role, reason=reason, model=model, family=family, metric=metric,
-                 col=col, **values)  # fmt: skip
+        out = alerting.create_threshold(
+            _settings(), actor=actor, role=role, reason=reason, model=model, family=family, metric=metric,
+            col=col, **values,
+        )  # fmt: skip
     st.cache_data.clear()
     return out
 
@@ -351,13 +330,13 @@ def incident_action(action: str, role: str, actor: str, incident_id: int, **kwar
     now = datetime.now(UTC).isoformat(timespec="microseconds")
     settings = _settings()
     if action == "acknowledge":
-        _store_fn("acknowledge", INCIDENTS)(
+        _incidents.acknowledge(
             settings, incident_id, actor=actor, role=role, now=now, note=kwargs.get("note", "")
         )
     elif action == "assign":
-        _store_fn("assign", INCIDENTS)(settings, incident_id, kwargs["assignee"], actor=actor, role=role)
+        _incidents.assign(settings, incident_id, kwargs["assignee"], actor=actor, role=role)
     elif action == "resolve":
-        _store_fn("resolve", INCIDENTS)(
+        _incidents.resolve(
             settings,
             incident_id,
             actor=actor,
@@ -367,9 +346,7 @@ def incident_action(action: str, role: str, actor: str, incident_id: int, **kwar
             note=kwargs.get("note", ""),
         )
     elif action == "comment":
-        _store_fn("comment", INCIDENTS)(
-            settings, incident_id, kwargs["text"], actor=actor, role=role, now=now
-        )
+        _incidents.comment(settings, incident_id, kwargs["text"], actor=actor, role=role, now=now)
     else:
         raise ValueError(f"unknown incident action {action!r}")
     st.cache_data.clear()

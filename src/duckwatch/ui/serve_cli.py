@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import signal
 import subprocess
@@ -13,15 +12,17 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from duckwatch import ui
 from duckwatch.config import DATA_DIR_ENV, resolve_data_dir
 
 
 def app_path() -> Path:
     """The app's entry script inside the installed package (works for editable and wheel installs)."""
-    spec = importlib.util.find_spec("duckwatch.ui.main")
-    if spec is None or spec.origin is None:
+    # Next to the imported package, not imported itself: importing main.py would start the app.
+    path = Path(ui.__file__).resolve().parent / "main.py"
+    if not path.is_file():
         raise FileNotFoundError("duckwatch.ui.main is missing from this install: reinstall duckwatch")
-    return Path(spec.origin)
+    return path
 
 
 def launcher_path() -> Path:

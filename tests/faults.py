@@ -174,7 +174,7 @@ class FaultReport:
 ZYGOTE = """
 import json, os, sys, traceback
 import pandas, pyarrow  # noqa: F401  imported once here; every child is a fork of this process
-import duckwatch.collector.sdk, duckwatch.jobs.alerts, duckwatch.jobs.compute, duckwatch.jobs.tick  # noqa: F401
+import duckwatch.collector.sdk, duckwatch.alerting.alerts, duckwatch.jobs.compute, duckwatch.jobs.tick  # noqa: F401
 import duckwatch.store.published  # noqa: F401
 print("READY", flush=True)
 for line in sys.stdin:

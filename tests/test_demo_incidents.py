@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
+from duckwatch.alerting.notify import send_digest
 from duckwatch.config import DataDir
 from duckwatch.demo import EXPECTED_INCIDENTS, MODELS, generate
-from duckwatch.jobs.notify import send_digest
 from duckwatch.jobs.tick import run_tick
 from duckwatch.store.incidents import list_alerts, list_incidents
 from duckwatch.store.routing import set_channels

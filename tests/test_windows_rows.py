@@ -11,12 +11,12 @@ import pytest
 from scipy import stats
 
 from duckwatch import Collector
+from duckwatch.alerting import monitors
 from duckwatch.cli import main
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError
-from duckwatch.jobs import monitors
-from duckwatch.jobs.profiling import window_profiles
 from duckwatch.jobs.tick import run_tick
+from duckwatch.loading.profiling import window_profiles
 from duckwatch.metrics.profile import NumericProfile
 from duckwatch.readmodels import app_views
 from duckwatch.readmodels.views import export_frame

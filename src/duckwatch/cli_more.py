@@ -27,8 +27,8 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
     HANDLERS["retention"] = _retention
     # Imported here, when the extra commands are wanted: a core command need not pay for them (cli.py).
     from duckwatch import demo_cli, time_range_cli, users_cli
+    from duckwatch.alerting import cli as alerting_cli
     from duckwatch.collector import http_cli
-    from duckwatch.jobs import alerting_cli
     from duckwatch.readmodels import report_cli
     from duckwatch.ui import serve_cli
 

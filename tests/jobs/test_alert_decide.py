@@ -1,4 +1,4 @@
-"""The column-wise decisions (jobs/alert_decide.py) against a straightforward reference kept here: the
+"""The column-wise decisions (alerting/decide.py) against a straightforward reference kept here: the
 per-window walk the job used before, on random series of every threshold kind."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from duckwatch.jobs import alert_decide as ad
-from duckwatch.jobs import thresholds as th
+from duckwatch.alerting import decide as ad
+from duckwatch.alerting import thresholds as th
 from duckwatch.store.alerting import Threshold
 from duckwatch.store.catalog import ModelInfo
 

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from alerting_frames import day, frame, model, row
 
+from duckwatch.alerting import alerts
 from duckwatch.config import DataDir
 from duckwatch.errors import PermissionDeniedError
-from duckwatch.jobs import alerts
 from duckwatch.store import alert_state, alerting, routing
 from duckwatch.store.settings import Settings
 
@@ -174,7 +174,7 @@ def test_lifecycle_is_role_checked_audited_and_feeds_precision(data_dir: DataDir
 
 
 def test_likely_cause_names_label_drift_apart_from_input_drift() -> None:
-    from duckwatch.jobs.alerts import _likely_cause
+    from duckwatch.alerting.alerts import _likely_cause
 
     base = {"state": "open", "bound": 0.05, "metric": "js_distance"}
     label = {**base, "family": "drift", "col": "defaulted", "effect": 3.0, "value": 0.15}

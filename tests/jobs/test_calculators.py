@@ -15,8 +15,8 @@ import pytest
 from duckwatch import Collector
 from duckwatch.calculators import base
 from duckwatch.calculators.base import FittedStates, MetricRow, Read
+from duckwatch.calculators.builtin import WindowBatch
 from duckwatch.config import DataDir
-from duckwatch.jobs.builtin_calculators import WindowBatch
 from duckwatch.jobs.compute import compute_model
 from duckwatch.jobs.tick import run_tick
 from duckwatch.store.warehouse import Warehouse

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from alerting_frames import day, frame, model, row
 
+from duckwatch.alerting import alerts, monitors, notify
 from duckwatch.config import DataDir
-from duckwatch.jobs import alerts, monitors, notify
 from duckwatch.store import alert_state, alerting, routing
 from duckwatch.store.secrets import SecretStore
 from duckwatch.store.settings import Settings

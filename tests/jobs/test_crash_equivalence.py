@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from duckwatch import Collector
+from duckwatch.alerting.notify import send_digest
 from duckwatch.config import DataDir
-from duckwatch.jobs.notify import send_digest
 from duckwatch.jobs.tick import run_tick
 from duckwatch.readmodels.views import export_frame
 from duckwatch.store.incidents import list_incidents
@@ -31,7 +31,7 @@ from datetime import datetime, UTC
 from duckwatch.config import DataDir
 import duckwatch.jobs.tick as tick
 import duckwatch.jobs.compute as compute
-import duckwatch.jobs.notify as notify
+import duckwatch.alerting.notify as notify
 import duckwatch.store.warehouse as warehouse
 
 def die(*args, **kwargs):

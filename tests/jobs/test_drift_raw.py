@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 
 from duckwatch import Collector
+from duckwatch.calculators import drift_raw
+from duckwatch.calculators.drift_raw import raw_rows_budget
 from duckwatch.config import DataDir
-from duckwatch.jobs import drift_raw
-from duckwatch.jobs.drift_raw import raw_rows_budget
 from duckwatch.jobs.tick import run_tick
 from duckwatch.metrics import drift
 from duckwatch.metrics.drift_exact import (

@@ -17,8 +17,8 @@ from scipy import stats
 
 from duckwatch import Collector
 from duckwatch.config import DataDir
-from duckwatch.jobs.profiling import load_reference, window_profiles
 from duckwatch.jobs.tick import run_tick
+from duckwatch.loading.profiling import load_reference, window_profiles
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.readmodels.views import export_frame
 from duckwatch.store import catalog

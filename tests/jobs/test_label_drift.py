@@ -15,8 +15,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp
 
 from duckwatch import Collector
+from duckwatch.calculators.label_drift import MIN_LABELLED
 from duckwatch.config import DataDir
-from duckwatch.jobs.label_drift import MIN_LABELLED
 from duckwatch.jobs.tick import run_tick
 from duckwatch.readmodels.views import export_frame
 from duckwatch.store.published import query

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from duckwatch.alerting import monitors
 from duckwatch.config import DataDir
-from duckwatch.jobs import monitors
 from duckwatch.readmodels import app_views
 from duckwatch.store import alerting, catalog, routing
 from duckwatch.store.secrets import Resolver, SecretStore

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from alerting_frames import day, frame, model, row
 
+from duckwatch.alerting import alerts, notify
 from duckwatch.config import DataDir
-from duckwatch.jobs import alerts, notify
 from duckwatch.store import alert_state, alerting, routing
 from duckwatch.store.settings import Settings
 from tests.receivers import Mailbox, smtp_receiver

@@ -13,8 +13,8 @@ from email import policy
 
 from alerting_frames import day, frame, row
 
+from duckwatch.alerting import alerts, notify
 from duckwatch.config import DataDir
-from duckwatch.jobs import alerts, notify
 from duckwatch.store import alerting, catalog, routing
 from duckwatch.store.settings import Settings
 from tests.receivers import smtp_receiver, webhook_receiver

@@ -10,8 +10,8 @@ import pandas as pd
 
 from duckwatch import Collector
 from duckwatch.config import DataDir
-from duckwatch.jobs.profiling import load_reference
 from duckwatch.jobs.tick import run_tick
+from duckwatch.loading.profiling import load_reference
 from duckwatch.metrics import drift_decision
 from duckwatch.store.warehouse import Warehouse
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from duckwatch import Collector
+from duckwatch.calculators import outcomes
 from duckwatch.config import DataDir
-from duckwatch.jobs import outcomes
 from duckwatch.jobs.tick import run_tick
 from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
@@ -62,7 +62,7 @@ def test_two_data_dirs_and_a_new_positive_label_each_get_their_own_fit(
 
 def test_a_named_positive_label_counts_alone() -> None:
     """The usual words count together; a label named outside them turns "yes" into a negative."""
-    from duckwatch.jobs.labels import binary
+    from duckwatch.calculators.labels import binary
 
     words = pd.Series(["yes", "no", "YES ", None, "true", "1"])
     assert np.array_equal(binary(words, "1"), [1, 0, 1, np.nan, 1, 1], equal_nan=True)
@@ -73,7 +73,7 @@ def test_a_named_positive_label_counts_alone() -> None:
 
 def test_an_edited_value_matrix_is_seen_by_a_running_job(tmp_path: Path, rng: np.random.Generator) -> None:
     """The reference's value per prediction (the baseline of value at stake) follows the matrix."""
-    from duckwatch.jobs.value import reference_value_per_prediction
+    from duckwatch.calculators.value import reference_value_per_prediction
 
     ref = _reference(rng, 3000, 1.0)
     data = _dir(tmp_path, "v", ref, "yes")
@@ -101,6 +101,6 @@ def test_an_edited_value_matrix_is_seen_by_a_running_job(tmp_path: Path, rng: np
         want = sum(matrix[k] * counts[k] for k in counts) / len(ref)
         assert baseline(matrix) == pytest.approx(want, rel=1e-12)
     # The entry of the first matrix is dropped, not kept for the life of the job loop.
-    from duckwatch.jobs import value
+    from duckwatch.calculators import value
 
     assert [k[:2] for k in value._BASELINE].count((str(data.root), "m")) == 1

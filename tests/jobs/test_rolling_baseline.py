@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from duckwatch import Collector
+from duckwatch.calculators.drift_rolling import rolling_windows
 from duckwatch.config import DataDir
-from duckwatch.jobs.drift_rolling import rolling_windows
-from duckwatch.jobs.profiling import load_reference
 from duckwatch.jobs.tick import run_tick
+from duckwatch.loading.profiling import load_reference
 from duckwatch.metrics import drift
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, profile_categorical, profile_numeric
 from duckwatch.readmodels.views import export_frame

@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 from duckwatch import Collector
+from duckwatch.calculators.segments import refine_from_rows
 from duckwatch.config import DataDir
-from duckwatch.jobs.segments_job import refine_from_rows
 from duckwatch.jobs.tick import run_tick
 from duckwatch.metrics.drift import drift_cell
 from duckwatch.metrics.drift_exact import ambiguous

@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from duckwatch.calculators.labels import _binary_text, binary
 from duckwatch.convert import to_arrow
-from duckwatch.jobs.labels import _binary_text, binary
 
 SERIES = [
     pd.Series([1.0, 0.0, np.nan, 2.0, 1e20, 0.5]),

@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from duckwatch.calculators.volume import window_volumes as _window_volumes
 from duckwatch.config import DataDir
-from duckwatch.jobs import profile_scan
-from duckwatch.jobs.profile_scan import columns_frame, group_rows, profile_column, scan_profiles
-from duckwatch.jobs.volume import window_volumes as _window_volumes
+from duckwatch.loading import profile_scan
+from duckwatch.loading.profile_scan import columns_frame, group_rows, profile_column, scan_profiles
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table
 

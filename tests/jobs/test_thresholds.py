@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from alerting_frames import day, frame, model, row
 
+from duckwatch.alerting import thresholds as th
+from duckwatch.alerting.alerts import evaluate_and_alert, list_alerts
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError, PermissionDeniedError
-from duckwatch.jobs import thresholds as th
-from duckwatch.jobs.alerts import evaluate_and_alert, list_alerts
 from duckwatch.store import alerting
 from duckwatch.store.settings import Settings
 

@@ -10,8 +10,8 @@ import pytest
 
 from duckwatch import Collector
 from duckwatch.config import DataDir
-from duckwatch.jobs import window_loader
 from duckwatch.jobs.tick import run_tick
+from duckwatch.loading import window_loader
 from duckwatch.store import catalog
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import Warehouse

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from duckwatch import Collector
+from duckwatch.calculators import drift_rows
 from duckwatch.config import DataDir
-from duckwatch.jobs import drift_rows
 from duckwatch.jobs.tick import run_tick
 from duckwatch.readmodels.views import export_frame
 from duckwatch.store import window_memo

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from duckwatch.config import DataDir
-from duckwatch.jobs.profiling import windows_profiles
+from duckwatch.loading.profiling import windows_profiles
 from duckwatch.metrics.profile import (
     CategoricalVocabulary,
     NumericBinning,

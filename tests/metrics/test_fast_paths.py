@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from duckwatch.jobs import profile_scan
+from duckwatch.loading import profile_scan
 from duckwatch.metrics import drift_decision
 from duckwatch.metrics._kstwo import kstwo_sf, kstwo_sf_bounded
 from duckwatch.metrics.drift_kernels import Profile

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from duckwatch import users_cli
+from duckwatch.alerting import cli as alerting_cli
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError, PermissionDeniedError
-from duckwatch.jobs import alerting_cli
 from duckwatch.store import users
 from duckwatch.store.settings import Settings
 

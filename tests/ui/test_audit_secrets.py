@@ -8,8 +8,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from duckwatch.alerting import monitors
 from duckwatch.config import DataDir
-from duckwatch.jobs import monitors
 from duckwatch.store.settings import Settings
 
 MAIN = Path(__file__).resolve().parents[2] / "src" / "duckwatch" / "ui" / "main.py"

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from duckwatch import Collector
+from duckwatch.alerting import monitors
 from duckwatch.config import DataDir
-from duckwatch.jobs import monitors
 from duckwatch.jobs.tick import run_tick
 from duckwatch.store.settings import Settings
 from tests.ui.test_browser import ARGS, CHROMIUM, _need_chromium, _settle, serving

@@ -11,15 +11,17 @@ from typing import Any
 import pandas as pd
 
 from duckwatch import __version__
+from duckwatch.alerting import stage as alert_stage
+from duckwatch.calculators import null_cache
 from duckwatch.calculators.base import FittedStates, WindowKey, rows_frame
-from duckwatch.jobs import alert_stage, null_cache
-from duckwatch.jobs.builtin_calculators import WindowBatch, calculate_all
-from duckwatch.jobs.drift_raw import RawRows, raw_rows_budget
-from duckwatch.jobs.drift_rolling import rolling_windows
-from duckwatch.jobs.outcomes import fit_calibrator
-from duckwatch.jobs.perf_batch import window_labels
-from duckwatch.jobs.profile_scan import window_key
-from duckwatch.jobs.profiling import (
+from duckwatch.calculators.builtin import WindowBatch, calculate_all
+from duckwatch.calculators.drift_raw import RawRows, raw_rows_budget
+from duckwatch.calculators.drift_rolling import rolling_windows
+from duckwatch.calculators.outcomes import fit_calibrator
+from duckwatch.calculators.perf_batch import window_labels
+from duckwatch.calculators.volume import window_volumes
+from duckwatch.loading.profile_scan import window_key
+from duckwatch.loading.profiling import (
     build_reference,
     current_seq,
     load_reference,
@@ -28,9 +30,8 @@ from duckwatch.jobs.profiling import (
     update_profiles,
     windows_profiles,
 )
-from duckwatch.jobs.volume import window_volumes
-from duckwatch.jobs.window_loader import joined_frame, split_windows
-from duckwatch.jobs.windows_rows import is_row_window, row_window_volumes
+from duckwatch.loading.window_loader import joined_frame, split_windows
+from duckwatch.loading.windows_rows import is_row_window, row_window_volumes
 from duckwatch.metrics.registry import load_builtins
 from duckwatch.store import catalog, window_memo, window_results
 from duckwatch.store.settings import Settings
@@ -71,7 +72,7 @@ def compute_model(
         mark_profiled(wh, info.model, seq)
     if new_reference is not None:
         fit_calibrator(wh, info, columns)  # kept in the store now, read back by the calculator
-    # Input batches alone (no predictions) still get windows, drift and quality (jobs/inputs.py).
+    # Input batches alone (no predictions) still get windows, drift and quality (loading/inputs.py).
     has_pred = wh.has_table(info.model_key, "predictions")
     if not has_pred and not wh.has_table(info.model_key, "inputs"):
         return 0

@@ -28,7 +28,7 @@ def _digest(data: DataDir) -> None:
     """Warnings go out once a day as a digest (critical alerts go out at once, from the tick)."""
     from datetime import UTC, datetime
 
-    from duckwatch.jobs.notify import send_digest
+    from duckwatch.alerting.notify import send_digest
     from duckwatch.store.settings import Settings
 
     try:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from duckwatch.config import DataDir
-from duckwatch.jobs.inputs import input_windows, mark_windows_dirty
 from duckwatch.jobs.lock import job_lock
-from duckwatch.jobs.profiling import profiled_columns, profiled_seq
-from duckwatch.jobs.windows_rows import is_row_window, mark_dirty_rows
+from duckwatch.loading.inputs import input_windows, mark_windows_dirty
+from duckwatch.loading.profiling import profiled_columns, profiled_seq
+from duckwatch.loading.windows_rows import is_row_window, mark_dirty_rows
 from duckwatch.store import catalog, dirty_windows, heartbeat, job_state, raw_sources
 from duckwatch.store.landing import pending, pending_models, remove_stale_temp_files
 from duckwatch.store.published import publish_model
@@ -128,7 +128,7 @@ def _ingest_model(
 
 def _mark_dirty(wh: Warehouse, info: catalog.ModelInfo, seq: int, settings: Settings) -> None:
     """New predictions dirty their windows; new outcomes dirty the windows of their predictions; new
-    input rows dirty theirs when inputs feed a column (jobs/inputs.py)."""
+    input rows dirty theirs when inputs feed a column (loading/inputs.py)."""
     sources: list[str] = []
     params: list[object] = []
     # Rows of every tick not yet profiled: a tick killed between ingest and compute leaves them to us.
@@ -183,7 +183,7 @@ def _mark_matured(wh: Warehouse, info: catalog.ModelInfo, now: datetime) -> None
 def _deliver(settings: Settings, now: datetime, report: TickReport) -> None:
     """Send what the outbox holds; a failing receiver is recorded there, never fatal for the tick."""
     try:
-        from duckwatch.jobs.notify import deliver_outbox
+        from duckwatch.alerting.notify import deliver_outbox
 
         deliver_outbox(settings, None, now)
     except Exception as exc:

@@ -1,4 +1,4 @@
-"""Named queries of the raw-row drift fallback (jobs/drift_raw.py): one numeric column's finite values.
+"""Named queries of the raw-row drift fallback (calculators/drift_raw.py): one numeric column's finite values.
 
 Rows are a stream's raw rows that a WHERE clause (``raw_sources.TIME_RANGE``, ``VERSION_IS`` or a
 ``row_windows.window_where`` clause) selects, with its parameters.

@@ -38,7 +38,7 @@ def reference_change_stamp(wh: Warehouse, model_key: int) -> int:
 
 
 def _latest(model_key: int) -> str:
-    # The rows build_reference (jobs/profiling.py) profiles: the latest reference version.
+    # The rows build_reference (loading/profiling.py) profiles: the latest reference version.
     return f"_version = (SELECT _version FROM {_table(model_key)} ORDER BY _received_at DESC LIMIT 1)"
 
 

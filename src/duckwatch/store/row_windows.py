@@ -1,7 +1,7 @@
 """Named queries for row-count windows (model window ``rows:N``): cut points in ``row_windows``.
 
 The job's windows_rows module decides where windows are cut; the SQL it needs lives here. A row's key
-is (_seq, _ts, _batch, _row) (see jobs/windows_rows.py); a row's window is found by an ASOF join on it.
+is (_seq, _ts, _batch, _row) (see loading/windows_rows.py); a row's window is found by an ASOF join on it.
 """
 
 from __future__ import annotations

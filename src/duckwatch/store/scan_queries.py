@@ -1,4 +1,4 @@
-"""Named queries of the profile scan (jobs/profile_scan.py): group keys, row counts, column reads.
+"""Named queries of the profile scan (loading/profile_scan.py): group keys, row counts, column reads.
 
 ``source`` is a FROM source over raw rows (a table plus its WHERE clause, see ``raw_sources``) and
 ``params`` its parameters; a group is (version, experiment, window start).
@@ -26,7 +26,7 @@ __all__ = [
 
 def group_keys(window: str | None) -> str:
     """The select list of a row's group (``""`` without a window): row-count windows carry their
-    start as ``_ws`` (jobs/windows_rows.py), time windows truncate the time."""
+    start as ``_ws`` (loading/windows_rows.py), time windows truncate the time."""
     ws_sql = ("_ws" if row_window_size(window) else window_expr(window)) if window else ""
     return f"_version, _experiment, {ws_sql} AS ws" if window else ""
 

@@ -1,7 +1,7 @@
 """Channel secrets: one owner-only JSON file, and ``${secret:…}``, ``${env:…}``, ``${file:…}`` references.
 
 A channel's target or config may hold references instead of values; they are resolved only when a
-message is sent (jobs/notify.py), so no resolved value is ever written to settings.sqlite, the audit
+message is sent (alerting/notify.py), so no resolved value is ever written to settings.sqlite, the audit
 log, the outbox or an exported monitors file.
 """
 

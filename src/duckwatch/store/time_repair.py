@@ -153,7 +153,7 @@ def _drop_row_windows(
     con: duckdb.DuckDBPyConnection, info: catalog.ModelInfo, lo: datetime, hi: datetime
 ) -> None:
     """Drop a row-count model's windows from the first that holds an out-of-range row: the next tick
-    cuts the remaining rows into windows again (jobs/windows_rows.py assigns rows after the last kept window)."""
+    cuts the remaining rows into windows again (loading/windows_rows.py assigns rows after the last kept window)."""
     view = f"raw_{int(info.model_key)}_predictions"
     # A row's window is the one with the greatest first key at or below its key.
     for version, experiment, start in con.execute(

@@ -1,4 +1,4 @@
-"""Named queries of the volume metric (jobs/volume.py): window row counts, kept and earlier counts.
+"""Named queries of the volume metric (calculators/volume.py): window row counts, kept and earlier counts.
 
 Windows are (version, experiment, start, end); their row counts are kept in ``window_state.row_count``.
 """

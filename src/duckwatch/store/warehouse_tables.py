@@ -45,7 +45,7 @@ def window_expr(window: str, column: str = "_ts") -> str:
     unit = WINDOW_UNITS.get(window)
     if unit is None and row_window_size(window):
         raise ValueError(
-            f"window {window!r} counts rows: it has no time expression (see jobs/windows_rows.py)"
+            f"window {window!r} counts rows: it has no time expression (see loading/windows_rows.py)"
         )
     if unit is None:
         raise ValueError(f"unknown window {window!r}; use one of {', '.join(WINDOW_UNITS)}")

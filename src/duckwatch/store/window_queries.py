@@ -1,6 +1,6 @@
 """Named queries of the window loader: predictions with their latest outcome, per window or batched.
 
-See jobs/window_loader.py for what a label is (the last outcome to arrive for the prediction's id, or
+See loading/window_loader.py for what a label is (the last outcome to arrive for the prediction's id, or
 the label logged inline) and how windows are batched.
 """
 

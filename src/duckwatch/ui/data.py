@@ -1,7 +1,7 @@
 """Cached reads for the pages (and the few writes, which check the role and clear the cache).
 
 Alerting and users live in their own modules (`duckwatch.store.incidents`, `duckwatch.store.alerting`,
-`duckwatch.store.users`, `duckwatch.jobs.thresholds`), imported directly.
+`duckwatch.store.users`, `duckwatch.alerting.thresholds`), imported directly.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from duckwatch.alerting import thresholds
 from duckwatch.config import DataDir, resolve_data_dir
-from duckwatch.jobs import thresholds
 from duckwatch.readmodels import app_portfolio, app_views, views
 from duckwatch.store import alerting, catalog, published, users
 from duckwatch.store import incidents as _incidents

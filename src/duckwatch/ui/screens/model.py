@@ -153,7 +153,9 @@ def _distribution(model: str, columns: list[str], windows: list[str], ws: str, p
     pair_of = (str(first["version"]), str(first["experiment"]))
     frame = data.histogram_pair(model, col, window, *pair_of)
     if frame.empty:
-        if "reference's labels" in str(first.get("method", "")):  # jobs/label_drift.py: no profile is kept
+        if "reference's labels" in str(
+            first.get("method", "")
+        ):  # calculators/label_drift.py: no profile is kept
             st.caption(
                 f"{markdown_literal(col)} is the label: its drift compares the window's labels, as they "
                 "arrive, with the reference's labels (values in the table above); no histogram is stored for it."

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from duckwatch.calculators import drift_rows
 from duckwatch.calculators.base import (
     Calculator,
     FittedStates,
@@ -21,16 +22,15 @@ from duckwatch.calculators.base import (
     register,
     registered,
 )
-from duckwatch.jobs import drift_rows
-from duckwatch.jobs.custom import custom_rows
-from duckwatch.jobs.drift_raw import RawRows
-from duckwatch.jobs.drift_rolling import rolling_rows
-from duckwatch.jobs.duplicate_ids import duplicate_id_rows
-from duckwatch.jobs.labels import reference_cache_key
-from duckwatch.jobs.outcomes import fit_calibrator, label_free_rows, performance_rows
-from duckwatch.jobs.output_lists import list_output_rows
-from duckwatch.jobs.perf_batch import WindowLabels
-from duckwatch.jobs.volume import volume_rows
+from duckwatch.calculators.custom import custom_rows
+from duckwatch.calculators.drift_raw import RawRows
+from duckwatch.calculators.drift_rolling import rolling_rows
+from duckwatch.calculators.duplicate_ids import duplicate_id_rows
+from duckwatch.calculators.labels import reference_cache_key
+from duckwatch.calculators.outcomes import fit_calibrator, label_free_rows, performance_rows
+from duckwatch.calculators.output_lists import list_output_rows
+from duckwatch.calculators.perf_batch import WindowLabels
+from duckwatch.calculators.volume import volume_rows
 from duckwatch.metrics.estimate import Calibrator
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.store import catalog

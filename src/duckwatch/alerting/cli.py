@@ -52,7 +52,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _monitors(args: argparse.Namespace) -> int:
-    from duckwatch.jobs import monitors
+    from duckwatch.alerting import monitors
 
     if args.monitors_cmd == "validate":
         errors = monitors.validate(args.file)
@@ -80,7 +80,7 @@ def _monitors(args: argparse.Namespace) -> int:
 
 
 def _alerts(args: argparse.Namespace) -> int:
-    from duckwatch.jobs.alerts import list_alerts, list_incidents
+    from duckwatch.alerting.alerts import list_alerts, list_incidents
 
     settings = _settings(args)
     incidents = list_incidents(settings, args.model, args.state)

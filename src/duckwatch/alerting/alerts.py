@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from duckwatch.jobs import notify as notify_mod
-from duckwatch.jobs.alert_decide import Decided, Decision, decide_windows
+from duckwatch.alerting import notify as notify_mod
+from duckwatch.alerting.decide import Decided, Decision, decide_windows
 from duckwatch.store import alert_handoff, alert_state
 from duckwatch.store.alerting import Threshold, list_thresholds
 from duckwatch.store.catalog import ModelInfo, get_columns

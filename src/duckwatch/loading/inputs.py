@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from duckwatch.jobs.windows_rows import is_row_window
+from duckwatch.loading.windows_rows import is_row_window
 from duckwatch.store import dirty_windows, job_state, raw_sources
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse, raw_table

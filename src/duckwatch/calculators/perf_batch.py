@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs import labels as label_rules
-from duckwatch.jobs.label_drift import binary_label_drift_rows
+from duckwatch.calculators import labels as label_rules
+from duckwatch.calculators.label_drift import binary_label_drift_rows
 from duckwatch.metrics.classification_batch import classification_by_window, window_seed
 from duckwatch.metrics.performance import MetricValue
 from duckwatch.store.catalog import ColumnInfo, ModelInfo

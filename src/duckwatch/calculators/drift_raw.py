@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from duckwatch.jobs.inputs import input_columns
-from duckwatch.jobs.profile_scan import window_key
-from duckwatch.jobs.profiling import (
+from duckwatch.loading.inputs import input_columns
+from duckwatch.loading.profile_scan import window_key
+from duckwatch.loading.profiling import (
     auto_reference_rows,
     available_columns,
     first_full_window,
     unprofiled_ticks,
 )
-from duckwatch.jobs.windows_rows import is_row_window, window_where
+from duckwatch.loading.windows_rows import is_row_window, window_where
 from duckwatch.metrics.drift_decision import DriftCell
 from duckwatch.metrics.drift_exact import MAX_RAW_ROWS, ambiguous, bins_to_read, refine_cell, refine_ks
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
@@ -66,7 +66,7 @@ class RawRows:
     _auto_inputs: Any = field(default=_UNSET, repr=False)
 
     def _stream(self, col: ColumnInfo) -> str:
-        """Where the column's window profiles come from (jobs/inputs.py): predictions or inputs."""
+        """Where the column's window profiles come from (loading/inputs.py): predictions or inputs."""
         if not self.wh.has_table(self.info.model_key, "inputs"):
             return "predictions"
         return (

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from duckwatch.jobs import alerts
+from duckwatch.alerting import alerts
 from duckwatch.store import alert_handoff, window_results
 from duckwatch.store.catalog import ModelInfo
 from duckwatch.store.settings import Settings

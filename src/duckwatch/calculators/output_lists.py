@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from duckwatch.jobs.windows_rows import window_where
+from duckwatch.loading.windows_rows import window_where
 from duckwatch.store import window_metric_queries as q
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from duckwatch.jobs.profiling import profile_from_json
+from duckwatch.loading.profiling import profile_from_json
 from duckwatch.metrics.drift import drift_cell
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
 from duckwatch.store import catalog, profile_queries

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs import labels as label_rules
-from duckwatch.jobs.label_drift import label_drift_rows
-from duckwatch.jobs.perf_batch import WindowLabels
-from duckwatch.jobs.segments_job import segment_drift_rows, segment_rows
-from duckwatch.jobs.value import value_at_stake_row
-from duckwatch.jobs.window_loader import joined_window
+from duckwatch.calculators import labels as label_rules
+from duckwatch.calculators.label_drift import label_drift_rows
+from duckwatch.calculators.perf_batch import WindowLabels
+from duckwatch.calculators.segments import segment_drift_rows, segment_rows
+from duckwatch.calculators.value import value_at_stake_row
+from duckwatch.loading.window_loader import joined_window
 from duckwatch.metrics import fairness
 from duckwatch.metrics.estimate import Calibrator, estimate_binary
 from duckwatch.metrics.performance import (
@@ -52,8 +52,8 @@ def performance_rows(
     """Label coverage, realised performance, business value and fairness for a window: what reads labels.
 
     ``joined``: the window's predictions with their latest labels, when a window loader read them
-    already (jobs/window_loader.py); else they are read here. ``batch``: what was computed for this
-    window together with the tick's other windows (jobs/perf_batch.py).
+    already (loading/window_loader.py); else they are read here. ``batch``: what was computed for this
+    window together with the tick's other windows (calculators/perf_batch.py).
     """
     df = joined_window(wh, info, columns, version, experiment, ws, we) if joined is None else joined
     if df.empty:

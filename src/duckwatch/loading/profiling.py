@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from duckwatch.jobs.inputs import (
+from duckwatch.loading.inputs import (
     carried_columns,
     input_columns,
     input_columns_changed,
@@ -20,8 +20,8 @@ from duckwatch.jobs.inputs import (
     remember_carried,
     remember_input_columns,
 )
-from duckwatch.jobs.profile_scan import GroupKey, Profile, scan_profiles, window_key
-from duckwatch.jobs.windows_rows import first_closed_windows, is_row_window, profile_source
+from duckwatch.loading.profile_scan import GroupKey, Profile, scan_profiles, window_key
+from duckwatch.loading.windows_rows import first_closed_windows, is_row_window, profile_source
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile, merge
 from duckwatch.store import job_state, raw_sources, window_memo
 from duckwatch.store import profile_queries as q
@@ -116,7 +116,7 @@ def build_reference(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], 
             rows = rows_where(info.model_key, "predictions", window[1])
             _store_reference(wh, info.model, from_pred, rows, window[2], label, now)
             source, stored = source or label, True
-        # Columns only input batches carry (jobs/inputs.py): the first full windows of input rows.
+        # Columns only input batches carry (loading/inputs.py): the first full windows of input rows.
         label_in = _auto_reference_from_inputs(
             wh, info, input_columns(wh, info, rest, unprofiled_ticks(wh, info)), now
         )
@@ -220,7 +220,7 @@ def rebuild_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo])
 def update_profiles(wh: Warehouse, info: ModelInfo, cols: Sequence[ColumnInfo], seq: int | None) -> int:
     """Profile rows ingested after the last profiled tick up to ``seq`` (or all rows) and merge them in.
 
-    Per column one stream: predictions when they carry it, else input batches (jobs/inputs.py).
+    Per column one stream: predictions when they carry it, else input batches (loading/inputs.py).
     """
     has_inputs = wh.has_table(info.model_key, "inputs")
     if has_inputs:  # what the rows up to this tick carry, kept whatever happens below

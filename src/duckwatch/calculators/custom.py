@@ -32,7 +32,7 @@ import os
 import re
 from typing import Any
 
-from duckwatch.jobs.windows_rows import window_where
+from duckwatch.loading.windows_rows import window_where
 from duckwatch.metrics.registry import all_metrics
 from duckwatch.store import window_metric_queries as q
 from duckwatch.store.catalog import ColumnInfo, ModelInfo

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from duckwatch.jobs.profile_scan import window_key
+from duckwatch.loading.profile_scan import window_key
 from duckwatch.store import catalog, volume_queries
 from duckwatch.store.warehouse import Warehouse
 

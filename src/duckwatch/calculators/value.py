@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs.labels import binary, reference_cache_key, remember
+from duckwatch.calculators.labels import binary, reference_cache_key, remember
 from duckwatch.metrics.performance import business_value, confusion_counts
 from duckwatch.store import reference_rows
 from duckwatch.store.catalog import ColumnInfo, ModelInfo

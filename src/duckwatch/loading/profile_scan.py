@@ -176,7 +176,7 @@ def scan_profiles(
     profiling one table of every column gives: the same rows in the same (scan) order per group.
     Categorical columns are counted by DuckDB; numeric ones are read a chunk of columns at a time.
     """
-    # Row-count windows: the source carries each row's window start as _ws (jobs/windows_rows.py).
+    # Row-count windows: the source carries each row's window start as _ws (loading/windows_rows.py).
     keys_sql = q.group_keys(window)
     if window:
         found = _one_window(wh, source, params, window)

@@ -1,7 +1,7 @@
 """Label drift: each window's labels against the reference's labels, decided like a column's drift.
 
 Labels are not profiled with the features (they usually arrive late, through the outcomes stream), so
-the window side is built from the labels joined to the window's predictions (``jobs.outcomes``) and
+the window side is built from the labels joined to the window's predictions (``calculators.outcomes``) and
 the reference side from the label column of the latest reference version, once per tick.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs import labels as label_rules
-from duckwatch.jobs.details import details_json
+from duckwatch.calculators import labels as label_rules
+from duckwatch.calculators.details import details_json
 from duckwatch.metrics.drift import DriftResult
 from duckwatch.metrics.drift_batch import categorical_batch
 from duckwatch.metrics.drift_decision import DEFAULT_METHOD, DriftCell, decide, drift_cell
@@ -151,7 +151,7 @@ def _build_reference(wh: Warehouse, info: ModelInfo, label: ColumnInfo, task: st
     if label.col_id not in wh.table_columns(ref):
         return None
     lab = label.col_id
-    # The rows build_reference (jobs/profiling.py) profiles: the latest reference version.
+    # The rows build_reference (loading/profiling.py) profiles: the latest reference version.
     if task == "regression":
         table = reference_rows.latest_numeric_labels(wh, info.model_key, lab)
         x = table.column("v").to_numpy(zero_copy_only=False).astype(np.float64)

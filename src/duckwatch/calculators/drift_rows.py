@@ -10,10 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-from duckwatch.jobs.details import details_json
-from duckwatch.jobs.drift_raw import RawRows
-from duckwatch.jobs.drift_rolling import OUTPUT_ROLES, baseline_rows
-from duckwatch.jobs.profiling import window_profiles
+from duckwatch.calculators.details import details_json
+from duckwatch.calculators.drift_raw import RawRows
+from duckwatch.calculators.drift_rolling import OUTPUT_ROLES, baseline_rows
+from duckwatch.loading.profiling import window_profiles
 from duckwatch.metrics import quality
 from duckwatch.metrics.drift import DEFAULT_METHOD, DriftCell, decide
 from duckwatch.metrics.drift_cells import drift_cells, screen_p_values
@@ -105,7 +105,7 @@ def _decided_rows(
     """A window's deciding rows: undecided bounds resolved from raw rows, then one BH step."""
     final = cells
     if raw is not None and window is not None:
-        # Where the bounds cannot decide, raw rows can (jobs.drift_raw); they feed the same BH step.
+        # Where the bounds cannot decide, raw rows can (calculators.drift_raw); they feed the same BH step.
         final = raw.resolve(
             [(col, c) for (col, _), c in zip(owners, cells, strict=True)],
             reference,

@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs.labels import binary, reference_cache_key, remember
+from duckwatch.calculators.labels import binary, reference_cache_key, remember
 from duckwatch.metrics.drift_decision import DriftCell
 from duckwatch.metrics.profile import NumericProfile
 from duckwatch.metrics.segments import rank_degraded_segments
@@ -132,7 +132,7 @@ def segment_drift_rows(
 ) -> list[dict[str, Any]]:
     """Output drift per segment level: the score of each level (largest levels, min cell size) against
     the same level in the reference, on the reference's bins, with BH across the levels tested."""
-    from duckwatch.jobs.profiling import load_reference
+    from duckwatch.loading.profiling import load_reference
     from duckwatch.metrics.drift import decide, drift_cell
     from duckwatch.metrics.profile import profile_numeric
 

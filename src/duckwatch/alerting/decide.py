@@ -1,6 +1,6 @@
 """Thresholds applied to metric series: the status of every new window, and which alerts fire or clear.
 
-`evaluate_and_alert` (jobs/alerts.py) turns these decisions into alerts, incidents and notifications.
+`evaluate_and_alert` (alerting/alerts.py) turns these decisions into alerts, incidents and notifications.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from duckwatch.jobs import thresholds as th
-from duckwatch.jobs.alert_series import Judged, judge, persistence
+from duckwatch.alerting import thresholds as th
+from duckwatch.alerting.series import Judged, judge, persistence
 from duckwatch.store.alerting import Threshold
 from duckwatch.store.catalog import ModelInfo
 

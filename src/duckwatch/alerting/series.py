@@ -1,6 +1,6 @@
 """One series' windows judged against its threshold at once: statuses, bounds and persistence.
 
-The column-wise twin of `thresholds.evaluate` and `thresholds.persistent` (jobs/alert_decide.py runs it
+The column-wise twin of `thresholds.evaluate` and `thresholds.persistent` (alerting/decide.py runs it
 per series). Status and absolute thresholds judge each window alone, so numpy judges them all together;
 relative and sigma thresholds walk the windows in order (`thresholds.evaluate_series`), because only
 normal windows form the baseline of the next one.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from duckwatch.jobs import thresholds as th
+from duckwatch.alerting import thresholds as th
 from duckwatch.store.alerting import Threshold
 
 __all__ = ["Judged", "judge", "persistence"]

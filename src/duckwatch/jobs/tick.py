@@ -13,6 +13,7 @@ from duckwatch.config import DataDir
 from duckwatch.jobs.inputs import input_windows, mark_windows_dirty
 from duckwatch.jobs.lock import job_lock
 from duckwatch.jobs.profiling import profiled_columns, profiled_seq
+from duckwatch.jobs.settings_change import recompute_if_changed
 from duckwatch.jobs.windows_rows import is_row_window, mark_dirty_rows
 from duckwatch.store import catalog, dirty_windows, heartbeat, job_state, raw_sources
 from duckwatch.store.landing import pending, pending_models, remove_stale_temp_files
@@ -78,6 +79,9 @@ def run_tick(
                     say(f"{info.model}: ingesting")
                     rows = _ingest_model(wh, settings, info, seq, report)
                     wh.set_timezone(info.timezone)
+                    changed = recompute_if_changed(wh, info, catalog.get_columns(settings, info.model))
+                    if changed:
+                        say(f"{info.model}: settings changed ({'; '.join(changed)}): recomputing history")
                     _mark_dirty(wh, info, seq, settings)
                     _mark_matured(wh, info, now)
                     say(f"{info.model}: computing windows")

@@ -14,8 +14,8 @@ column all share one time), so starts are unique and increasing per (version, ex
 A window is closed once it holds N rows. The last, incomplete window is open: its rows are profiled
 as they arrive, but it gets no ``window_state`` row, so it is never evaluated.
 
-Changing the window applies to rows ingested from then on, as for time windows: history keeps its
-windows. A smaller N closes the open window at once when it already holds N rows or more.
+Changing the window (or the time zone, or a column's role or type) recomputes the model's whole
+history from its stored rows at the next tick (jobs/settings_change.py): every row is cut again.
 """
 
 from __future__ import annotations

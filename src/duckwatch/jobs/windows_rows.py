@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from duckwatch.store import row_windows as q
+from duckwatch.store import volume_queries
 from duckwatch.store.catalog import ModelInfo, row_window_size
 from duckwatch.store.row_windows import KEY, is_row_window, profile_source, window_where
 from duckwatch.store.warehouse import Warehouse
@@ -124,6 +125,8 @@ def row_window_volumes(
             where, params = window_where(wh, info, version, experiment, ws, we)
             found = q.count_window_rows(wh, info.model_key, where, params)
         out.append((int(found[0][0]), [], ""))
+    # Kept in window_state as time windows keep theirs: `duckwatch export windows` reads it there.
+    volume_queries.keep_row_counts(wh, info.model, windows, [n for n, _prev, _basis in out])
     return out
 
 

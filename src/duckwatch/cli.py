@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from duckwatch import cli_export
+from duckwatch import cli_export, cli_models
 from duckwatch.config import DATA_DIR_ENV, resolve_data_dir
 from duckwatch.errors import DuckwatchError
 
@@ -52,22 +52,6 @@ def _data_dir_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _role_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("column roles (remembered per model; conventional names are guessed)")
-    g.add_argument("--id-col", help="request/prediction id (outcomes join on it)")
-    g.add_argument("--time-col", help="event time (ISO-8601, naive = model time zone, or epoch)")
-    g.add_argument("--prediction-col", help="the model's prediction (class, value or list)")
-    g.add_argument("--score-col", action="append", default=[], help="probability column (repeat per class)")
-    g.add_argument("--label-col", help="ground truth column (outcomes, reference)")
-    g.add_argument("--segment-col", action="append", default=[], help="segment column (repeatable)")
-    g.add_argument("--sensitive-col", action="append", default=[], help="sensitive attribute for fairness")
-    g.add_argument(
-        "--categorical-col", action="append", default=[], help="treat a numeric column as categorical"
-    )
-    g.add_argument("--value-col", action="append", default=[], help="business value column (e.g. revenue)")
-    g.add_argument("--format", dest="file_format", choices=["csv", "parquet", "json"], help="input format")
-
-
 CORE = ("init", "ingest", "reference", "models", "quarantine", "run", "status", "export")
 
 
@@ -95,19 +79,23 @@ def build_parser(extras: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--version", default="")
     p.add_argument("--experiment", default="")
-    _role_args(p)
+    cli_models.add_role_args(p)
     _data_dir_arg(p)
 
     p = sub.add_parser("reference", help="set reference (training/baseline) data for a model")
     p.add_argument("file", type=Path)
     p.add_argument("--model", required=True)
     p.add_argument("--version", default="")
-    _role_args(p)
+    cli_models.add_role_args(p)
     _data_dir_arg(p)
 
-    p = sub.add_parser("models", help="list models, versions, rows per stream, quarantined rows")
+    p = sub.add_parser(
+        "models",
+        help="list models, versions, rows per stream, quarantined rows; `models set` changes a model's window",
+    )
     p.add_argument("--format", choices=["table", "json"], default="table")
     _data_dir_arg(p)
+    cli_models.add_models_set(p, _data_dir_arg)
 
     cli_export.add_quarantine_parser(sub, _data_dir_arg)
 
@@ -152,21 +140,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _roles(args: argparse.Namespace) -> dict[str, Any]:
-    roles: dict[str, Any] = {
-        "id": args.id_col,
-        "timestamp": args.time_col,
-        "prediction": args.prediction_col,
-        "label": args.label_col,
-        "scores": tuple(args.score_col) or None,
-        "segments": tuple(args.segment_col) or None,
-        "sensitive": tuple(args.sensitive_col) or None,
-        "categorical": tuple(args.categorical_col) or None,
-        "values": tuple(args.value_col) or None,
-    }
-    return {k: v for k, v in roles.items() if v}
-
-
 @command("init")
 def _init(args: argparse.Namespace) -> int:
     from duckwatch.store.settings import Settings
@@ -209,7 +182,10 @@ def _ingest_with(args: argparse.Namespace, stream: str, root: Path, copy: Backgr
     experiment = getattr(args, "experiment", "") if stream == "predictions" else ""
     read = FileRead(None, []) if copy is not None else read_file(args.file, args.file_format)
     with Collector(root) as col:
-        roles = _roles(args)
+        roles = cli_models.roles_of(args)
+        window = cli_models.check_new_window(col.settings, args.model, args.window)
+        if window is not None:
+            roles["window"] = window
         if roles:
             col.declare(args.model, **roles)
         if read.table is None:
@@ -255,6 +231,9 @@ def _reference(args: argparse.Namespace) -> int:
 @command("models")
 def _models(args: argparse.Namespace) -> int:
     from duckwatch.readmodels.views import models_overview
+
+    if getattr(args, "models_cmd", None) == "set":
+        return cli_models.models_set(args)
 
     data = resolve_data_dir(args.data_dir)
     rows = models_overview(data)

@@ -64,11 +64,15 @@ def _monitors(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.monitors_cmd == "apply":
         actor = args.actor or getpass.getuser()
-        applied = monitors.apply(settings, args.file, actor=actor)
+        applied = monitors.apply_file(settings, args.file, actor=actor)
         print(
-            f"{args.file}: applied, {len(applied)} threshold(s) now managed in code "
+            f"{args.file}: applied, {len(applied.thresholds)} threshold(s) now managed in code "
             f"(audited as {actor}, OS user {os_user()})"
         )
+        for change in applied.changed:
+            print(f"  changed: {change}")
+        if any(c.startswith(("window", "timezone", "column")) and "added" not in c for c in applied.changed):
+            print("  the model's windows and results are recomputed from the stored rows at the next tick")
         return 0
     text = monitors.export(settings, args.model)
     if args.out:

@@ -12,16 +12,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from duckwatch.errors import BadInputError
+from duckwatch.alerting import monitors_columns
 from duckwatch.store import alerting, catalog, routing
 from duckwatch.store.channel_secrets import literals
 from duckwatch.store.secrets import SecretStore
 from duckwatch.store.settings import Settings
 
-__all__ = ["MonitorFileError", "apply", "export", "validate"]
+__all__ = ["Applied", "MonitorFileError", "apply", "apply_file", "export", "validate"]
 
 TOP = {
     "model": str, "display_name": str, "owner": str, "purpose": str, "timezone": str, "window": str,
-    "label_horizon_hours": float, "columns": dict, "thresholds": list, "channels": list,
+    "label_horizon_hours": float, "columns": dict, "ignore": list, "thresholds": list, "channels": list,
 }  # fmt: skip
 MODEL_FIELDS = ("display_name", "owner", "purpose", "timezone", "window", "label_horizon_hours")
 THRESHOLD = {
@@ -32,7 +33,7 @@ THRESHOLD = {
 CHOICES = {
     "kind": alerting.KINDS, "direction": alerting.DIRECTIONS, "policy": alerting.POLICIES,
     "role": ("id", "timestamp", "feature", "prediction", "score", "label", "segment", "sensitive", "status",
-             "latency", "cost", "value", "kpi"),
+             "latency", "cost", "value", "kpi", "ignore"),
     "dtype": ("numeric", "categorical", "list", "timestamp", "text"),
 }  # fmt: skip
 _WINDOW = re.compile(r"^(hour|day|week|month|rows:[1-9][0-9]*)$")
@@ -108,6 +109,18 @@ def _check(data: Any) -> list[_Spot]:
             spots.append(_Spot(("columns", str(name)), "must be a mapping {role: ..., dtype: ...}"))
         else:
             spots += _check_fields(spec, {"role": str, "dtype": str}, ("columns", str(name)))
+    ignored = data.get("ignore")
+    if ignored is not None and (
+        not isinstance(ignored, list) or not all(isinstance(n, str) and n for n in ignored)
+    ):
+        spots.append(_Spot(("ignore",), "must be a list of column names, e.g. [year, batch_no]"))
+    elif ignored and isinstance(data.get("columns"), dict):
+        for name in ignored:
+            spec = data["columns"].get(name)
+            if isinstance(spec, dict) and spec.get("role") not in (None, "ignore"):
+                spots.append(
+                    _Spot(("ignore",), f"column {name!r} is also under columns with role {spec['role']!r}")
+                )
     for i, item in enumerate(
         data.get("thresholds") or [] if isinstance(data.get("thresholds"), list) else []
     ):
@@ -137,6 +150,14 @@ def _describe(path: Path, lines: dict[tuple[str | int, ...], int], spot: _Spot) 
     return f"{path}:{lines.get(probe, 1)}: {field}: {spot.problem}"
 
 
+def _line_map(path: Path) -> dict[tuple[str | int, ...], int]:
+    lines: dict[tuple[str | int, ...], int] = {}
+    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    if node is not None:
+        _lines(node, (), lines)
+    return lines
+
+
 def validate(path: str | Path) -> list[str]:
     """Every problem in a monitors file as 'file:line: field: what is wrong' (empty list = valid)."""
     path = Path(path)
@@ -156,13 +177,34 @@ def validate(path: str | Path) -> list[str]:
     return [_describe(path, lines, s) for s in _check(data)]
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What applying a monitors file did: its thresholds (managed in code) and the settings it changed."""
+
+    thresholds: list[alerting.Threshold]
+    changed: list[str]
+
+
 def apply(settings: Settings, path: str | Path, actor: str, role: str = "admin") -> list[alerting.Threshold]:
     """Validate fully, then set the model, its column roles, thresholds (managed in code) and channels."""
+    return apply_file(settings, path, actor, role).thresholds
+
+
+def apply_file(settings: Settings, path: str | Path, actor: str, role: str = "admin") -> Applied:
+    """`apply`, saying which settings changed; a key the store cannot apply stops the whole file."""
     errors = validate(path)
     if errors:
         raise MonitorFileError("monitors file not applied, nothing changed:\n" + "\n".join(errors))
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     name, reason = data["model"], f"monitors file {Path(path).name}"
+    if catalog.get_model(settings, name) is not None:
+        refused = [_Spot(p, why) for p, why in monitors_columns.unappliable(settings, name, data)]
+        if refused:
+            lines = _line_map(Path(path))
+            raise MonitorFileError(
+                "monitors file not applied, nothing changed; these keys cannot be applied:\n"
+                + "\n".join(_describe(Path(path), lines, s) for s in refused)
+            )
     channels = data.get("channels") or []
     try:  # before anything changes: a reference to a secret this data dir lacks stops the whole file
         notes = routing.check_channels(settings, channels)
@@ -171,20 +213,11 @@ def apply(settings: Settings, path: str | Path, actor: str, role: str = "admin")
             f"monitors file not applied, nothing changed:\n{path}: channels: {exc}"
         ) from exc
     info = catalog.ensure_model(settings, name, actor=actor)
-    changed = {k: data[k] for k in MODEL_FIELDS if k in data and getattr(info, k) != data[k]}
-    if changed:
-        catalog.update_model(settings, name, actor, reason, **changed)
-    known = {c.name: c for c in catalog.get_columns(settings, name)}
-    new = [
-        (c, s["role"], s.get("dtype", "numeric"), "")
-        for c, s in (data.get("columns") or {}).items()
-        if c not in known
-    ]
-    if new:
-        catalog.assign_columns(settings, name, new)
-    for col, spec in (data.get("columns") or {}).items():
-        if col in known and known[col].role != spec["role"]:
-            catalog.set_column_role(settings, name, col, spec["role"], actor)
+    fields = {k: data[k] for k in MODEL_FIELDS if k in data and getattr(info, k) != data[k]}
+    if fields:
+        catalog.update_model(settings, name, actor, reason, **fields)
+    changed = [f"{k} {getattr(info, k)} -> {v}" for k, v in fields.items()]
+    changed += monitors_columns.apply_columns(settings, name, data, actor, reason)
     items = [{_RENAME.get(k, k): v for k, v in t.items()} for t in data.get("thresholds") or []]
     result = alerting.replace_model_thresholds(settings, name, items, actor=actor, role=role, reason=reason)
     if "channels" in data:
@@ -192,7 +225,7 @@ def apply(settings: Settings, path: str | Path, actor: str, role: str = "admin")
             settings, name, channels, actor=actor, role=role, reason=reason, managed_in_code=True
         )
         _report_secrets(settings, path, name, channels, notes)
-    return result
+    return Applied(result, changed)
 
 
 def _report_secrets(
@@ -220,9 +253,9 @@ def export(settings: Settings, model: str) -> str:
         raise BadInputError(f"model {model!r} is not registered; list models with `duckwatch models`")
     doc: dict[str, Any] = {"model": model, **{k: getattr(info, k) for k in MODEL_FIELDS}}
     doc["label_horizon_hours"] = float(info.label_horizon_hours)
-    doc["columns"] = {
-        c.name: {"role": c.role, "dtype": c.dtype} for c in catalog.get_columns(settings, model)
-    }
+    columns = catalog.get_columns(settings, model)
+    doc["columns"] = {c.name: {"role": c.role, "dtype": c.dtype} for c in columns if c.role != "ignore"}
+    doc["ignore"] = [c.name for c in columns if c.role == "ignore"]
     back = {v: k for k, v in _RENAME.items()}
     doc["thresholds"] = [
         {back.get(k, k): getattr(t, k) for k in EXPORTED}

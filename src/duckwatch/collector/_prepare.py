@@ -112,6 +112,22 @@ def declared_dtype(role: str) -> str:
     return {"score": "numeric", "latency": "numeric", "cost": "numeric", "value": "numeric"}.get(role, "")
 
 
+def declare_columns(settings: Settings, model: str, roles: Roles) -> None:
+    """Remember declared roles: new names are registered; known ones declared ignored or categorical
+    change (audited), so the job stops monitoring them, or counts them as categories, from its next tick."""
+    catalog.assign_columns(
+        settings, model, [(name, role, declared_dtype(role), "") for name, role in roles.role_of().items()]
+    )
+    known = {c.name: c for c in catalog.get_columns(settings, model)}
+    for name in roles.ignore:
+        if known[name].role != "ignore":
+            catalog.set_column_role(settings, model, name, "ignore", actor="sdk")
+    for name in roles.categorical:
+        col = known.get(name)
+        if col is not None and col.dtype == "numeric" and col.role not in ("score", "ignore"):
+            catalog.set_column_dtype(settings, model, name, "categorical", actor="sdk")
+
+
 class _HashSink(io.RawIOBase):
     """A write-only file that feeds a hash: Arrow IPC is hashed without being held in memory."""
 
@@ -199,14 +215,16 @@ def _plan(
     columns: list[ColumnPlan] = []
     for name, i in index.items():
         col = known[name]
-        if i in (id_index, ts_index) or col.role == "ignore":
+        if i in (id_index, ts_index):
             continue
+        # An ignored column is stored like any other (its rows land; it can be monitored again later):
+        # only the job leaves it out of profiles, drift and quality (jobs/profiling.py).
         columns.append(
             ColumnPlan(
                 index=i,
                 source=name,
                 col_id=col.col_id,
-                dtype=col.dtype,
+                dtype=col.storage_dtype,
                 role=col.role,
                 required=(col.role == required_role),
                 unit_interval=(col.role == "score"),

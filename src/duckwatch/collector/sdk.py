@@ -17,7 +17,7 @@ import pyarrow as pa
 from duckwatch.collector._keys import log_keyed
 from duckwatch.collector._lifecycle import autoflush, close_idle_before_fork, close_quietly, reinit_after_fork
 from duckwatch.collector._outcome import quarantine_lines, quarantine_rows, record_schema_events
-from duckwatch.collector._prepare import NO_ROLES, ColumnCache, Pending, declared_dtype
+from duckwatch.collector._prepare import NO_ROLES, ColumnCache, Pending, declare_columns
 from duckwatch.collector.results import CollectorStats, LogResult
 from duckwatch.collector.roles import Roles, roles_from_kwargs
 from duckwatch.config import DataDir, resolve_data_dir
@@ -112,11 +112,7 @@ class Collector:
         with self._lock:
             self._cache.declared[model] = self._cache.declared.get(model, Roles()).merged(roles)
             self._cache.models[model] = info
-        catalog.assign_columns(
-            self.settings,
-            model,
-            [(name, role, declared_dtype(role), "") for name, role in roles.role_of().items()],
-        )
+        declare_columns(self.settings, model, roles)
         self._cache.columns.pop(model, None)
         return info
 

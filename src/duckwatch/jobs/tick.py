@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from duckwatch.config import DataDir
 from duckwatch.jobs.lock import job_lock
+from duckwatch.jobs.settings_change import recompute_if_changed
 from duckwatch.loading.inputs import input_windows, mark_windows_dirty
 from duckwatch.loading.profiling import profiled_columns, profiled_seq
 from duckwatch.loading.windows_rows import is_row_window, mark_dirty_rows
@@ -78,6 +79,9 @@ def run_tick(
                     say(f"{info.model}: ingesting")
                     rows = _ingest_model(wh, settings, info, seq, report)
                     wh.set_timezone(info.timezone)
+                    changed = recompute_if_changed(wh, info, catalog.get_columns(settings, info.model))
+                    if changed:
+                        say(f"{info.model}: settings changed ({'; '.join(changed)}): recomputing history")
                     _mark_dirty(wh, info, seq, settings)
                     _mark_matured(wh, info, now)
                     say(f"{info.model}: computing windows")

@@ -203,7 +203,7 @@ def scan_profiles(
     chunks = [numeric[i : i + per_chunk] for i in range(0, len(numeric), per_chunk)]
 
     def fetch(chunk: list[ColumnInfo]) -> pa.Table:
-        return q.read_columns(wh, source, params, group_sql, [c.col_id for c in chunk])
+        return q.read_columns(wh, source, params, group_sql, [_read_as(c) for c in chunk])
 
     def categories() -> list[tuple[Any, str, Profile]]:
         return [
@@ -260,6 +260,19 @@ def _profile_chunk(
             out[key][col_id] = profile
 
 
+def _read_as(col: ColumnInfo) -> str:
+    """SQL reading a column as it is analysed: a retyped column's stored values converted (catalog)."""
+    if not col.stored_as:
+        return col.col_id
+    if col.dtype == "numeric":  # text read as numbers: what is not a number is missing
+        return f"TRY_CAST({col.col_id} AS DOUBLE) AS {col.col_id}"
+    # Numbers read as categories: whole numbers without a decimal part ('2019', not '2019.0').
+    return (
+        f"CASE WHEN {col.col_id} = trunc({col.col_id}) AND abs({col.col_id}) < 1e15 "
+        f"THEN CAST(CAST({col.col_id} AS BIGINT) AS VARCHAR) ELSE CAST({col.col_id} AS VARCHAR) END"
+    )
+
+
 def _buffers(local: threading.local, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """This thread's two float64 buffers of at least ``rows`` values (values, and a temporary)."""
     found: tuple[np.ndarray, np.ndarray] | None = getattr(local, "buffers", None)
@@ -298,7 +311,7 @@ def _count_categories(
 ) -> list[tuple[Any, str, Profile]]:
     """(group, column id, profile) of a categorical column for every group of ``out``, counted in
     SQL: no strings cross into Python."""
-    found = q.category_counts(wh, source, params, group_sql, col.col_id)
+    found = q.category_counts(wh, source, params, group_sql, _read_as(col))
     counts: dict[Any, dict[str, int]] = {}
     nulls: dict[Any, int] = {}
     for row in found:

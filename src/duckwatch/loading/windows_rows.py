@@ -14,8 +14,8 @@ column all share one time), so starts are unique and increasing per (version, ex
 A window is closed once it holds N rows. The last, incomplete window is open: its rows are profiled
 as they arrive, but it gets no ``window_state`` row, so it is never evaluated.
 
-Changing the window applies to rows ingested from then on, as for time windows: history keeps its
-windows. A smaller N closes the open window at once when it already holds N rows or more.
+Changing the window (or the time zone, or a column's role or type) recomputes the model's whole
+history from its stored rows at the next tick (jobs/settings_change.py): every row is cut again.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from duckwatch.store import row_windows as q
+from duckwatch.store import volume_queries
 from duckwatch.store.catalog import ModelInfo, row_window_size
 from duckwatch.store.row_windows import KEY, is_row_window, profile_source, window_where
 from duckwatch.store.warehouse import Warehouse
@@ -124,6 +125,8 @@ def row_window_volumes(
             where, params = window_where(wh, info, version, experiment, ws, we)
             found = q.count_window_rows(wh, info.model_key, where, params)
         out.append((int(found[0][0]), [], ""))
+    # Kept in window_state as time windows keep theirs: `duckwatch export windows` reads it there.
+    volume_queries.keep_row_counts(wh, info.model, windows, [n for n, _prev, _basis in out])
     return out
 
 

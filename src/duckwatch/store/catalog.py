@@ -35,8 +35,14 @@ class ColumnInfo:
     name: str
     col_id: str
     role: str
-    dtype: str
+    dtype: str  # how it is analysed: numeric | categorical | list | timestamp | text
     class_label: str = ""
+    stored_as: str = ""  # the stored type when a user retyped the column after data landed ('' = dtype)
+
+    @property
+    def storage_dtype(self) -> str:
+        """The type its values are stored as (landing and warehouse columns)."""
+        return self.stored_as or self.dtype
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,10 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
 def get_columns(settings: Settings, model: str) -> list[ColumnInfo]:
     """The model's known columns in the order they were first seen."""
     rows = settings.query(
-        "SELECT name, col_id, role, dtype, class_label FROM columns WHERE model = ? ORDER BY col_id", (model,)
+        "SELECT name, col_id, role, CASE WHEN analysed_as = '' THEN dtype ELSE analysed_as END AS dtype, "
+        "class_label, CASE WHEN analysed_as IN ('', dtype) THEN '' ELSE dtype END AS stored_as "
+        "FROM columns WHERE model = ? ORDER BY col_id",
+        (model,),
     )
     return [ColumnInfo(**r) for r in rows]
 
@@ -210,13 +219,51 @@ def set_column_dtypes(settings: Settings, model: str, typed: list[tuple[str, str
 
 
 def set_column_role(settings: Settings, model: str, name: str, role: str, actor: str) -> None:
-    """Change a known column's role (audited)."""
+    """Change a known column's role (audited); the job recomputes the model's windows at its next tick."""
     with settings.write() as con:
         row = con.execute("SELECT role FROM columns WHERE model = ? AND name = ?", (model, name)).fetchone()
         if row is None:
             raise KeyError(f"model {model!r} has no column {name!r}")
         con.execute("UPDATE columns SET role = ? WHERE model = ? AND name = ?", (role, model, name))
         audit(con, actor=actor, action="column.role", target=f"{model}.{name}", before=row[0], after=role)
+
+
+RETYPABLE = ("numeric", "categorical")
+
+
+def set_column_dtype(
+    settings: Settings, model: str, name: str, dtype: str, actor: str, reason: str = ""
+) -> bool:
+    """Analyse a known column as ``dtype`` from now on (audited); False when it already is.
+
+    A column no data typed yet takes the type as it is. Stored values never change type: a numeric
+    column read as categorical counts its values as text, a categorical one read as numeric takes its
+    values as numbers (others missing). Other changes raise BadInputError saying why.
+    """
+    with settings.write() as con:
+        row = con.execute(
+            "SELECT dtype, analysed_as FROM columns WHERE model = ? AND name = ?", (model, name)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"model {model!r} has no column {name!r}")
+        stored, analysed = str(row[0]), str(row[1])
+        if (analysed or stored) == dtype:
+            return False
+        if not stored:
+            con.execute("UPDATE columns SET dtype = ? WHERE model = ? AND name = ?", (dtype, model, name))
+        elif stored in RETYPABLE and dtype in RETYPABLE:
+            new = "" if dtype == stored else dtype
+            con.execute("UPDATE columns SET analysed_as = ? WHERE model = ? AND name = ?", (new, model, name))
+        else:
+            raise BadInputError(
+                f"column {name!r} is stored as {stored}: only numeric and categorical columns can be "
+                f"analysed as the other; send {dtype} values under a new column name instead"
+            )
+        audit(
+            con, actor=actor, action="column.dtype", target=f"{model}.{name}", before=analysed or stored,
+            after=dtype, reason=reason,
+        )  # fmt: skip
+    return True
 
 
 def _next_col_no(con: sqlite3.Connection, model: str) -> int:

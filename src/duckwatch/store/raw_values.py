@@ -20,7 +20,8 @@ __all__ = ["finite_values", "finite_values_in_bins", "windows_columns"]
 
 
 def _as_double(col_id: str, alias: str = "") -> str:
-    return f"CAST({alias}{quote_ident(col_id)} AS DOUBLE)"
+    # TRY_CAST: a text column analysed as numeric (catalog.set_column_dtype) has non-numbers, missing.
+    return f"TRY_CAST({alias}{quote_ident(col_id)} AS DOUBLE)"
 
 
 def windows_columns(

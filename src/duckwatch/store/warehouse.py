@@ -109,10 +109,10 @@ class Warehouse:
         for col in columns:
             if (
                 col.col_id not in existing
-                and col.role not in ("id", "timestamp", "ignore")
-                and col.dtype in SQL_TYPE
+                and col.role not in ("id", "timestamp")
+                and col.storage_dtype in SQL_TYPE
             ):
-                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {col.col_id} {SQL_TYPE[col.dtype]}")
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {col.col_id} {SQL_TYPE[col.storage_dtype]}")
                 changed = True
         if changed:
             parts.refresh_view(self.con, self.data.root, view)
@@ -219,9 +219,7 @@ class Warehouse:
             self._source_view("landing_src", files, plans)
             present = {r[0] for r in self.con.execute("DESCRIBE landing_src").fetchall()}
             data_cols = [
-                c.col_id
-                for c in columns
-                if c.col_id in present and c.role not in ("id", "timestamp", "ignore")
+                c.col_id for c in columns if c.col_id in present and c.role not in ("id", "timestamp")
             ]
             select_cols = [*SYSTEM_COLUMNS_IN, *data_cols]
             cols = ", ".join([*select_cols, "_month", "_seq"])

@@ -15,6 +15,7 @@ reference, another version's reference or changed settings give another key, nev
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -55,7 +56,7 @@ class MetricRow:
 
     family: str
     metric: str
-    value: float
+    value: float = math.nan
     col: str = ""
     segment: str = ""
     lower: float = math.nan
@@ -72,17 +73,19 @@ class MetricRow:
     def of(cls, row: dict[str, Any]) -> MetricRow:
         """A row from the mapping the metric code builds; an unknown key is an error, a missing one
         (or a None) takes the field's default."""
-        kept = {k: v for k, v in row.items() if v is not None}
-        return cls(**{"value": math.nan, **kept})
+        if None in row.values():
+            row = {k: v for k, v in row.items() if v is not None}
+        return cls(**row)
 
 
 FIELDS = tuple(f.name for f in fields(MetricRow))
+_VALUES = operator.attrgetter(*FIELDS)
 
 
 def rows_frame(rows: Sequence[tuple[WindowKey, MetricRow]]) -> pd.DataFrame:
     """Rows with their windows as one frame (the columns of ``metric_results`` but model and time)."""
     window = ("version", "experiment", "window_start", "window_end")
-    records = [(*w.as_tuple(), *(getattr(r, f) for f in FIELDS)) for w, r in rows]
+    records = [(*w.as_tuple(), *_VALUES(r)) for w, r in rows]
     return pd.DataFrame.from_records(records, columns=[*window, *FIELDS])
 
 

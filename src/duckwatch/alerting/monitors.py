@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from duckwatch.errors import BadInputError
 from duckwatch.alerting import monitors_columns
+from duckwatch.errors import BadInputError
 from duckwatch.store import alerting, catalog, routing
 from duckwatch.store.channel_secrets import literals
 from duckwatch.store.secrets import SecretStore

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import pandas as pd
 
 __all__ = [
+    "ENGINE_VERSION",
     "Calculator",
     "FittedStates",
     "MetricRow",
@@ -33,6 +34,11 @@ __all__ = [
     "registered",
     "rows_frame",
 ]
+
+# Bump when a calculator's rows change for the same inputs (a new metric, a fixed formula, another
+# decision rule): an existing data dir then recomputes its history once, without notifications
+# (jobs/settings_change.py). 1: the calculator engine.
+ENGINE_VERSION = 1
 
 Read = Literal["rows", "labels", "row_count", "profiles", "reference", "store"]
 

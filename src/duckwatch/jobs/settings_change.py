@@ -15,11 +15,18 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from duckwatch.store import job_state, model_reset
+from duckwatch.calculators.base import ENGINE_VERSION
+from duckwatch.store import job_state, model_reset, window_memo
 from duckwatch.store.catalog import ColumnInfo, ModelInfo
 from duckwatch.store.warehouse import Warehouse
 
-__all__ = ["recompute_if_changed", "settings_stamp"]
+__all__ = [
+    "history_is_quiet",
+    "history_recomputed",
+    "recompute_if_changed",
+    "recompute_if_upgraded",
+    "settings_stamp",
+]
 
 log = logging.getLogger("duckwatch.job")
 
@@ -64,9 +71,46 @@ def recompute_if_changed(wh: Warehouse, info: ModelInfo, columns: Sequence[Colum
     with wh.transaction():  # the drop and the new settings move together: a killed tick redoes both
         model_reset.forget_derived(wh, info.model)
         job_state.write_value(wh, _key(info.model), json.dumps(now, sort_keys=True))
+        job_state.write_value(wh, _quiet_key(info.model), "1")
     log.warning(
         "%s: monitoring settings changed (%s): windows and results are recomputed from stored rows",
         info.model,
         "; ".join(changes),
     )
     return changes
+
+
+def _quiet_key(model: str) -> str:
+    return f"recomputing_history:{model}"
+
+
+def recompute_if_upgraded(wh: Warehouse, info: ModelInfo) -> bool:
+    """Compute every window of the model again when its results came from another engine version.
+
+    An existing data dir upgrades in place: thresholds, incidents, audit and settings live in the
+    settings store and stay; the windows' results are recomputed from their profiles and rows, and
+    until that is done the model's alerts change without notifications (`history_is_quiet`). A model
+    with no windows yet has nothing to recompute.
+    """
+    key = f"engine_version:{info.model}"
+    if job_state.read_value(wh, key) == str(ENGINE_VERSION):
+        return False
+    upgraded = window_memo.has_windows(wh, info.model)
+    with wh.transaction():  # the mark and the version move together: a killed tick redoes both
+        if upgraded:
+            window_memo.recompute_all(wh, info.model)
+            job_state.write_value(wh, _quiet_key(info.model), "1")
+        job_state.write_value(wh, key, str(ENGINE_VERSION))
+    if upgraded:
+        log.warning("%s: results from another engine version: every window is computed again", info.model)
+    return upgraded
+
+
+def history_is_quiet(wh: Warehouse, model: str) -> bool:
+    """The model's history is being recomputed (an upgrade or a settings change): no notifications."""
+    return job_state.read_value(wh, _quiet_key(model)) is not None
+
+
+def history_recomputed(wh: Warehouse, model: str) -> None:
+    """The recomputation finished: the model's alerts notify again."""
+    job_state.delete_value(wh, _quiet_key(model))

@@ -11,7 +11,12 @@ from datetime import UTC, datetime
 
 from duckwatch.config import DataDir
 from duckwatch.jobs.lock import job_lock
-from duckwatch.jobs.settings_change import recompute_if_changed
+from duckwatch.jobs.settings_change import (
+    history_is_quiet,
+    history_recomputed,
+    recompute_if_changed,
+    recompute_if_upgraded,
+)
 from duckwatch.loading.inputs import input_windows, mark_windows_dirty
 from duckwatch.loading.profiling import profiled_columns, profiled_seq
 from duckwatch.loading.windows_rows import is_row_window, mark_dirty_rows
@@ -82,10 +87,15 @@ def run_tick(
                     changed = recompute_if_changed(wh, info, catalog.get_columns(settings, info.model))
                     if changed:
                         say(f"{info.model}: settings changed ({'; '.join(changed)}): recomputing history")
+                    if recompute_if_upgraded(wh, info):
+                        say(f"{info.model}: results of an older version: recomputing history")
                     _mark_dirty(wh, info, seq, settings)
                     _mark_matured(wh, info, now)
                     say(f"{info.model}: computing windows")
-                    computed = compute(wh, settings, info, now, notify)
+                    quiet = history_is_quiet(wh, info.model)  # recomputed history notifies nobody
+                    computed = compute(wh, settings, info, now, notify and not quiet)
+                    if quiet:
+                        history_recomputed(wh, info.model)
                     report.windows_computed += computed
                     pending_publish = job_state.publish_pending(wh, info.model)
                     if rows or computed or pending_publish or not _published(data, info.model):

@@ -7,6 +7,7 @@ from duckwatch.store.warehouse import Warehouse
 __all__ = [
     "clear_publish_pending",
     "current_seq",
+    "delete_value",
     "mark_publish_pending",
     "publish_pending",
     "read_value",
@@ -23,6 +24,11 @@ def read_value(wh: Warehouse, key: str) -> str | None:
 def write_value(wh: Warehouse, key: str, value: str) -> None:
     """Keep ``value`` under ``key`` (replacing what was there)."""
     wh.execute("INSERT OR REPLACE INTO job_state VALUES (?, ?)", [key, value])
+
+
+def delete_value(wh: Warehouse, key: str) -> None:
+    """Forget what is kept under ``key`` (nothing if nothing is)."""
+    wh.execute("DELETE FROM job_state WHERE key = ?", [key])
 
 
 def current_seq(wh: Warehouse) -> int:

@@ -130,6 +130,12 @@ def reference_stamp(wh: Warehouse, model: str) -> list[Any]:
     ]
 
 
+def recompute_all(wh: Warehouse, model: str) -> None:
+    """Every window of the model computed again, in full, at the next compute (its profiles stay)."""
+    forget(wh, model)
+    wh.execute("UPDATE window_state SET dirty = true WHERE model = ?", [model])
+
+
 def forget(wh: Warehouse, model: str) -> None:
     """Drop the model's kept rows (their windows are computed in full next time)."""
     wh.execute("DELETE FROM window_memo WHERE model = ?", [model])

@@ -15,6 +15,7 @@ _SINGLE = {
     "serve": "duckwatch.ui.serve_cli",
     "demo": "duckwatch.demo_cli",
     "report": "duckwatch.readmodels.report_cli",
+    "alerts": "duckwatch.readmodels.alerts_cli",
     "time-range": "duckwatch.time_range_cli",
 }
 # modules that add several sub-commands with add_parsers(sub, data_dir_arg) and a HANDLERS dict

@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from duckwatch.config import DataDir, resolve_data_dir
-from duckwatch.readmodels import app_portfolio, app_views, views
+from duckwatch.readmodels import app_portfolio, app_views, incident_view, views
 from duckwatch.store import catalog, published
 from duckwatch.store.settings import Settings
 
@@ -262,9 +262,12 @@ def alerting_available() -> bool:
 
 
 def incidents(model: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
-    """Incidents, newest first ('open' = not resolved); empty when alerting is not installed."""
-    fn = _fn("list_incidents", INCIDENTS)
-    return [] if fn is None else [dict(r) for r in fn(_settings(), model=model, state=state)]
+    """Incidents, newest first ('open' = not resolved), enriched by readmodels.incident_view (headline,
+    cause, timeline, when); empty when alerting is not installed."""
+    if _fn("list_incidents", INCIDENTS) is None:
+        return []
+    # One timeline and one title in words per incident, the same on every page, the report and the CLI.
+    return incident_view.load(data_dir(), model, state, windows_of=windows)
 
 
 def alerts(

@@ -95,3 +95,23 @@ def test_each_incident_notifies_once_per_severity_it_reaches(replay: tuple[DataD
         levels = [next(level for level in ("CRITICAL", "WARNING") if f"[{level}] {name}" in t) for t in texts]
         assert levels in (["WARNING"], ["CRITICAL"], ["WARNING", "CRITICAL"]), (inc["model"], levels)
         assert levels[-1].lower() == incident["severity"], inc["model"]
+
+
+def test_incidents_opened_live_measure_time_to_detect_from_their_timeline(
+    replay: tuple[DataDir, Receiver],
+) -> None:
+    """Opened by the day-by-day ticks (not the silent backfill): detected is the tick that opened the
+    incident, and time to detect is detected − started: a few windows of persistence, plus the label
+    horizon (7 days for lead scoring) when the symptom is labels that stopped arriving."""
+    from duckwatch.readmodels.incident_view import load
+
+    incidents = load(replay[0])
+    assert len(incidents) == len(EXPECTED_INCIDENTS)
+    for inc in incidents:
+        line = inc["timeline"]
+        assert not line.by_backfill, inc["headline"]
+        assert line.detected == pd.Timestamp(str(inc["opened_at"]))
+        assert line.started == pd.Timestamp(str(inc["since"]))
+        ttd = line.time_to_detect()
+        assert ttd is not None and timedelta(days=1) <= ttd <= timedelta(days=10), (inc["headline"], ttd)
+        assert inc["when"]["time_to_detect"] == f"{ttd.days} d 0 h"

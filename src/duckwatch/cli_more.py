@@ -29,7 +29,7 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
     from duckwatch import demo_cli, time_range_cli, users_cli
     from duckwatch.alerting import cli as alerting_cli
     from duckwatch.collector import http_cli
-    from duckwatch.readmodels import report_cli
+    from duckwatch.readmodels import alerts_cli, report_cli
     from duckwatch.ui import serve_cli
 
     # Each adds one sub-command with add_parser(sub, data_dir_arg) and handles it with handle(args).
@@ -38,6 +38,7 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
         "serve": serve_cli,
         "demo": demo_cli,
         "report": report_cli,
+        "alerts": alerts_cli,
         "time-range": time_range_cli,
     }
     for name, module in single.items():

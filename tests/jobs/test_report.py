@@ -180,7 +180,7 @@ def test_incidents_alerts_and_changes_are_listed(built: DataDir) -> None:
     html = build_report(built, "m", None, None, now=NOW)
     section = html[html.index("<h2>Alerts</h2>") :]
     assert "performance/accuracy" in section and '<td class="num">0.9000</td>' in section  # bound = threshold
-    assert "accuracy moved" in html[html.index("<h2>Incidents</h2>") :]
+    assert "Accuracy fell to" in html[html.index("<h2>Incidents</h2>") :]  # the title in words
     assert "threshold.create" in html[html.index("<h2>Threshold changes</h2>") :]
     assert "1 incidents, 1 alerts, 1 threshold changes" in html
 

@@ -13,6 +13,7 @@ from duckwatch import users_cli
 from duckwatch.alerting import cli as alerting_cli
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError, PermissionDeniedError
+from duckwatch.readmodels import alerts_cli
 from duckwatch.store import users
 from duckwatch.store.settings import Settings
 
@@ -55,8 +56,9 @@ def _cli(argv: list[str]) -> int:
 
     alerting_cli.add_parsers(sub, data_dir_arg)
     users_cli.add_parsers(sub, data_dir_arg)
+    alerts_cli.add_parser(sub, data_dir_arg)
     args = parser.parse_args(argv)
-    return {**alerting_cli.HANDLERS, **users_cli.HANDLERS}[args.cmd](args)
+    return {**alerting_cli.HANDLERS, **users_cli.HANDLERS, "alerts": alerts_cli.handle}[args.cmd](args)
 
 
 def test_cli_users_monitors_alerts(

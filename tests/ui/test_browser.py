@@ -196,7 +196,7 @@ def test_browser_walks_portfolio_model_diagnose_thresholds_alerts(server: str) -
             page.screenshot(path=str(SHOTS / "thresholds.png"), full_page=True)
 
             page.goto(f"{server}/alerts")
-            expect(page.get_by_text("row_count moved").first).to_be_visible()
+            expect(page.get_by_text("Predictions per window fell to").first).to_be_visible()
             _settle(page)
             page.screenshot(path=str(SHOTS / "alerts.png"), full_page=True)
             assert not page.get_by_text("Traceback").count()

@@ -144,7 +144,7 @@ def test_wide_numbers_below_narrow_ones_keep_their_left_digits(browser: Browser,
     _settle(page)
     # Label coverage (0.98) sorts above RMSE (39629.02): the grid sized the column for the first rows.
     page.get_by_role("combobox", name="Metrics over time").click()
-    page.get_by_role("option", name=re.compile(r"^(label_coverage|Labelled share)$")).click()
+    page.get_by_role("option", name=re.compile(r"^(label_coverage|Labels so far)$")).click()
     page.keyboard.press("Escape")
     _settle(page)
     page.get_by_text("Table behind this chart").first.click()

@@ -208,7 +208,7 @@ def test_alerts_lists_incidents_and_editor_acknowledges(writable: DataDir) -> No
     add_user(Settings(writable.settings), "ed", "pw-123456", "editor", actor="test")
     at = _login(AppTest.from_file(str(MAIN), default_timeout=60).run(), "ed", "pw-123456")
     at.switch_page("screens/alerts.py").run()
-    assert "row_count moved" in _texts(at)
+    assert "Predictions per window fell to" in _texts(at)  # the title in words
     next(b for b in at.button if b.label == "Acknowledge").click().run()
     assert not at.exception
     states = {i["state"] for i in list_incidents(Settings(writable.settings))}

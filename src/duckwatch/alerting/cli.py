@@ -1,10 +1,10 @@
-"""CLI sub-commands `monitors` and `alerts` (wired into the main CLI by cli_more; `users` is in users_cli)."""
+"""CLI sub-command `monitors` (wired into the main CLI by cli_more; `users` is in users_cli, `alerts` in
+readmodels.alerts_cli: it shows incidents through the read model the app uses)."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +20,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
 def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add `monitors` and `alerts` to the CLI tree."""
+    """Add `monitors` to the CLI tree."""
     p = sub.add_parser("monitors", help="monitors as code: validate, apply or export a model's YAML file")
     mon = p.add_subparsers(dest="monitors_cmd", required=True, metavar="ACTION")
     val = mon.add_parser("validate", help="check a file; errors name file:line: field")
@@ -38,13 +38,6 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
     exp.add_argument("--out", default=None, help="file to write (default: stdout)")
     data_dir_arg(exp)
     HANDLERS["monitors"] = _monitors
-
-    p = sub.add_parser("alerts", help="list incidents and their alerts")
-    p.add_argument("--model", default=None)
-    p.add_argument("--state", choices=("open", "acknowledged", "resolved"), default=None)
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    data_dir_arg(p)
-    HANDLERS["alerts"] = _alerts
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -80,28 +73,4 @@ def _monitors(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
     else:
         sys.stdout.write(text)
-    return 0
-
-
-def _alerts(args: argparse.Namespace) -> int:
-    from duckwatch.alerting.alerts import list_alerts, list_incidents
-
-    settings = _settings(args)
-    incidents = list_incidents(settings, args.model, args.state)
-    if args.format == "json":
-        for inc in incidents:
-            inc["alerts"] = list_alerts(settings, incident_id=inc["id"])
-        print(json.dumps(incidents, indent=2, default=str))
-        return 0
-    if not incidents:
-        print("no incidents" + (f" in state {args.state}" if args.state else ""))
-        return 0
-    for inc in incidents:
-        print(f"#{inc['id']} [{inc['severity']}] {inc['state']:<12} {inc['title']}  since {inc['since']}")
-        if inc["likely_cause"]:
-            print(f"    likely cause: {inc['likely_cause']}")
-        for a in list_alerts(settings, incident_id=inc["id"]):
-            print(
-                f"    - {a['metric']} {a['col']} = {a['value']} ({a['severity']}, {a['policy']}, {a['state']})"
-            )
     return 0

@@ -16,6 +16,8 @@ import pandas as pd
 
 from duckwatch.config import DataDir
 from duckwatch.metrics.registry import load_builtins
+from duckwatch.readmodels.incident_view import when
+from duckwatch.readmodels.metric_words import metric_name
 from duckwatch.store.published import query
 
 SEVERITY = {"critical": 3, "warning": 2, "unknown": 1, "ok": 0}
@@ -98,6 +100,8 @@ class Health:
     reason: str
     since: str
     provisional: bool = False
+    since_text: str = ""  # an incident's started moment as incident_view shows it everywhere
+    timeline: str = ""  # the deciding incident's timeline line (incident_view.Timeline.line)
 
 
 def ago(ts: Any, now: datetime | None = None) -> str:
@@ -158,14 +162,16 @@ def inside_limit(frame: pd.DataFrame) -> pd.Series:
 
 
 def _describe(row: pd.Series) -> str:
-    col = f" on {row['column']}" if row["column"] else ""
+    """A breach in words: "Distribution distance (Jensen-Shannon) of `score_band` = 0.093 (limit 0.0913)"."""
+    col = f" of `{row['column']}`" if row["column"] else ""
     limit = "" if pd.isna(row["threshold"]) else f" (limit {row['threshold']:.3g})"
-    return f"{row['metric']}{col} = {row['value']:.3g}{limit}"
+    return f"{metric_name(str(row['metric']))}{col} = {row['value']:.3g}{limit}"
 
 
 def incident_reason(incident: dict[str, Any], display_name: str) -> str:
-    """An incident's title as a reason shown next to the model's name: without the name it starts with."""
-    title = str(incident.get("title") or "open incident")
+    """An incident's title (in words when incident_view enriched it) as a reason shown next to the model's
+    name: without the name it starts with."""
+    title = str(incident.get("headline") or incident.get("title") or "open incident")
     for name in dict.fromkeys(n for n in (display_name, str(incident.get("model") or "")) if n):
         if title.startswith(f"{name}: "):
             return title[len(name) + 2 :]
@@ -207,7 +213,10 @@ def with_incidents(
         status = "critical" if str(worst.get("severity")) == "critical" else "warning"
         reason = incident_reason(worst, str(overview_row.get("display_name") or ""))
         since = str(worst.get("since") or (base.since if base else ""))
-        return Health(status, reason, since)  # the incident decides: provisional metrics are not the story
+        started = str(worst["when"]["started"]) if "when" in worst else ""
+        line = worst["timeline"].line() if "timeline" in worst else ""
+        # The incident decides: provisional metrics are not the story.
+        return Health(status, reason, since, since_text=started, timeline=line)
     quarantined = overview_row.get("quarantined")
     if base is not None and (base.status in BREACH or base.provisional):
         return Health("watch", base.reason, base.since, provisional=provisional)
@@ -308,8 +317,11 @@ def row_from_facts(
         "severity": MODEL_RANK[h.status],
         "reason": h.reason,
         "since": h.since,
+        "since_text": h.since_text or (when(h.since, ov.get("timezone") or "UTC") if h.since else ""),
+        "timeline": h.timeline,
         "provisional": h.provisional,
         "headline": facts["headline"],
+        "headline_name": metric_name(facts["headline"]) if facts["headline"] else "",
         "headline_values": list(facts["headline_values"]),
         "label_coverage": label_coverage(ov),
         "freshness": ago(ov["last_ts"], now),

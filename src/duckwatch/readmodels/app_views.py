@@ -82,8 +82,12 @@ def summary_sentence(rows: list[dict[str, Any]]) -> str:
     crit = [r for r in rows if r["status"] == "critical"]
     parts = [f"{len(attention)} of {len(rows)} models need attention"]
     if crit:
-        since = min((r["since"] for r in crit if r["since"]), default="")
-        day = f" since {pd.Timestamp(since):%a %d %b}" if since else ""
+        first = min((r for r in crit if r["since"]), key=lambda r: pd.Timestamp(r["since"]), default=None)
+        day = (
+            f", the first since {first['since_text']}"
+            if first is not None and first.get("since_text")
+            else ""
+        )
         parts.append(f"{len(crit)} critical{day}")
     watch = sum(r["status"] == "watch" for r in rows)
     if watch:

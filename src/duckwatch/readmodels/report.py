@@ -13,8 +13,9 @@ import pandas as pd
 from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError
 from duckwatch.names import check_model_name
+from duckwatch.readmodels.incident_view import load as load_incidents
 from duckwatch.store import catalog
-from duckwatch.store.incidents import list_alerts, list_incidents
+from duckwatch.store.incidents import list_alerts
 from duckwatch.store.settings import Settings
 
 __all__ = ["HEADLINE_FAMILIES", "build_report", "period_bounds", "threshold_changes"]
@@ -181,6 +182,16 @@ def _metric_rows(frame: pd.DataFrame, threshold: bool) -> list[tuple[list[str], 
     return rows
 
 
+INCIDENT_HEADERS = [
+    "id",
+    "started",
+    "detected",
+    "acknowledged",
+    "resolved",
+    "time to detect",
+    "time to resolve",
+]
+INCIDENT_HEADERS += ["severity", "state", "title", "likely cause", "assignee", "resolution"]
 _METRIC_HEADERS = ["window", "version/experiment/segment", "family", "metric", "column", "value", "interval"]
 
 
@@ -238,18 +249,13 @@ def _alert_rows(alerts: list[dict[str, Any]]) -> list[tuple[list[str], str]]:
 
 
 def _incident_rows(incidents: list[dict[str, Any]]) -> list[tuple[list[str], str]]:
+    """The incident's timeline and words as every page and `duckwatch alerts` show them (incident_view)."""
+    moments = ("started", "detected", "acknowledged", "resolved", "time_to_detect", "time_to_resolve")
     return [
         (
-            [
-                _td(_text(i.get("id"))),
-                _td(_text(i.get("opened_at"))),
-                _td(status_html(str(i.get("severity", "")))),
-                _td(status_html(str(i.get("state", "")))),
-                _td(_text(i.get("title"))),
-                _td(_text(i.get("likely_cause"))),
-                _td(_text(i.get("assignee"))),
-                _td(_text(i.get("resolve_note"))),
-            ],
+            [_td(_text(i.get("id"))), *(_td(_text(i["when"][k])) for k in moments)]
+            + [_td(status_html(str(i.get("severity", "")))), _td(status_html(str(i.get("state", ""))))]
+            + [_td(_text(i.get(k))) for k in ("headline", "cause", "assignee", "resolve_note")],
             f"s-{i.get('severity')}",
         )
         for i in incidents
@@ -257,21 +263,8 @@ def _incident_rows(incidents: list[dict[str, Any]]) -> list[tuple[list[str], str
 
 
 def _change_rows(changes: list[dict[str, Any]]) -> list[tuple[list[str], str]]:
-    return [
-        (
-            [
-                _td(_text(c["at"])),
-                _td(_text(c["actor"])),
-                _td(_text(c["action"])),
-                _td(_text(c["target"])),
-                _td(_text(c["before"])),
-                _td(_text(c["after"])),
-                _td(_text(c["reason"])),
-            ],
-            "",
-        )
-        for c in changes
-    ]
+    keys = ("at", "actor", "action", "target", "before", "after", "reason")
+    return [([_td(_text(c[k])) for k in keys], "") for c in changes]
 
 
 def _last_tick(settings: Settings) -> str:
@@ -300,7 +293,7 @@ def build_report(data: DataDir, model: str, start: date | None, end: date | None
     fairness = frame[frame["family"] == "fairness"]
     try:
         alerts = [a for a in list_alerts(settings, model) if _in_period(a.get("window_start"), lo, hi)]
-        incidents = [i for i in list_incidents(settings, model) if _overlaps(i, lo, hi)]
+        incidents = [i for i in load_incidents(data, model) if _overlaps(i, lo, hi)]
     except Exception as exc:  # alerting tables absent: report without them
         if "no such table" not in str(exc):
             raise
@@ -339,7 +332,7 @@ def build_report(data: DataDir, model: str, start: date | None, end: date | None
         + "</section>",
         "<section><h2>Incidents</h2>"
         + _table(
-            ["id", "opened", "severity", "state", "title", "likely cause", "assignee", "resolution"],
+            INCIDENT_HEADERS,
             _incident_rows(incidents),
             "No incidents in this period.",
         )

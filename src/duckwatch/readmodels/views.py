@@ -69,6 +69,7 @@ def overview_row(data: DataDir, info: catalog.ModelInfo) -> dict[str, Any]:
     elif stats["stream"].isna().all():
         stats = stats.iloc[0:0]
     row: dict[str, Any] = {"model": info.model, "display_name": info.display_name, "owner": info.owner}
+    row["timezone"] = info.timezone
     versions: set[str] = set()
     for stream in (*STREAMS, "reference"):
         part = stats[stats["stream"] == stream] if not stats.empty else stats

@@ -13,6 +13,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 from streamlit.delta_generator import DeltaGenerator
 
+from duckwatch.readmodels.metric_words import metric_name
 from duckwatch.safe_text import csv_text, markdown_literal, plot_literal
 from duckwatch.ui.status import BADGE as BADGE
 from duckwatch.ui.status import ICON_TEXT as ICON_TEXT
@@ -66,9 +67,11 @@ def table(
     key: str,
     filename: str | None = None,
     show_rows: int | None = None,
+    export: pd.DataFrame | None = None,
     **kwargs: Any,
 ) -> None:
-    """A dataframe with a CSV download of all of ``frame``; ``show_rows`` caps the rows drawn (and says so)."""
+    """A dataframe with a CSV download of all of ``frame`` (or of ``export``: the same rows with metric ids);
+    ``show_rows`` caps the rows drawn (and says so)."""
     if show_rows is not None and len(frame) > show_rows:
         st.caption(f"Showing the first {show_rows} of {len(frame)} rows; the CSV holds all {len(frame)}.")
     shown = with_status_text(frame if show_rows is None else frame.head(show_rows))
@@ -76,7 +79,7 @@ def table(
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kwargs)
 
     def csv() -> bytes:  # written only when the button is clicked, not on every run
-        return csv_text(frame).encode("utf-8")
+        return csv_text(frame if export is None else export).encode("utf-8")
 
     st.download_button(
         "Download CSV",
@@ -152,7 +155,7 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
     """One panel per metric on one shared time axis; estimated dashed, realised solid, provisional hollow."""
     bases = list(dict.fromkeys(series["base"]))
     pairs = list(dict.fromkeys(zip(series["version"], series["experiment"], strict=True)))
-    titles = [plot_literal(b) for b in bases]
+    titles = [plot_literal(metric_name(b)) for b in bases]
     fig = make_subplots(
         rows=len(bases), cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.06
     )
@@ -197,7 +200,8 @@ def small_multiples(series: pd.DataFrame, key: str) -> None:
                         col=1,
                     )
     fig.update_layout(
-        height=170 * len(bases) + 60, title="hollow markers: provisional (labels still arriving)"
+        height=170 * len(bases) + 60,
+        title="○ open circles: provisional, labels still arriving · dashed: estimated before labels arrive",
     )
     chart(fig, series.drop(columns=["base", "kind"]), key)
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from duckwatch.alerting import thresholds
 from duckwatch.config import DataDir, resolve_data_dir
-from duckwatch.readmodels import app_portfolio, app_views, views
+from duckwatch.readmodels import app_portfolio, app_views, incident_view, views
 from duckwatch.store import alerting, catalog, published, users
 from duckwatch.store import incidents as _incidents
 from duckwatch.store.settings import Settings
@@ -247,8 +247,10 @@ def alerting_available() -> bool:
 
 
 def incidents(model: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
-    """Incidents, newest first ('open' = not resolved)."""
-    return [dict(r) for r in _incidents.list_incidents(_settings(), model=model, state=state)]
+    """Incidents, newest first ('open' = not resolved), enriched by readmodels.incident_view (headline,
+    cause, timeline, when)."""
+    # One timeline and one title in words per incident, the same on every page, the report and the CLI.
+    return incident_view.load(data_dir(), model, state, windows_of=windows)
 
 
 def alerts(

@@ -19,6 +19,7 @@ PAGES = [
     ("thresholds", "Thresholds", ":material/tune:"),
     ("alerts", "Alerts", ":material/notifications:"),
     ("audit", "Audit", ":material/history:"),
+    ("glossary", "Glossary", ":material/menu_book:"),
 ]
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from duckwatch.readmodels.app_views import ago
+from duckwatch.readmodels.incident_view import alerts_table, incident_table
 from duckwatch.safe_text import markdown_literal
 from duckwatch.ui import auth, data
 from duckwatch.ui import components as ui
@@ -56,20 +55,24 @@ def _controls(inc: dict[str, Any]) -> None:
 def _incident(inc: dict[str, Any]) -> None:
     with st.container(border=True):
         sev = ui.status_word(str(inc.get("severity", "warning")))
-        title, model = markdown_literal(inc.get("title", "incident")), markdown_literal(inc.get("model", ""))
-        st.markdown(f"**{title}** · {sev} · {model}")
+        title = markdown_literal(inc["headline"])
+        st.markdown(
+            f"**{title}** · {sev}", help=f"model id: {inc.get('model')}; stored title: {inc.get('title')}"
+        )
+        st.caption(markdown_literal(inc["timeline"].line()))
         st.caption(
-            f"Opened {ago(inc.get('opened_at')) or '—'} · state {inc.get('state', 'open')} · "
+            f"{markdown_literal(inc['timeline'].durations())} · state {inc.get('state', 'open')} · "
             f"assignee {markdown_literal(inc.get('assignee') or '—')}"
         )
-        if inc.get("likely_cause"):
-            st.write(f"Likely cause: {markdown_literal(inc['likely_cause'])}")
+        if inc.get("cause"):
+            st.write(f"Likely cause: {markdown_literal(inc['cause'])}")
         box = st.expander(
             "Alerts and comments in this incident", key=f"exp-inc-{inc.get('id')}", on_change="rerun"
         )
         if box.open:  # read only when opened
             with box:
-                ui.table(data.alerts(incident_id=inc.get("id")), key=f"inc-alerts-{inc.get('id')}")
+                raw = data.alerts(incident_id=inc.get("id"))
+                ui.table(alerts_table(raw), key=f"inc-alerts-{inc.get('id')}", export=raw)
                 for c in data.comments(int(inc.get("id") or 0)):
                     who, text = markdown_literal(c.get("author")), markdown_literal(c.get("text"))
                     st.caption(f"{c.get('at', '')[:16]} · {who}: {text}")
@@ -96,12 +99,13 @@ def _body() -> None:
         )
         if box.open:
             with box:
-                ui.table(pd.DataFrame(all_rows), key="incidents")
+                shown, export = incident_table(all_rows)
+                ui.table(shown, key="incidents", export=export)
     loose = data.alerts(state=state)
     if not loose.empty:
         st.markdown(f"#### {state.capitalize()} alerts")
         st.caption("Input drift and data quality alerts annotate incidents; they page nobody on their own.")
-        ui.table(loose, key=f"alerts-{state}")
+        ui.table(alerts_table(loose), key=f"alerts-{state}", export=loose)
     msg = st.session_state.pop("alert_msg", None)
     if msg:
         st.toast(msg)

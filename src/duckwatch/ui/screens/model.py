@@ -12,6 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from duckwatch.readmodels import app_views as av
+from duckwatch.readmodels.incident_view import incident_table
+from duckwatch.readmodels.metric_words import metric_name
 from duckwatch.readmodels.report import build_report
 from duckwatch.safe_text import markdown_literal
 from duckwatch.ui import auth, data
@@ -44,21 +46,22 @@ def _when(iso: str) -> str:
 
 
 def _overview(model: str, row: dict[str, Any], pair: Pair) -> None:
-    since = f" since {pd.Timestamp(str(row['since'])):%a %d %b %H:%M}" if row.get("since") else ""
+    since = f" since {row['since_text']}" if row.get("since_text") else ""
     badge = f" · {ui.PROVISIONAL}" if row.get("provisional") else ""
     st.markdown(f"### {ui.status_word(str(row['status']))}{since}{badge}")
     name, reason = markdown_literal(row["display_name"]), markdown_literal(row["reason"])
     st.write(f"{name}: {reason}. Owner: {markdown_literal(row['owner'] or 'nobody yet')}.")
     for inc in data.incidents(model, state="open"):
         with st.container(border=True):
-            title, severity = markdown_literal(inc.get("title", "")), str(inc.get("severity", "warning"))
+            title, severity = markdown_literal(inc["headline"]), str(inc.get("severity", "warning"))
             st.markdown(f"**Incident:** {title} · {ui.status_word(severity)}")
             assignee = markdown_literal(inc.get("assignee") or "—")
+            st.caption(markdown_literal(inc["timeline"].line()))
             st.caption(
-                f"Opened {av.ago(inc.get('opened_at'))} · state {inc.get('state')} · assignee {assignee}"
+                f"{markdown_literal(inc['timeline'].durations())} · state {inc.get('state')} · assignee {assignee}"
             )
-            if inc.get("likely_cause"):
-                st.caption(f"Likely cause: {markdown_literal(inc['likely_cause'])}")
+            if inc.get("cause"):
+                st.caption(f"Likely cause: {markdown_literal(inc['cause'])}")
     series = av.scalar_series(data.metric_slice(model, model_level=True, pair=pair))
     if series.empty:
         ui.empty("No model-level metrics computed yet: they appear after the job has closed a window.")
@@ -67,7 +70,9 @@ def _overview(model: str, row: dict[str, Any], pair: Pair) -> None:
         # Two panels by default (the headline outcome metric and volume): each panel costs the browser time.
         head = next((b for b in av.HEADLINE_PREFERRED if b in bases), bases[0])
         default = list(dict.fromkeys([head, *(b for b in ("row_count", "label_coverage") if b in bases)]))[:2]
-        shown = st.multiselect("Metrics over time", bases, default=default, key="overview_metrics")
+        shown = st.multiselect(
+            "Metrics over time", bases, default=default, key="overview_metrics", format_func=metric_name
+        )
         if shown:
             ui.small_multiples(series[series["base"].isin(shown)], key=f"headline-{model}")
     _report_button(model)
@@ -238,7 +243,8 @@ def _fairness(model: str, pair: Pair) -> None:
 def _history(model: str) -> None:
     incidents = data.incidents(model)
     if incidents:
-        ui.table(pd.DataFrame(incidents), key=f"incidents-{model}")
+        shown, export = incident_table(incidents)
+        ui.table(shown, key=f"incidents-{model}", export=export)
     else:
         st.caption("No alerts or incidents recorded for this model.")
     st.markdown("#### Threshold and settings changes")

@@ -23,9 +23,12 @@ def _row(r: dict[str, Any]) -> None:
             badge = f" · {ui.PROVISIONAL}" if r.get("provisional") else ""
             st.markdown(f"**{markdown_literal(r['display_name'])}** · {ui.status_word(r['status'])}{badge}")
             st.caption(markdown_literal(r["reason"]))
+            if r.get("timeline"):
+                st.caption(markdown_literal(r["timeline"]))
             st.caption(f"Owner: {markdown_literal(r['owner'] or '— (no owner)')}")
         with mid:
-            st.caption(markdown_literal(r["headline"] or "no headline metric yet"))
+            tip = f"metric id: {r['headline']}" if r["headline"] else None
+            st.caption(markdown_literal(r["headline_name"] or "no headline metric yet"), help=tip)
             ui.sparkline(r["headline_values"], key=r["model"])
         with right:
             st.caption(f"Labels so far: {r['label_coverage']:.0%} of all predictions")
@@ -44,7 +47,7 @@ def _models_table(rows: list[dict[str, Any]], key: str) -> None:
             "model": [r["display_name"] for r in rows],
             "reason": [r["reason"] for r in rows],
             "owner": [r["owner"] or "— (no owner)" for r in rows],
-            "headline": [r["headline"] for r in rows],
+            "headline": [r["headline_name"] for r in rows],
             "trend": [r["headline_values"] for r in rows],
             "labels so far": [r["label_coverage"] for r in rows],
             "latest prediction": [r["freshness"] for r in rows],

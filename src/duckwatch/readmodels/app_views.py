@@ -31,8 +31,7 @@ from duckwatch.readmodels.app_portfolio import (
     primary,
 )
 from duckwatch.readmodels.views import export_frame, model_overview, models_overview
-from duckwatch.store import catalog
-from duckwatch.store.published import query
+from duckwatch.store import audit_queries, catalog, published_reads
 from duckwatch.store.settings import Settings
 
 __all__ = [
@@ -222,18 +221,14 @@ def histogram_pair(
     """Reference vs current share per bin (or category) of one column in one window."""
     cols = {c.name: c.col_id for c in catalog.get_columns(Settings(data.settings), model)}
     col_id = cols.get(column, column)
-    ref = query(data, model, "SELECT profile FROM reference_profiles WHERE col_id = ?", [col_id])
-    cur = query(
-        data,
-        model,
-        "SELECT profile FROM profiles WHERE col_id = ? AND window_start = ? AND version = ? AND experiment = ? "
-        "ORDER BY segment LIMIT 1",
-        [col_id, pd.Timestamp(window).to_pydatetime(), version, experiment],
+    ref = published_reads.reference_profile(data, model, col_id)
+    cur = published_reads.window_profile(
+        data, model, col_id, pd.Timestamp(window).to_pydatetime(), version, experiment
     )
-    if ref.empty or cur.empty:
+    if ref is None or cur is None:
         return pd.DataFrame(columns=["bin", "reference", "current"])
-    labels, ref_share = _shares(json.loads(ref["profile"].iloc[0]))
-    labels_c, cur_share = _shares(json.loads(cur["profile"].iloc[0]))
+    labels, ref_share = _shares(json.loads(ref))
+    labels_c, cur_share = _shares(json.loads(cur))
     n = min(len(labels), len(labels_c))
     return pd.DataFrame({"bin": labels[:n], "reference": ref_share[:n], "current": cur_share[:n]})
 
@@ -295,16 +290,14 @@ def has_users(data: DataDir) -> bool:
     """Whether any login exists (without users the app is read-only)."""
     if not data.settings.exists():
         return False
-    rows = Settings(data.settings).query("SELECT count(*) AS n FROM users")
-    return bool(rows and rows[0]["n"])
+    return audit_queries.user_count(Settings(data.settings)) > 0
 
 
 def audit_actors(data: DataDir) -> list[str]:
     """Everyone who appears in the audit log, sorted."""
     if not data.settings.exists():
         return []
-    rows = Settings(data.settings).query("SELECT DISTINCT actor FROM audit ORDER BY actor")
-    return [str(r["actor"]) for r in rows]
+    return audit_queries.audit_actors(Settings(data.settings))
 
 
 def audit_log(
@@ -314,31 +307,8 @@ def audit_log(
     cols = ["id", "at", "actor", "os_user", "action", "target", "before", "after", "reason"]
     if not data.settings.exists():
         return pd.DataFrame(columns=cols)
-    rows = Settings(data.settings).query(
-        "SELECT id, at, actor, os_user, action, target, before, after, reason FROM audit "
-        "WHERE (? = '' OR actor = ?) AND (? = '' OR action LIKE ? OR target LIKE ?) AND (? = '' OR at >= ?) "
-        "ORDER BY id DESC LIMIT ?",
-        (actor, actor, text, f"%{text}%", f"%{text}%", since, since, limit),
-    )
+    rows = audit_queries.audit_entries(Settings(data.settings), actor, text, since, limit)
     return pd.DataFrame(rows, columns=cols)
-
-
-# A model's own changes: its registration and column roles (target "model" / "model.column"), and every
-# change of a threshold scoped to it. Threshold entries are targeted "threshold:<id>" and an update records
-# only the changed fields, so the id is what ties them to the model: the ids of its thresholds now, plus
-# those whose create/delete entry names it (a deleted threshold's history stays visible).
-MODEL_CHANGES_SQL = """
-WITH ids AS (
-    SELECT 'threshold:' || id AS target FROM thresholds WHERE model = ?1
-    UNION
-    SELECT target FROM audit WHERE target LIKE 'threshold:%' AND (
-        CASE WHEN json_valid(after) THEN json_extract(after, '$.model') END = ?1
-        OR CASE WHEN json_valid(before) THEN json_extract(before, '$.model') END = ?1)
-)
-SELECT id, at, actor, action, target, before, after, reason FROM audit
-WHERE target IN (SELECT target FROM ids) OR target = ?1 OR substr(target, 1, length(?1) + 1) = ?1 || '.'
-ORDER BY id DESC LIMIT ?2
-"""
 
 
 def model_changes(data: DataDir, model: str, limit: int = 1000) -> pd.DataFrame:
@@ -346,7 +316,7 @@ def model_changes(data: DataDir, model: str, limit: int = 1000) -> pd.DataFrame:
     cols = ["id", "at", "actor", "action", "target", "before", "after", "reason"]
     if not data.settings.exists():
         return pd.DataFrame(columns=cols)
-    rows = Settings(data.settings).query(MODEL_CHANGES_SQL, (model, limit))
+    rows = audit_queries.model_changes(Settings(data.settings), model, limit)
     return pd.DataFrame(rows, columns=cols)
 
 

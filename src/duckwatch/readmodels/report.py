@@ -14,7 +14,8 @@ from duckwatch.config import DataDir
 from duckwatch.errors import BadInputError
 from duckwatch.names import check_model_name
 from duckwatch.readmodels.incident_view import load as load_incidents
-from duckwatch.store import catalog
+from duckwatch.store import audit_queries, catalog
+from duckwatch.store.heartbeat import last_heartbeat
 from duckwatch.store.incidents import list_alerts
 from duckwatch.store.settings import Settings
 
@@ -81,21 +82,8 @@ def threshold_changes(
     data: DataDir, model: str, lo: datetime | None, hi: datetime | None
 ) -> list[dict[str, Any]]:
     """Audit rows of threshold changes touching ``model`` (or all models, '*') in the period, oldest first."""
-    sql = (
-        "SELECT at, actor, action, target, before, after, reason FROM audit WHERE action LIKE 'threshold.%' "
-        "AND (target IN (SELECT 'threshold:' || id FROM thresholds WHERE model IN (?, '*')) "
-        "OR json_extract(CASE WHEN json_valid(after) THEN after END, '$.model') IN (?, '*') "
-        "OR json_extract(CASE WHEN json_valid(before) THEN before END, '$.model') IN (?, '*'))"
-    )
-    params: list[Any] = [model, model, model]
-    if lo is not None:
-        sql += " AND at >= ?"
-        params.append(lo.isoformat())
-    if hi is not None:
-        sql += " AND at < ?"
-        params.append(hi.isoformat())
     try:
-        return Settings(data.settings).query(sql + " ORDER BY at, id", tuple(params))
+        return audit_queries.threshold_changes(Settings(data.settings), model, lo, hi)
     except Exception as exc:  # an install without the alerting tables has no thresholds to report
         if "no such table" in str(exc):
             return []
@@ -268,10 +256,8 @@ def _change_rows(changes: list[dict[str, Any]]) -> list[tuple[list[str], str]]:
 
 
 def _last_tick(settings: Settings) -> str:
-    rows = settings.query(
-        "SELECT finished_at FROM heartbeat WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
-    )
-    return str(rows[0]["finished_at"]) if rows else "never (the job has not run)"
+    beat = last_heartbeat(settings)
+    return str(beat["finished_at"]) if beat is not None else "never (the job has not run)"
 
 
 def build_report(data: DataDir, model: str, start: date | None, end: date | None, now: datetime) -> str:

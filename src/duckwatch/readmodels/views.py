@@ -9,9 +9,8 @@ import pandas as pd
 
 from duckwatch.config import STREAMS, DataDir
 from duckwatch.names import check_model_name
-from duckwatch.store import catalog
+from duckwatch.store import catalog, published_reads
 from duckwatch.store.landing import count_rows, pending
-from duckwatch.store.published import query
 from duckwatch.store.settings import Settings
 
 EXPORT_COLUMNS = [
@@ -33,6 +32,8 @@ EXPORT_COLUMNS = [
     "status",
     "n",
     "provisional",
+    "p_value",  # the test's p-value, where the row has one (drift, label drift)
+    "decision",  # rows that decide a column's drift: "drift (ks)" / "no drift (ks)", naming the deciding test
 ]
 
 
@@ -53,20 +54,13 @@ def model_overview(data: DataDir, model: str) -> dict[str, Any]:
 
 def overview_row(data: DataDir, info: catalog.ModelInfo) -> dict[str, Any]:
     """A model's overview row, read with one open of its published file."""
-    stats = query(
-        data,
-        info.model,
-        "SELECT s.*, q.n AS quarantined_rows FROM (SELECT sum(rows) AS n FROM quarantine_counts) AS q "
-        "LEFT JOIN stream_stats AS s ON true",
-    )
+    stats = published_reads.stream_overview(data, info.model)
     qcount = (
         0
-        if stats.empty or pd.isna(stats["quarantined_rows"].iloc[0])
+        if stats.empty or "quarantined_rows" not in stats or pd.isna(stats["quarantined_rows"].iloc[0])
         else int(stats["quarantined_rows"].iloc[0])
     )
-    if stats.empty:  # an older file without quarantine_counts
-        stats = query(data, info.model, "SELECT * FROM stream_stats")
-    elif stats["stream"].isna().all():
+    if not stats.empty and stats["stream"].isna().all():
         stats = stats.iloc[0:0]
     row: dict[str, Any] = {"model": info.model, "display_name": info.display_name, "owner": info.owner}
     row["timezone"] = info.timezone
@@ -104,12 +98,7 @@ _LANDING_QUARANTINE = {
 def quarantine_rows(data: DataDir, model: str, limit: int = 50) -> pd.DataFrame:
     """Quarantined rows with their reason: ingested ones plus those still waiting in landing."""
     check_model_name(model)
-    frame = query(
-        data,
-        model,
-        "SELECT received_at, stream, batch_id, row_no, reason, raw FROM quarantine ORDER BY received_at DESC LIMIT ?",
-        [limit],
-    )
+    frame = published_reads.quarantine_recent(data, model, limit)
     files = pending(data.landing, "quarantine", model)
     if files:
         parts = []
@@ -132,16 +121,10 @@ def export_frame(data: DataDir, what: str, model: str) -> pd.DataFrame:
     """The table behind a view, for `duckwatch export` (metrics, quarantine, windows)."""
     check_model_name(model)
     if what == "metrics":
-        frame = query(
-            data,
-            model,
-            'SELECT model, version, experiment, segment, window_start, window_end, family, metric, col AS "column", '
-            "value, lower, upper, exact, method, threshold, status, n, provisional FROM metric_results "
-            "ORDER BY window_start, family, metric, col, version, experiment, segment",
-        )
+        frame = published_reads.metric_results_export(data, model)
         return frame if not frame.empty else pd.DataFrame(columns=EXPORT_COLUMNS)
     if what == "windows":
-        return query(data, model, "SELECT * FROM window_state ORDER BY window_start")
+        return published_reads.window_state_rows(data, model)
     return quarantine_rows(data, model, limit=1_000_000)
 
 

@@ -266,11 +266,18 @@ def published_models(data: DataDir) -> list[str]:
 
 
 # Read-only slices for the app: the same columns and order as `duckwatch export metrics`, only fewer rows.
-_METRIC_COLUMNS = (
+METRIC_COLUMNS = (
     'model, version, experiment, segment, window_start, window_end, family, metric, col AS "column", '
-    "value, lower, upper, exact, method, threshold, status, n, provisional"
+    "value, lower, upper, exact, method, threshold, status, n, provisional, "
+    # the test's p-value where the row has one; on a row that decides a column's drift, the decision
+    # and the test that made it ("drift (ks)", "no drift (ks)")
+    "TRY_CAST(json_extract_string(CASE WHEN json_valid(details) THEN details END, '$.p_value') AS DOUBLE) "
+    "AS p_value, "
+    "CASE WHEN json_valid(details) AND json_extract_string(details, '$.decides') = 'true' THEN "
+    "(CASE WHEN status IN ('warning', 'critical') THEN 'drift' ELSE 'no drift' END) || ' (' || "
+    "coalesce(json_extract_string(details, '$.decided_by'), metric) || ')' END AS decision"
 )
-_METRIC_ORDER = " ORDER BY window_start, family, metric, col, version, experiment, segment"
+METRIC_ORDER = " ORDER BY window_start, family, metric, col, version, experiment, segment"
 
 
 def metric_slice(
@@ -314,8 +321,8 @@ def metric_slice(
     if pair is not None:
         where.append("version IS NOT DISTINCT FROM ? AND experiment IS NOT DISTINCT FROM ?")
         params += [pair[0], pair[1]]
-    sql = f"SELECT {_METRIC_COLUMNS} FROM metric_results"
-    sql += (" WHERE " + " AND ".join(where) if where else "") + _METRIC_ORDER
+    sql = f"SELECT {METRIC_COLUMNS} FROM metric_results"
+    sql += (" WHERE " + " AND ".join(where) if where else "") + METRIC_ORDER
     return query(data, model, sql, params)
 
 
@@ -324,9 +331,9 @@ def latest_per_series(data: DataDir, model: str) -> pd.DataFrame:
     return query(
         data,
         model,
-        f"SELECT {_METRIC_COLUMNS} FROM metric_results QUALIFY row_number() OVER ("
+        f"SELECT {METRIC_COLUMNS} FROM metric_results QUALIFY row_number() OVER ("
         "PARTITION BY version, experiment, segment, family, metric, col ORDER BY window_start DESC) = 1"
-        + _METRIC_ORDER,
+        + METRIC_ORDER,
     )
 
 

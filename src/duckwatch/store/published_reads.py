@@ -8,7 +8,7 @@ from datetime import datetime
 import pandas as pd
 
 from duckwatch.config import DataDir
-from duckwatch.store.published import query
+from duckwatch.store.published import METRIC_COLUMNS, METRIC_ORDER, query
 
 __all__ = [
     "metric_results_export",
@@ -44,18 +44,7 @@ def quarantine_recent(data: DataDir, model: str, limit: int) -> pd.DataFrame:
 
 def metric_results_export(data: DataDir, model: str) -> pd.DataFrame:
     """Every metric row in export order, with its p-value and its decision (for the rows that decide)."""
-    return query(
-        data,
-        model,
-        'SELECT model, version, experiment, segment, window_start, window_end, family, metric, col AS "column", '
-        "value, lower, upper, exact, method, threshold, status, n, provisional, "
-        "TRY_CAST(json_extract_string(CASE WHEN json_valid(details) THEN details END, '$.p_value') AS DOUBLE) "
-        "AS p_value, "
-        "CASE WHEN json_valid(details) AND json_extract_string(details, '$.decides') = 'true' THEN "
-        "(CASE WHEN status IN ('warning', 'critical') THEN 'drift' ELSE 'no drift' END) || ' (' || "
-        "coalesce(json_extract_string(details, '$.decided_by'), metric) || ')' END AS decision "
-        "FROM metric_results ORDER BY window_start, family, metric, col, version, experiment, segment",
-    )
+    return query(data, model, f"SELECT {METRIC_COLUMNS} FROM metric_results{METRIC_ORDER}")
 
 
 def window_state_rows(data: DataDir, model: str) -> pd.DataFrame:

@@ -30,9 +30,11 @@ from duckwatch.calculators.labels import reference_cache_key
 from duckwatch.calculators.outcomes import fit_calibrator, label_free_rows, performance_rows
 from duckwatch.calculators.output_lists import list_output_rows
 from duckwatch.calculators.perf_batch import WindowLabels
+from duckwatch.calculators.reference_bands import attach, fit_estimate_bands, fit_performance_bands
 from duckwatch.calculators.volume import volume_rows
 from duckwatch.metrics.estimate import Calibrator
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
+from duckwatch.metrics.reference_band import Band
 from duckwatch.store import catalog
 from duckwatch.store.warehouse import Warehouse
 
@@ -136,12 +138,16 @@ class LabelFree:
     reads: ClassVar[frozenset[Read]] = frozenset({"rows", "reference"})
     needs_rows: ClassVar[bool] = True
 
-    def fit(self, batch: WindowBatch) -> Calibrator | None:
-        return fit_calibrator(batch.wh, batch.info, batch.columns)
+    def fit(self, batch: WindowBatch) -> tuple[Calibrator | None, dict[str, Band]]:
+        cal = fit_calibrator(batch.wh, batch.info, batch.columns)
+        return cal, fit_estimate_bands(batch.wh, batch.info, batch.columns, cal)
 
-    def calculate(self, batch: WindowBatch, state: Calibrator | None) -> list[list[MetricRow]]:
+    def calculate(
+        self, batch: WindowBatch, state: tuple[Calibrator | None, dict[str, Band]]
+    ) -> list[list[MetricRow]]:
+        cal, bands = state
         return [
-            _rows(label_free_rows(batch.info, batch.columns, batch.frames[i], state))
+            attach(_rows(label_free_rows(batch.info, batch.columns, batch.frames[i], cal)), "estimate", bands)
             if i in batch.frames
             else []
             for i in range(len(batch.windows))
@@ -204,14 +210,20 @@ class Performance:
     reads: ClassVar[frozenset[Read]] = frozenset({"rows", "labels", "reference"})
     needs_rows: ClassVar[bool] = True
 
-    def fit(self, batch: WindowBatch) -> None:
-        return None
+    def fit(self, batch: WindowBatch) -> dict[str, Band]:
+        return fit_performance_bands(batch.wh, batch.info, batch.columns)
 
-    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
+    def calculate(self, batch: WindowBatch, state: dict[str, Band]) -> list[list[MetricRow]]:
         b = batch
         return [
-            _rows(
-                performance_rows(b.wh, b.info, b.columns, *w.as_tuple(), b.now, b.frames[i], b.labels.get(i))
+            attach(
+                _rows(
+                    performance_rows(
+                        b.wh, b.info, b.columns, *w.as_tuple(), b.now, b.frames[i], b.labels.get(i)
+                    )
+                ),
+                "performance",
+                state,
             )
             if i in b.frames
             else []

@@ -10,6 +10,7 @@ import pyarrow as pa
 from duckwatch.store.warehouse import Warehouse, raw_table
 
 __all__ = [
+    "latest_columns",
     "latest_label_counts",
     "latest_numeric_labels",
     "reference_change_stamp",
@@ -40,6 +41,11 @@ def reference_change_stamp(wh: Warehouse, model_key: int) -> int:
 def _latest(model_key: int) -> str:
     # The rows build_reference (loading/profiling.py) profiles: the latest reference version.
     return f"_version = (SELECT _version FROM {_table(model_key)} ORDER BY _received_at DESC LIMIT 1)"
+
+
+def latest_columns(wh: Warehouse, model_key: int, col_ids: Sequence[str]) -> pa.Table:
+    """The columns ``col_ids`` of the latest reference version's rows."""
+    return wh.arrow(f"SELECT {', '.join(col_ids)} FROM {_table(model_key)} WHERE {_latest(model_key)}")
 
 
 def latest_numeric_labels(wh: Warehouse, model_key: int, label_id: str) -> pa.Table:

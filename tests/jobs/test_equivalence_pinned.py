@@ -6,7 +6,9 @@ Identical: which rows exist, counts, exactness, provisional flags, every value (
 every status and threshold outside the listed exceptions. Exceptions, by design of the rebuild:
 the interval bounds of the metrics whose interval became analytic or seeded per window (F1, log loss,
 Brier, PR AUC: analytic; ECE: a seeded per-bin bootstrap), and so the statuses and alert bars that
-compare a window with those bounds.
+compare a window with those bounds. And since reference-based thresholds: the threshold and status of
+the rows a "reference" default judges (they carry their reference band in ``details``); their values,
+counts and intervals stay identical.
 """
 
 from __future__ import annotations
@@ -65,10 +67,16 @@ def test_metric_rows_equal_the_code_before_the_rebuild(
         pd.testing.assert_series_equal(old[col], new[col])
     np.testing.assert_allclose(new["value"], old["value"], rtol=1e-9, atol=1e-12, equal_nan=True)
     fixed = ~old["metric"].isin(NEW_INTERVALS)
-    for col in ("lower", "upper", "threshold"):
+    for col in ("lower", "upper"):
         np.testing.assert_allclose(
             new.loc[fixed, col], old.loc[fixed, col], rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=col
         )
-    pd.testing.assert_series_equal(old.loc[fixed, "status"], new.loc[fixed, "status"])
+    banded = new["details"].fillna("").str.contains('"reference"')
+    assert banded.any()
+    same = fixed & ~banded
+    np.testing.assert_allclose(
+        new.loc[same, "threshold"], old.loc[same, "threshold"], rtol=1e-9, atol=1e-12, equal_nan=True
+    )
+    pd.testing.assert_series_equal(old.loc[same, "status"], new.loc[same, "status"])
     # The exceptions are real metrics with values: only their bounds may differ.
     assert (~fixed).sum() > 0 and new.loc[~fixed, "value"].notna().any()

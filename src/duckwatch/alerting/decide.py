@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from duckwatch.alerting import thresholds as th
+from duckwatch.alerting.reference import Bands, judge_reference, parse_bands
 from duckwatch.alerting.series import Judged, judge, persistence
 from duckwatch.store.alerting import Threshold
 from duckwatch.store.catalog import ModelInfo
@@ -24,7 +25,7 @@ SERIES = ["version", "experiment", "family", "metric", "col", "segment"]
 LABEL_DRIVEN = ("performance", "volume", "kpi")
 _NEVER = -(2**63)
 _READ = [*SERIES, "window_start", "window_end", "value", "n", "status", "threshold", "lower", "upper",
-         "provisional", "method"]  # fmt: skip
+         "provisional", "method", "details"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,11 @@ def decide_windows(
         news = np.flatnonzero(rows.new[lo:hi] >= 0)
         if not len(news):
             continue
-        t = th.resolve(thresholds, model=model.model, **{k: v for k, v in key.items() if k != "experiment"})
+        scope = {k: v for k, v in key.items() if k != "experiment"}
+        t = th.resolve(thresholds, model=model.model, **scope)
+        if t is not None and t.kind == "reference" and not rows.bands(lo, hi).present().any():
+            # No labelled reference (or a segment): the next threshold in line judges the series.
+            t = th.resolve([x for x in thresholds if x.kind != "reference"], model=model.model, **scope)
         if t is None:
             continue
         lo = max(lo, lo + int(news[0]) - _walk_back(t))
@@ -261,9 +266,17 @@ class _Rows:
             return [None] * len(at)
         return list(self.combined["method"].take(self.order[at]).tolist()) if at else []
 
+    def bands(self, lo: int, hi: int) -> Bands:
+        """The reference bands in the details of rows [lo, hi)."""
+        if "details" not in self.combined:
+            return parse_bands([None] * (hi - lo))
+        return parse_bands(self.combined["details"].take(self.order[lo:hi]).tolist())
+
     def judge(self, t: Threshold, lo: int, hi: int) -> Judged:
         """Rows [lo, hi) of one series judged against ``t``."""
         cut = slice(lo, hi)
+        if t.kind == "reference":
+            return judge_reference(t, self.value[cut], self.n[cut], self.status[cut], self.bands(lo, hi))
         return judge(
             t, self.value[cut], self.n[cut], self.status[cut], self.threshold[cut], self.lower[cut],
             self.upper[cut],

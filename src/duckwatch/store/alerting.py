@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 SCOPE = ("model", "version", "family", "metric", "col", "segment")
-KINDS = ("absolute", "sigma", "relative", "status")
+KINDS = ("absolute", "sigma", "relative", "status", "reference")
 DIRECTIONS = ("above", "below", "both")
 POLICIES = ("page", "annotate")
 EDITABLE = (

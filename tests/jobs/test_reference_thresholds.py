@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -125,3 +126,23 @@ def test_without_labels_in_the_reference_the_relative_default_judges(tmp_path: P
     # Fired at window 5 (2 of the last 3 windows below the 4 before), since window 4.
     assert sc.first_alert_window(data, "roc_auc") == 4
     assert str(found[-1]["window_start"]).startswith(sc.window(5).isoformat()[:19])
+
+
+def test_the_upgrade_leaves_a_default_a_person_edited_to_rule_alone(tmp_path: Path) -> None:
+    """Migration 0010 on a store whose ROC AUC default a person had edited: no reference default for it
+    (theirs keeps judging), the others arrive."""
+    path = tmp_path / "s.sqlite"
+    Settings(path).schema_version()
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM thresholds WHERE kind = 'reference'")  # the store as before 0010
+    con.execute(
+        "UPDATE thresholds SET warning = -0.02, updated_at = '2026-01-01' WHERE metric = 'roc_auc' AND model = '*'"
+    )
+    con.execute("DELETE FROM schema_version WHERE version = 10")
+    con.commit()
+    con.close()
+    settings = Settings(path)
+    settings.schema_version()
+    kinds = {(t.metric, t.kind) for t in alerting.list_thresholds(settings)}
+    assert ("accuracy", "reference") in kinds and ("roc_auc", "reference") not in kinds
+    assert [t.warning for t in alerting.list_thresholds(settings) if t.metric == "roc_auc"] == [-0.02]

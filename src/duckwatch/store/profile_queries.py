@@ -67,8 +67,13 @@ def first_windows(
 
 
 def forget_profiles(wh: Warehouse, model: str) -> None:
-    """Drop every window profile of the model and mark all its windows dirty."""
+    """Drop every window profile of the model and mark all its windows dirty.
+
+    Profile files merged from elsewhere (store/profile_files.py) go with them: their rows are in no raw
+    table, so the windows no longer hold them, and the same files may be merged again.
+    """
     wh.execute("DELETE FROM profiles WHERE model = ?", [model])
+    wh.execute("DELETE FROM profile_files WHERE model = ?", [model])
     wh.execute("UPDATE window_state SET dirty = true WHERE model = ?", [model])
     wh.memo.pop(("written_profiles", model), None)
 

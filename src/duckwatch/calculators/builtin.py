@@ -6,6 +6,7 @@ window whose labels alone change), then what does.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -59,6 +60,8 @@ class WindowBatch:
     reference: Profiles
     raw: RawRows
     rolling: int  # K of the opt-in rolling baseline (0: off)
+    # Windows holding rows profiled elsewhere (a Spark pass): calculators that need rows skip them.
+    elsewhere: frozenset[int] = frozenset()
     by_id: dict[str, catalog.ColumnInfo] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,11 +81,15 @@ def calculate_all(
         label_free = not ({"labels", "row_count"} & calc.reads)
         key = (calc.name, batch.info.model, "", *reference_cache_key(batch.wh, batch.info, batch.columns))
         state = states.get(key, lambda c=calc: c.fit(batch))  # type: ignore[misc]
-        picked = [i for i, f in enumerate(full) if f or not label_free]
-        out = calc.calculate(_subset(batch, picked), state)
+        wanted = [i for i, f in enumerate(full) if f or not label_free]
+        skipped = [i for i in wanted if calc.needs_rows and i in batch.elsewhere]
+        picked = [i for i in wanted if i not in skipped]
+        out = calc.calculate(_subset(batch, picked), state) if picked else []
         rows: list[list[MetricRow]] = [[] for _ in batch.windows]
         for i, r in zip(picked, out, strict=True):
             rows[i] = r
+        for i in skipped:
+            rows[i] = [_not_available(calc.name)]
         per_calc.append((label_free, rows))
     everything: list[tuple[WindowKey, MetricRow]] = []
     fresh: list[tuple[WindowKey, MetricRow]] = []
@@ -104,7 +111,17 @@ def _subset(batch: WindowBatch, picked: list[int]) -> WindowBatch:
         {pos[i]: f for i, f in batch.frames.items() if i in pos},
         {pos[i]: lab for i, lab in batch.labels.items() if i in pos},
         {pos[i]: p for i, p in batch.profiles.items() if i in pos},
-        batch.reference, batch.raw, batch.rolling,
+        batch.reference, batch.raw, batch.rolling, frozenset(pos[i] for i in batch.elsewhere if i in pos),
+    )  # fmt: skip
+
+
+def _not_available(calculator: str) -> MetricRow:
+    """What a calculator that needs rows says for a window holding rows the warehouse never saw."""
+    return MetricRow(
+        family="quality", metric="not_available", value=math.nan, col=calculator, exact=False,
+        method="needs the window's rows",
+        details=f"{calculator}: not available for this window: part of its rows were profiled on Spark "
+        "(duckwatch ingest profiles) and only their profiles are here, not the rows this metric reads",
     )  # fmt: skip
 
 

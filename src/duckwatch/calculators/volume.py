@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from duckwatch.loading.profile_scan import window_key
-from duckwatch.store import catalog, volume_queries
+from duckwatch.store import catalog, profile_files, volume_queries
 from duckwatch.store.warehouse import Warehouse
 
 __all__ = ["volume_rows", "window_volumes"]
@@ -32,10 +32,12 @@ def window_volumes(
     """
     unit = info.window
     known = _stored_counts(wh, info, [w for w, keep in zip(windows, stored, strict=False) if keep])
-    counts = {
-        **_counts(wh, info, [w for w in windows if window_key((w[0], w[1], w[2])) not in known]),
-        **known,
-    }
+    todo = [w for w in windows if window_key((w[0], w[1], w[2])) not in known]
+    counted = _counts(wh, info, todo)
+    # Rows profiled elsewhere (a Spark pass, merged by `duckwatch ingest profiles`) count too.
+    for key, n in profile_files.rows_elsewhere(wh, info.model, todo).items():
+        counted[key] = counted.get(key, 0) + n
+    counts = {**counted, **known}
     fresh = [counts.get(window_key((w[0], w[1], w[2])), 0) for w in windows]
     volume_queries.keep_row_counts(wh, info.model, windows, fresh)
     # The usual volume of an hour is that hour on earlier days, of a day that weekday in earlier

@@ -33,7 +33,7 @@ from duckwatch.loading.profiling import (
 from duckwatch.loading.window_loader import joined_frame, split_windows
 from duckwatch.loading.windows_rows import is_row_window, row_window_volumes
 from duckwatch.metrics.registry import load_builtins
-from duckwatch.store import catalog, window_memo, window_results
+from duckwatch.store import catalog, profile_files, window_memo, window_results
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import Warehouse
 
@@ -122,7 +122,7 @@ def compute_model(
         dict(zip(predicted, split_windows(loaded, len(predicted)), strict=True)),
         dict(zip(predicted, labelled, strict=True)),
         {i: stored.pop(window_key(w[:3]), {}) for i, w in enumerate(windows) if full[i]},
-        reference or {}, raw, rolling_windows(info.meta),
+        reference or {}, raw, rolling_windows(info.meta), _profiled_elsewhere(wh, info, windows),
     )  # fmt: skip
     everything, fresh = calculate_all(batch, full, states if states is not None else FittedStates())
     kept_frame = _with_window_end(kept_frame, windows)
@@ -149,6 +149,12 @@ def compute_model(
     )
     alert_stage.apply(wh, settings, info, judged, token, now, notify)
     return len(windows)
+
+
+def _profiled_elsewhere(wh: Warehouse, info: catalog.ModelInfo, windows: list[Any]) -> frozenset[int]:
+    """Positions of the windows holding rows merged from profile files (a Spark pass)."""
+    found = profile_files.rows_elsewhere(wh, info.model, windows)
+    return frozenset(i for i, w in enumerate(windows) if window_key((w[0], w[1], w[2])) in found)
 
 
 # Bump when label-free rows (duplicates, drift, quality, comparisons) change for the same inputs.

@@ -13,7 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "duckwatch"
 APP = ROOT / "app"
-LAYERS = ["store", "collector", "metrics", "loading", "calculators", "alerting", "jobs", "readmodels", "ui"]
+LAYERS = [
+    "store", "collector", "metrics", "loading", "calculators", "alerting", "jobs", "spark", "readmodels", "ui",
+]  # fmt: skip
 
 # A future Spark loader (a package named `spark` anywhere under src/duckwatch) spells its own queries.
 SQL_ALLOWED_PACKAGES = {"store", "spark"}
@@ -57,6 +59,15 @@ def test_streamlit_only_in_ui() -> None:
         str(p.relative_to(SRC))
         for p in SRC.rglob("*.py")
         if _layer(p) != "ui" and "streamlit" in {m.split(".")[0] for m in _imports(p)}
+    ]
+    assert offenders == []
+
+
+def test_pyspark_only_in_spark() -> None:
+    offenders = [
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("*.py")
+        if _layer(p) != "spark" and "pyspark" in {m.split(".")[0] for m in _imports(p)}
     ]
     assert offenders == []
 

@@ -74,8 +74,10 @@ def build_parser(extras: bool = True) -> argparse.ArgumentParser:
         help="append a CSV/Parquet/JSON-lines file",
         epilog="example: duckwatch ingest predictions preds.csv --model fraud --id-col txn_id --score-col p",
     )
-    p.add_argument("stream", choices=["predictions", "outcomes", "inputs"])
-    p.add_argument("file", type=Path)
+    p.add_argument("stream", choices=["predictions", "outcomes", "inputs", "profiles"])
+    p.add_argument(
+        "file", type=Path, help="the file (profiles: the directory `duckwatch spark profile` wrote)"
+    )
     p.add_argument("--model", required=True)
     p.add_argument("--version", default="")
     p.add_argument("--experiment", default="")
@@ -220,6 +222,10 @@ def _ingest_with(args: argparse.Namespace, stream: str, root: Path, copy: Backgr
 
 @command("ingest")
 def _ingest(args: argparse.Namespace) -> int:
+    if args.stream == "profiles":  # profile files from a Spark pass (duckwatch/spark), not rows
+        from duckwatch.spark.cli import ingest_profiles_command
+
+        return ingest_profiles_command(args)
     return _ingest_file(args, args.stream)
 
 

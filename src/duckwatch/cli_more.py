@@ -45,6 +45,10 @@ def add_parsers(sub: Any, data_dir_arg: Callable[[argparse.ArgumentParser], None
         module.add_parser(sub, data_dir_arg)
         HANDLERS[name] = module.handle
     # Adds several sub-commands with add_parsers(sub, data_dir_arg) and a HANDLERS dict.
+    from duckwatch.spark import cli as spark_cli
+
+    spark_cli.add_parser(sub, data_dir_arg)
+    HANDLERS["spark"] = spark_cli.handle
     users_cli.add_parsers(sub, data_dir_arg)
     HANDLERS.update(users_cli.HANDLERS)
     alerting_cli.add_parsers(sub, data_dir_arg)

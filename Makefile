@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,spark]"
 	@# An editable install leaves no bytecode (a wheel install compiles it): without it every
 	@# duckwatch process compiles its ~90 modules again when PYTHONDONTWRITEBYTECODE is set.
 	$(PY) -m compileall -q src >/dev/null

@@ -31,7 +31,12 @@ from duckwatch.calculators.labels import reference_cache_key
 from duckwatch.calculators.outcomes import fit_calibrator, label_free_rows, performance_rows
 from duckwatch.calculators.output_lists import list_output_rows
 from duckwatch.calculators.perf_batch import WindowLabels
-from duckwatch.calculators.reference_bands import attach, fit_estimate_bands, fit_performance_bands
+from duckwatch.calculators.reference_bands import (
+    attach,
+    fit_estimate_bands,
+    fit_performance_bands,
+    kept_bands,
+)
 from duckwatch.calculators.volume import volume_rows
 from duckwatch.metrics.estimate import Calibrator
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
@@ -156,8 +161,12 @@ class LabelFree:
     needs_rows: ClassVar[bool] = True
 
     def fit(self, batch: WindowBatch) -> tuple[Calibrator | None, dict[str, Band]]:
-        cal = fit_calibrator(batch.wh, batch.info, batch.columns)
-        return cal, fit_estimate_bands(batch.wh, batch.info, batch.columns, cal)
+        b = batch
+        cal = fit_calibrator(b.wh, b.info, b.columns)
+        bands = kept_bands(
+            b.wh, b.info, b.columns, "estimate", lambda: fit_estimate_bands(b.wh, b.info, b.columns, cal)
+        )
+        return cal, bands
 
     def calculate(
         self, batch: WindowBatch, state: tuple[Calibrator | None, dict[str, Band]]
@@ -228,7 +237,10 @@ class Performance:
     needs_rows: ClassVar[bool] = True
 
     def fit(self, batch: WindowBatch) -> dict[str, Band]:
-        return fit_performance_bands(batch.wh, batch.info, batch.columns)
+        b = batch
+        return kept_bands(
+            b.wh, b.info, b.columns, "performance", lambda: fit_performance_bands(b.wh, b.info, b.columns)
+        )
 
     def calculate(self, batch: WindowBatch, state: dict[str, Band]) -> list[list[MetricRow]]:
         b = batch

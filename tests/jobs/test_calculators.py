@@ -20,6 +20,7 @@ from duckwatch.config import DataDir
 from duckwatch.jobs.compute import compute_model
 from duckwatch.jobs.tick import run_tick
 from duckwatch.store.warehouse import Warehouse
+from tests.jobs.three_days import three_days
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -67,22 +68,7 @@ def calculators() -> Iterator[tuple[Counting, LabelReading]]:
 
 
 def _data(root: Path, rng: np.random.Generator) -> tuple[DataDir, pd.DataFrame]:
-    n = 600
-    df = pd.DataFrame(
-        {
-            "id": [f"p{i}" for i in range(n)],
-            "ts": pd.Timestamp("2026-01-01", tz="UTC")
-            + pd.to_timedelta(np.sort(rng.uniform(0, 3 * 86400, n)), "s"),
-            "score": rng.uniform(size=n),
-            "x": rng.normal(size=n),
-        }
-    )
-    data = DataDir(root).ensure()
-    with Collector(data.root) as c:
-        c.declare("m", window="day", id="id", timestamp="ts", scores=["score"], label="label")
-        c.log_reference("m", df.assign(label=(df["score"] > 0.5).astype(int)))
-        c.log_predictions("m", df)
-    return data, df
+    return three_days(root, rng, 600, labelled_reference=True)
 
 
 def _stored(data: DataDir, metric: str) -> pd.DataFrame:

@@ -9,35 +9,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from duckwatch import Collector
 from duckwatch.calculators.base import ENGINE_VERSION
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
 from duckwatch.store import alert_state, alerting, incidents, job_state
 from duckwatch.store.settings import Settings
 from duckwatch.store.warehouse import Warehouse
+from tests.jobs.three_days import three_days
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 LATER = datetime(2026, 3, 1, 1, tzinfo=UTC)
 
 
 def _data(root: Path, rng: np.random.Generator) -> DataDir:
-    n = 900
-    df = pd.DataFrame(
-        {
-            "id": [f"p{i}" for i in range(n)],
-            "ts": pd.Timestamp("2026-01-01", tz="UTC")
-            + pd.to_timedelta(np.sort(rng.uniform(0, 3 * 86400, n)), "s"),
-            "score": rng.uniform(size=n),
-            "x": rng.normal(size=n),
-        }
-    )
-    data = DataDir(root).ensure()
-    with Collector(data.root) as c:
-        c.declare("m", window="day", id="id", timestamp="ts", scores=["score"])
-        c.log_reference("m", df.drop(columns=["id", "ts"]))
-        c.log_predictions("m", df)
-    return data
+    return three_days(root, rng, 900, labelled_reference=False)[0]
 
 
 def _results(data: DataDir) -> pd.DataFrame:

@@ -134,23 +134,31 @@ def _rows(rows: list[dict[str, Any]]) -> list[MetricRow]:
     return [MetricRow.of(r) for r in rows]
 
 
-class DuplicateIds:
-    """Share of a window's predictions whose id was seen before (quality)."""
-
-    name: ClassVar[str] = "duplicate_ids"
-    reads: ClassVar[frozenset[Read]] = frozenset({"store"})
-    needs_rows: ClassVar[bool] = True
+class _PerWindow:
+    """A calculator whose metric code still runs window by window, for the windows with predictions."""
 
     def fit(self, batch: WindowBatch) -> None:
         return None
 
     def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
         return [
-            _rows(duplicate_id_rows(batch.wh, batch.info, batch.columns, w.as_tuple(), batch.volumes[i][0]))
-            if i in batch.frames
-            else []
+            _rows(self.window_rows(batch, i, w)) if i in batch.frames else []
             for i, w in enumerate(batch.windows)
         ]
+
+    def window_rows(self, batch: WindowBatch, i: int, w: WindowKey) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class DuplicateIds(_PerWindow):
+    """Share of a window's predictions whose id was seen before (quality)."""
+
+    name: ClassVar[str] = "duplicate_ids"
+    reads: ClassVar[frozenset[Read]] = frozenset({"store"})
+    needs_rows: ClassVar[bool] = True
+
+    def window_rows(self, batch: WindowBatch, i: int, w: WindowKey) -> list[dict[str, Any]]:
+        return duplicate_id_rows(batch.wh, batch.info, batch.columns, w.as_tuple(), batch.volumes[i][0])
 
 
 class LabelFree:
@@ -212,21 +220,15 @@ class Drift:
         return [_rows(r) for r in out]
 
 
-class Volume:
+class Volume(_PerWindow):
     """The window's row count against the usual volume."""
 
     name: ClassVar[str] = "volume"
     reads: ClassVar[frozenset[Read]] = frozenset({"row_count"})
     needs_rows: ClassVar[bool] = False
 
-    def fit(self, batch: WindowBatch) -> None:
-        return None
-
-    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
-        return [
-            _rows(volume_rows(*batch.volumes[i])) if i in batch.frames else []
-            for i in range(len(batch.windows))
-        ]
+    def window_rows(self, batch: WindowBatch, i: int, w: WindowKey) -> list[dict[str, Any]]:
+        return volume_rows(*batch.volumes[i])
 
 
 class Performance:
@@ -260,44 +262,26 @@ class Performance:
         ]
 
 
-class ListOutputs:
+class ListOutputs(_PerWindow):
     """Ranking and list outputs (recommendations): coverage, diversity, hits."""
 
     name: ClassVar[str] = "list_outputs"
     reads: ClassVar[frozenset[Read]] = frozenset({"store", "labels"})
     needs_rows: ClassVar[bool] = True
 
-    def fit(self, batch: WindowBatch) -> None:
-        return None
-
-    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
-        return [
-            _rows(
-                list_output_rows(batch.wh, batch.info, batch.columns, w.version, w.experiment, w.start, w.end)
-            )
-            if i in batch.frames
-            else []
-            for i, w in enumerate(batch.windows)
-        ]
+    def window_rows(self, batch: WindowBatch, i: int, w: WindowKey) -> list[dict[str, Any]]:
+        return list_output_rows(batch.wh, batch.info, batch.columns, *w.as_tuple())
 
 
-class Custom:
+class Custom(_PerWindow):
     """Metrics users register in Python (``@metric``, DUCKWATCH_PLUGINS) or SQL (``sql_metrics``)."""
 
     name: ClassVar[str] = "custom"
     reads: ClassVar[frozenset[Read]] = frozenset({"store", "labels"})
     needs_rows: ClassVar[bool] = True
 
-    def fit(self, batch: WindowBatch) -> None:
-        return None
-
-    def calculate(self, batch: WindowBatch, state: None) -> list[list[MetricRow]]:
-        return [
-            _rows(custom_rows(batch.wh, batch.info, batch.columns, w.version, w.experiment, w.start, w.end))
-            if i in batch.frames
-            else []
-            for i, w in enumerate(batch.windows)
-        ]
+    def window_rows(self, batch: WindowBatch, i: int, w: WindowKey) -> list[dict[str, Any]]:
+        return custom_rows(batch.wh, batch.info, batch.columns, *w.as_tuple())
 
 
 BUILTIN: list[Calculator] = [

@@ -221,3 +221,29 @@ def test_default_method_and_floors_cover_kinds() -> None:
     assert set(drift.DEFAULT_METHOD) == {"numeric", "categorical"}
     for method in drift.DEFAULT_METHOD.values():
         assert method.decide in drift.DEFAULT_FLOORS
+
+
+def test_tail_h_sees_rows_beyond_the_reference_maximum() -> None:
+    ref_values = np.arange(1000, dtype=np.float64)
+    binning = NumericBinning.from_reference(ref_values)
+    ref = profile_numeric(ref_values, binning)
+    cur = profile_numeric(np.concatenate([ref_values, np.full(20, 5000.0)]), binning)
+    res = drift.tail_h(ref, cur)
+    # Hand calculation: the widest gap on Cohen's h scale is at the top cut (the reference's maximum),
+    # where the window has 1000/1020 of its rows at or below it and the reference all of them.
+    expected = np.pi - 2 * np.arcsin(np.sqrt(1000 / 1020))
+    assert res.value == pytest.approx(expected, rel=1e-12) and res.exact
+    assert drift.ks(ref, cur).value == pytest.approx(20 / 1020, abs=1e-12)  # KS: under 2%
+    # The p-value bounds the exact one: Bonferroni over the cuts of the exact hypergeometric tail.
+    n, m = ref.n, cur.n
+    exact = stats.hypergeom.sf(19, n + m, 20, m)  # all 20 rows above the maximum come from the window
+    cuts = binning.edges.size
+    assert exact <= res.p_value <= 2 * cuts * exact * 1.1 < 1e-3  # tight up to the two sides and cuts
+
+
+def test_tail_h_p_value_is_conservative_with_no_drift() -> None:
+    rng = np.random.default_rng(3)
+    binning = NumericBinning.from_reference(rng.normal(size=20_000))
+    ref = profile_numeric(rng.normal(size=20_000), binning)
+    p = [drift.tail_h(ref, profile_numeric(rng.normal(size=2_000), binning)).p_value for _ in range(300)]
+    assert np.mean(np.asarray(p) <= 0.05) <= 0.05

@@ -37,6 +37,7 @@ from duckwatch.metrics.drift_kernels import (
     psi_kernel,
     regroup,
 )
+from duckwatch.metrics.drift_tail import TAIL_METHOD, tail_h_result
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import metric
 from duckwatch.metrics.special import chi2_sf
@@ -62,6 +63,7 @@ __all__ = [
     "linf",
     "null_threshold",
     "psi",
+    "tail_h",
     "wasserstein_norm",
 ]
 
@@ -258,6 +260,26 @@ def wasserstein_norm(reference: NumericProfile, current: NumericProfile) -> Drif
     scale = reference.std if reference.std > 0 else 1.0
     lo, hi = lower / scale, max(upper, lower) / scale
     return DriftResult("wasserstein_norm", lo, lo, hi, hi - lo <= 1e-12 * max(1.0, hi), None, "binned_sums")
+
+
+@metric(
+    name="tail_h",
+    display_name="Largest share change at any cut, tail-weighted (Cohen's h)",
+    meaning="The biggest change in the share of rows below any reference bin edge, on a scale where a "
+    "change in a tail counts by its rarity: 2% of rows beyond the reference's maximum reads 0.28.",
+    family="drift",
+    shape="histogram_pair",
+    normal_range=(0.0, 0.1),
+    higher_is_worse=True,
+    kinds=("numeric",),
+)
+def tail_h(reference: NumericProfile, current: NumericProfile) -> DriftResult:
+    """Largest Cohen's h over the reference bin edges, with a conservative p-value (metrics/drift_tail)."""
+    _check_pair(reference, current)
+    if reference.n == 0 or current.n == 0:
+        return _empty("tail_h", TAIL_METHOD)
+    value, p_value, _direction = tail_h_result(reference, current)
+    return _exact("tail_h", value, TAIL_METHOD, p_value)
 
 
 def _share_pair(reference: Profile, current: Profile) -> tuple[FloatArray, FloatArray] | None:

@@ -21,7 +21,7 @@ from duckwatch.metrics.drift import (
     ks_bounds,
     ks_result,
 )
-from duckwatch.metrics.drift_decision import null_threshold
+from duckwatch.metrics.drift_decision import direction_of, null_threshold
 from duckwatch.metrics.drift_kernels import Profile
 from duckwatch.metrics.kstwo_many import kstwo_sf_bounded_many
 from duckwatch.metrics.profile import NumericProfile
@@ -60,7 +60,10 @@ def drift_cells(pairs: Sequence[tuple[Profile, Profile]], quantile: float = 0.99
         ref, cur = pairs[i]
         result = ks_result(bounds[j][0], bounds[j][1], float(p[j]))
         threshold = null_threshold("ks", ref, cur.n, quantile)
-        out[i] = DriftCell("ks", result.value, float(p[j]), threshold, DEFAULT_FLOORS["ks"], result)
+        direction = direction_of(ref, cur)
+        out[i] = DriftCell(
+            "ks", result.value, float(p[j]), threshold, DEFAULT_FLOORS["ks"], result, direction
+        )
     return [c for c in out if c is not None]
 
 

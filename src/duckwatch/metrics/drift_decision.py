@@ -24,7 +24,8 @@ from duckwatch.metrics.drift_kernels import (
     regroup,
     shares,
 )
-from duckwatch.metrics.profile import NumericProfile
+from duckwatch.metrics.drift_tail import ks_direction, linf_direction, tail_h_kernel
+from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import get
 
 if TYPE_CHECKING:
@@ -37,43 +38,60 @@ __all__ = [
     "DriftMethod",
     "benjamini_hochberg",
     "decide",
+    "direction_of",
     "drain_new_null_thresholds",
     "drift_cell",
     "null_threshold",
     "seed_null_thresholds",
+    "significant",
 ]
 
 
 @dataclass(frozen=True)
 class DriftMethod:
-    """Which metric decides drift for a column kind, which supplies the p-value, which are reported."""
+    """Which metric decides drift for a column kind, which supplies its p-value, which further tests
+    decide a table column with it (`also`, metrics/drift_tests.py), and which are only reported."""
 
     decide: str
     p_value: str
     report: tuple[str, ...]
+    also: tuple[str, ...] = ()
 
 
-# KS is distribution-free and has a rigorous bound from bins; W1 says "how far" in sd units.
-# For categories the chi-square test supplies the p-value, and JS distance is the effect size
-# (Cramér's V depends on the current/reference size ratio, so it cannot carry a fixed floor).
+# KS is distribution-free and has a rigorous bound from bins; `tail_h` sees the tails KS under-weights
+# (a small share of rows moving far out). W1 says "how far" in sd units. For categories the chi-square
+# test supplies the p-value and JS distance is the effect size (Cramér's V depends on the
+# current/reference size ratio, so it cannot carry a fixed floor); L∞ sees one big category moving a
+# few points, which JS (relative to each share) barely registers. Label drift and per-segment output
+# drift decide on the primary test alone.
 DEFAULT_METHOD: dict[str, DriftMethod] = {
-    "numeric": DriftMethod("ks", "ks", ("wasserstein_norm", "psi", "js_distance")),
-    "categorical": DriftMethod("js_distance", "chi2", ("chi2", "psi", "linf", "hellinger")),
+    "numeric": DriftMethod("ks", "ks", ("wasserstein_norm", "psi", "js_distance"), ("tail_h",)),
+    "categorical": DriftMethod("js_distance", "chi2", ("chi2", "psi", "linf", "hellinger"), ("linf",)),
 }
 
 # Minimum effect sizes that matter whatever the window size; without them a 1M-row window flags
-# differences nobody would act on. ks 0.05: 5% of rows crossed some value, about a 0.12 sd mean
-# shift of a normal feature. js_distance 0.05: roughly a 4-point move of a 30% category.
+# differences nobody would act on. They are set from the smallest drifts the product promises to
+# catch in one 5,000-row window against a 50,000-row reference with recall >= 95% (tests/metrics/
+# test_drift_power.py), in standard units, not from any dataset: a location shift of 0.1 sd, a scale
+# change of x1.25, 2% of rows beyond the reference's range, a new category at 2%, one category +5 points.
+# ks 0.035: the KS of a 0.09 sd shift of a normal feature (0.1 sd reads 0.040, and 0.036 or more in 99%
+#   of 5,000-row windows); on big windows: 3.5% of rows crossed some value.
+# tail_h 0.1: Cohen's h, half its "small" 0.2: a 5-point move at the median, a 1% tail growing to
+#   2.2%, or 0.25% of rows beyond the reference's range (2% beyond reads 0.28; x1.25 scale ~0.19).
+# js_distance 0.05: roughly a 4-point move between two mid-sized categories, or a new category at 0.5%.
+# linf 0.03: one category moved 3 points of share (a +5-point move reads 0.05 +- 0.007 at 5,000 rows).
 # psi 0.1: the conventional "notable change" level. wasserstein_norm 0.1: mean moved 0.1 sd.
-# hellinger 0.05 tracks js_distance closely; linf 0.03: one category moved 3 points of share.
+# hellinger 0.05 tracks js_distance closely. Per model and column they can be overridden (model meta
+# ``drift_floors``: calculators/drift_persistence.floors_for).
 DEFAULT_FLOORS: dict[str, float] = {
-    "ks": 0.05,
+    "ks": 0.035,
     "js_distance": 0.05,
     "psi": 0.1,
     "wasserstein_norm": 0.1,
     "hellinger": 0.05,
     "linf": 0.03,
     "chi2": 0.0,
+    "tail_h": 0.1,
 }
 
 _NULL_CACHE: dict[str, float] = {}
@@ -113,6 +131,8 @@ def _null_stat(name: str, ref: Profile, r: FloatArray, c: FloatArray) -> FloatAr
             labels = decile_groups(bin_counts(ref))
             return psi_kernel(regroup(pr, labels), regroup(pc, labels))
         return psi_kernel(pr, pc)
+    if name == "tail_h":
+        return tail_h_kernel(pr, pc)
     if name == "wasserstein_norm" and isinstance(ref, NumericProfile):
         return _null_wasserstein(ref, pr, pc)
     raise KeyError(f"no null simulation for metric {name!r}; known: {sorted(DEFAULT_FLOORS)}")
@@ -242,6 +262,13 @@ def decide(
     return benjamini_hochberg(p_values, fdr) & big
 
 
+def significant(
+    values: npt.ArrayLike, p_values: npt.ArrayLike, thresholds: npt.ArrayLike, fdr: float = 0.05
+) -> npt.NDArray[np.bool_]:
+    """`decide` without the floors: BH-significant and beyond the no-drift value (what persistence counts)."""
+    return decide(values, p_values, thresholds, np.zeros(np.asarray(values).size), fdr)
+
+
 @dataclass(frozen=True)
 class DriftCell:
     """Inputs to `decide` for one (column, segment): effect value, p-value, threshold, floor."""
@@ -252,6 +279,7 @@ class DriftCell:
     threshold: float
     floor: float
     result: DriftResult
+    direction: str = ""  # which way the widest gap points ("up"/"down", or "<category> up"): persistence
 
 
 def drift_cell(reference: Profile, current: Profile, quantile: float = 0.99) -> DriftCell:
@@ -263,4 +291,18 @@ def drift_cell(reference: Profile, current: Profile, quantile: float = 0.99) -> 
     p_value = p_res.p_value if p_res.p_value is not None else float("nan")
     n_cur = current.n
     threshold = null_threshold(method.decide, reference, n_cur, quantile) if n_cur else float("nan")
-    return DriftCell(method.decide, result.value, p_value, threshold, DEFAULT_FLOORS[method.decide], result)
+    floor = DEFAULT_FLOORS[method.decide]
+    return DriftCell(
+        method.decide, result.value, p_value, threshold, floor, result, direction_of(reference, current)
+    )
+
+
+def direction_of(reference: Profile, current: Profile) -> str:
+    """Which way a column's widest gap points: "up"/"down" (numeric), "<category> up/down" (categorical)."""
+    if reference.n == 0 or current.n == 0:
+        return ""
+    if isinstance(reference, NumericProfile) and isinstance(current, NumericProfile):
+        return ks_direction(reference, current)
+    if isinstance(reference, CategoricalProfile) and isinstance(current, CategoricalProfile):
+        return linf_direction(reference, current)
+    return ""

@@ -1,6 +1,8 @@
 """One tick over a model's whole history and two ticks over its halves (late labels in between) end
 with the same metric rows, bit for bit: values, interval bounds (seeded per window, never per tick),
-thresholds and statuses."""
+thresholds and statuses. Drift persistence reads the windows before: column b's shift is significant
+but under its (raised) minimum effect, so its third window is flagged by persistence, in the second
+tick from a run that started in the first."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ def _day(rng: np.random.Generator, day: int, n: int, prefix: str) -> pd.DataFram
 def _life(root: Path, reference: pd.DataFrame, days: list[pd.DataFrame], split: int | None) -> pd.DataFrame:
     with Collector(root) as c:
         c.declare("m", window="day", id="id", timestamp="ts", scores=["score"], label="label",
-                  label_horizon_hours=48)  # fmt: skip
+                  label_horizon_hours=48, meta={"drift_floors": {"columns": {"b": {"ks": 0.5, "tail_h": 1.0}}}})  # fmt: skip
         c.log_reference("m", reference)
     parts = [range(len(days))] if split is None else [range(split), range(split, len(days))]
     for part in parts:
@@ -56,6 +58,10 @@ def test_one_shot_equals_incremental_bit_for_bit(tmp_path: Path, rng: np.random.
     reference = _day(rng, -30, 4000, "r")
     days = [_day(rng, d, 3000, "p") for d in range(10)]
     once = _life(tmp_path / "once", reference, days, None)
-    halves = _life(tmp_path / "halves", reference, days, 5)
+    halves = _life(tmp_path / "halves", reference, days, 7)
     assert len(once) > 500 and once["lower"].notna().sum() > 50
     pd.testing.assert_frame_equal(once, halves, check_exact=True)
+    b = once[(once["col"] == "b") & (once["metric"] == "ks")].sort_values("window_start")
+    by_persistence = b["details"].str.contains('"decided_by": "persistence"').tolist()
+    assert by_persistence == [False] * 8 + [True] * 2  # days 8 and 9: runs from day 6 (first tick)
+    assert (b["status"].tolist()[8:] == ["warning"] * 2) and (b["value"] < 0.5).all()

@@ -76,9 +76,10 @@ def test_kept_thresholds_equal_a_fresh_simulation_and_are_read_back(
     _tick(data_dir, 0)
     first = _thresholds(data_dir, 0)
     kept = _kept(data_dir)
-    # income, region, score: the two KS nulls are one simulation (both references have equal-count bins
-    # and the KS null depends on the counts alone), region's JS distance another.
-    assert len(first) == 3 and len(kept) == 2
+    # income, region, score, two tests each: the two KS nulls are one simulation (both references have
+    # equal-count bins and the KS null depends on the counts alone), so are the two tail_h nulls;
+    # region's JS distance and L-infinity two more.
+    assert len(first) == 6 and len(kept) == 4
 
     # Known answer: each kept value is what the simulation gives from scratch for that reference.
     _new_process()
@@ -88,10 +89,11 @@ def test_kept_thresholds_equal_a_fresh_simulation_and_are_read_back(
     finally:
         wh.close()
     fresh = sorted(
-        drift_decision.null_threshold(
-            "ks" if isinstance(p, drift_decision.NumericProfile) else "js_distance", p, ROWS
-        )
+        drift_decision.null_threshold(metric, p, ROWS)
         for p in reference.values()
+        for metric in (
+            ("ks", "tail_h") if isinstance(p, drift_decision.NumericProfile) else ("js_distance", "linf")
+        )
     )
     assert fresh == sorted(first.values())
     assert sorted(v for v, _ in kept.values()) == sorted(set(fresh))

@@ -24,6 +24,7 @@ from duckwatch.calculators.base import (
     registered,
 )
 from duckwatch.calculators.custom import custom_rows
+from duckwatch.calculators.drift_persistence import Record, persistence_windows, records_of
 from duckwatch.calculators.drift_raw import RawRows
 from duckwatch.calculators.drift_rolling import rolling_rows
 from duckwatch.calculators.duplicate_ids import duplicate_id_rows
@@ -41,7 +42,7 @@ from duckwatch.calculators.volume import volume_rows
 from duckwatch.metrics.estimate import Calibrator
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.reference_band import Band
-from duckwatch.store import catalog
+from duckwatch.store import catalog, window_results
 from duckwatch.store.warehouse import Warehouse
 
 __all__ = ["WindowBatch", "calculate_all"]
@@ -205,7 +206,7 @@ class Drift:
         b = batch
         out = drift_rows.drift_and_quality_rows_many(
             b.reference, [b.profiles.get(i, {}) for i in range(len(b.windows))], b.by_id, b.raw,
-            [w.as_tuple() for w in b.windows],
+            [w.as_tuple() for w in b.windows], b.info.meta, _earlier_decisions(b),
         )  # fmt: skip
         for i, w in enumerate(b.windows):
             profiles = b.profiles.get(i, {})
@@ -218,6 +219,24 @@ class Drift:
                     b.wh, b.info, (w.version, w.experiment, w.start), b.rolling, profiles, b.by_id
                 )
         return [_rows(r) for r in out]
+
+
+def _earlier_decisions(batch: WindowBatch) -> dict[tuple[str, str], list[Record]]:
+    """Stored drift decisions persistence looks back on, per (version, experiment) of the batch: the
+    R - 1 windows before its first window, and the stored windows between its windows."""
+    runs = persistence_windows(batch.info.meta)
+    out: dict[tuple[str, str], list[Record]] = {}
+    if runs < 2:
+        return out
+    spans: dict[tuple[str, str], list[datetime]] = {}
+    for w in batch.windows:
+        spans.setdefault((w.version, w.experiment), []).append(w.start)
+    for (version, experiment), starts in spans.items():
+        rows = window_results.drift_decisions_before(
+            batch.wh, batch.info.model, version, experiment, min(starts), max(starts), runs - 1
+        )
+        out[(version, experiment)] = records_of(rows)
+    return out
 
 
 class Volume(_PerWindow):

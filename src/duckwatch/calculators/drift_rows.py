@@ -4,19 +4,23 @@ previous window): the rows a labels-only tick keeps from the window's last full 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from duckwatch.calculators.details import details_json
+from duckwatch.calculators.drift_persistence import Record, floors_for, persistence_windows, persistent
 from duckwatch.calculators.drift_raw import RawRows
 from duckwatch.calculators.drift_rolling import OUTPUT_ROLES, baseline_rows
 from duckwatch.loading.profiling import window_profiles
 from duckwatch.metrics import quality
 from duckwatch.metrics.drift import DEFAULT_METHOD, DriftCell, decide
 from duckwatch.metrics.drift_cells import drift_cells, screen_p_values
+from duckwatch.metrics.drift_decision import significant
+from duckwatch.metrics.drift_tests import also_cells
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 from duckwatch.metrics.registry import get
 from duckwatch.store import catalog, profile_queries
@@ -48,10 +52,15 @@ def drift_and_quality_rows_many(
     by_id: dict[str, catalog.ColumnInfo],
     raw: RawRows | None = None,
     windows: Sequence[Window] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    earlier: Mapping[tuple[str, str], Sequence[Record]] | None = None,
 ) -> list[list[dict[str, Any]]]:
-    """Each window's drift rows (the report statistics, then the deciding one with its status) and
+    """Each window's drift rows (the report statistics, then the deciding tests with their status) and
     quality rows, against the reference. The deciding cells of all windows are evaluated together
-    (their KS p-values in one array call: metrics/drift_cells.py); each window decides on its own."""
+    (their KS p-values in one array call: metrics/drift_cells.py); each window decides on its own, then
+    persistence (calculators/drift_persistence.py) looks at the windows before it: ``earlier`` holds
+    the stored ones per (version, experiment), ``meta`` the model's floors and run length."""
+    meta = meta or {}
     out: list[list[dict[str, Any]]] = []
     pairs: list[tuple[NumericProfile | CategoricalProfile, NumericProfile | CategoricalProfile]] = []
     owners: list[list[tuple[catalog.ColumnInfo, str]]] = []  # per window: the (column, family) of its cells
@@ -67,8 +76,10 @@ def drift_and_quality_rows_many(
             if cur.n > 0 and ref.n > 0:
                 pairs.append((ref, cur))
                 mine.append((col, family))
-                kind = "numeric" if isinstance(ref, NumericProfile) else "categorical"
-                for name in DEFAULT_METHOD[kind].report:
+                method = DEFAULT_METHOD["numeric" if isinstance(ref, NumericProfile) else "categorical"]
+                for name in method.report:
+                    if name in method.also:
+                        continue  # it decides: its row comes with the deciding ones
                     res = get(name).fn(ref, cur)  # type: ignore[misc]
                     rows.append(
                         {"family": family, "metric": name, "col": col.name, "value": res.value, "lower": res.lower,
@@ -78,18 +89,35 @@ def drift_and_quality_rows_many(
             rows += _quality_rows(ref, cur, col)
         out.append(rows)
         owners.append(mine)
-    all_cells = drift_cells(pairs)
+    primary = drift_cells(pairs)
+    also = also_cells(pairs)
     sizes = [(ref.n, cur.n) for ref, cur in pairs]
-    screened = screen_p_values(all_cells, sizes) if raw is not None and windows is not None else None
+    screened = screen_p_values(primary, sizes) if raw is not None and windows is not None else None
+    floors = {col.name: floors_for(meta, col.name) for col in by_id.values()}
+    decided: list[list[dict[str, Any]]] = []
     start = 0
     for w, (profiles, mine) in enumerate(zip(windows_profiles, owners, strict=True)):
-        cells = all_cells[start : start + len(mine)]
-        p_upper = None if screened is None else screened[start : start + len(mine)]
-        start += len(mine)
-        if cells:
-            out[w] += _decided_rows(
-                reference, profiles, mine, cells, raw, None if windows is None else windows[w], p_upper
-            )
+        k = len(mine)
+        # Every test of the window, column by column (primary, then its further test): one BH step.
+        cells: list[DriftCell] = []
+        owned: list[tuple[catalog.ColumnInfo, str]] = []
+        p_upper: list[float] | None = None if screened is None else []
+        for j, (col, family) in enumerate(mine):
+            for cell in (primary[start + j], also[start + j]):
+                cells.append(replace(cell, floor=floors[col.name][cell.metric]))
+                owned.append((col, family))
+                if p_upper is not None and screened is not None:
+                    p_upper.append(screened[start + j] if cell is primary[start + j] else math.nan)
+        start += k
+        window = None if windows is None else windows[w]
+        decided.append(
+            _decided_rows(reference, profiles, owned, cells, raw, window, p_upper) if cells else []
+        )
+    _persist(decided, windows, earlier or {}, persistence_windows(meta))
+    for w, rows in enumerate(decided):
+        for row in rows:
+            row["details"] = details_json(row["details"])
+        out[w] += rows
     return out
 
 
@@ -102,7 +130,8 @@ def _decided_rows(
     window: Window | None,
     p_upper: list[float] | None,
 ) -> list[dict[str, Any]]:
-    """A window's deciding rows: undecided bounds resolved from raw rows, then one BH step."""
+    """A window's deciding rows: undecided bounds resolved from raw rows, then one BH step over all
+    its tests. ``details`` stays a dict here (persistence may still add to it)."""
     final = cells
     if raw is not None and window is not None:
         # Where the bounds cannot decide, raw rows can (calculators.drift_raw); they feed the same BH step.
@@ -113,25 +142,94 @@ def _decided_rows(
             window,
             p_upper,
         )
-    flagged = decide(
-        [c.value for c in final],
-        [c.p_value for c in final],
-        [c.threshold for c in final],
-        [c.floor for c in final],
-    )
+    values, p_values = [c.value for c in final], [c.p_value for c in final]
+    thresholds = [c.threshold for c in final]
+    flagged = decide(values, p_values, thresholds, [c.floor for c in final])
+    sig = significant(values, p_values, thresholds)
+    by_col: dict[str, list[str]] = {}
+    for (col, _), cell, flag in zip(owners, final, flagged, strict=True):
+        if flag:
+            by_col.setdefault(col.name, []).append(cell.metric)
     rows: list[dict[str, Any]] = []
-    for (col, family), binned, cell, flag in zip(owners, cells, final, flagged, strict=True):
+    for (col, family), binned, cell, flag, s in zip(owners, cells, final, flagged, sig, strict=True):
         res = cell.result
         extra = {} if cell is binned else {"binned_bound": [binned.result.lower, binned.result.upper]}
+        bar = max(cell.threshold, cell.floor) if not math.isnan(cell.threshold) else cell.floor
         rows.append(
             {"family": family, "metric": cell.metric, "col": col.name, "value": res.value, "lower": res.lower,
-             "upper": res.upper, "exact": res.exact, "method": res.method,
-             "threshold": max(cell.threshold, cell.floor) if not math.isnan(cell.threshold) else cell.floor,
+             "upper": res.upper, "exact": res.exact, "method": res.method, "threshold": bar,
              "status": "warning" if flag else "ok", "n": profiles[col.col_id].n,
-             "details": details_json({"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
-                                    "decides": True, **extra})}
+             "details": {"p_value": cell.p_value, "null_threshold": cell.threshold, "floor": cell.floor,
+                         "decides": True, "significant": bool(s), "direction": cell.direction if s else "",
+                         "decided_by": "window" if flag else "", "column_flagged_by": ",".join(by_col.get(col.name, [])),
+                         "reason": _reason(cell, bool(flag), bool(s), len(final)), **extra}}
         )  # fmt: skip
     return rows
+
+
+def _reason(cell: DriftCell, flag: bool, sig: bool, tests: int) -> str:
+    """Why this test flagged or did not, in one line (the app and the export show it)."""
+    v, thr, floor = cell.value, cell.threshold, cell.floor
+    if flag:
+        return (f"{cell.metric} {v:.3g} >= {max(thr, floor):.3g} (99% no-drift value {thr:.3g}, minimum effect "
+                f"{floor:.3g}); p {cell.p_value:.2g} significant after Benjamini-Hochberg over {tests} tests")  # fmt: skip
+    if sig:
+        return (
+            f"{cell.metric} {v:.3g} significant ({cell.direction}) but below the minimum effect {floor:.3g}"
+        )
+    if math.isnan(v):
+        return "no value"
+    return f"{cell.metric} {v:.3g}: not significant after Benjamini-Hochberg over {tests} tests, or within no-drift {thr:.3g}"
+
+
+def _persist(
+    decided: list[list[dict[str, Any]]],
+    windows: Sequence[Window] | None,
+    earlier: Mapping[tuple[str, str], Sequence[Record]],
+    runs: int,
+) -> None:
+    """Flag significant, below-floor tests that were significant the same way in the R - 1 windows
+    before (stored ones from ``earlier``, or computed in this call), oldest window first."""
+    if windows is None or runs < 2:
+        return
+    groups: dict[tuple[str, str], list[int]] = {}
+    for w, win in enumerate(windows):
+        if decided[w]:  # windows without deciding rows are no part of a run (as stored)
+            groups.setdefault((win[0], win[1]), []).append(w)
+    for key, idx in groups.items():
+        mine = {pd.Timestamp(windows[w][2]) for w in idx}
+        timeline: list[tuple[pd.Timestamp, dict[tuple[str, str], tuple[bool, str]], int]] = [
+            (pd.Timestamp(start), facts, -1)
+            for start, facts in earlier.get(key, ())
+            if pd.Timestamp(start) not in mine
+        ]
+        for w in idx:
+            facts = {
+                (r["col"], r["metric"]): (r["details"]["significant"], r["details"]["direction"])
+                for r in decided[w]
+            }
+            timeline.append((pd.Timestamp(windows[w][2]), facts, w))
+        timeline.sort(key=lambda t: t[0])
+        records = [(start, facts) for start, facts, _ in timeline]
+        for at, (_start, _facts, w) in enumerate(timeline):
+            if w < 0:
+                continue
+            for row in decided[w]:
+                d = row["details"]
+                if row["status"] != "ok" or not d["significant"]:
+                    continue
+                if persistent(records, at, (row["col"], row["metric"]), d["direction"], runs):
+                    row["status"] = "warning"
+                    d["decided_by"] = "persistence"
+                    d["reason"] = (f"{row['metric']} significant and {d['direction']} in {runs} windows in a row, "
+                                   f"below the minimum effect {d['floor']:.3g}: a persistent change")  # fmt: skip
+        for w in idx:  # the column's flagging tests, persistence included
+            flagged: dict[str, list[str]] = {}
+            for row in decided[w]:
+                if row["status"] != "ok":
+                    flagged.setdefault(row["col"], []).append(row["metric"])
+            for row in decided[w]:
+                row["details"]["column_flagged_by"] = ",".join(flagged.get(row["col"], []))
 
 
 def previous_window_rows(

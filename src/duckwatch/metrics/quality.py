@@ -31,9 +31,11 @@ __all__ = [
 
 Profile = NumericProfile | CategoricalProfile
 
-# A 2-point absolute change in a share is the smallest that is worth a look whatever the window size;
-# below it a big window would flag harmless wobble (e.g. 0.1% -> 0.3% nulls).
-DEFAULT_SHARE_FLOOR = 0.02
+# The smallest absolute share change worth a look whatever the window size: 1 point. Below it a big
+# window would flag harmless wobble (0.1% -> 0.3% nulls). It sits under the 2-point change the product
+# promises to catch (recall >= 95% on 5,000-row windows, tests/metrics/test_drift_power.py): at the
+# old 2-point floor a 2-point rise was a coin toss.
+DEFAULT_SHARE_FLOOR = 0.01
 # Quality checks are not FDR-controlled, so use a strict per-check no-drift quantile.
 DEFAULT_SHARE_QUANTILE = 0.999
 MIN_ROWS_FOR_CONSTANT = 30
@@ -66,13 +68,21 @@ def share_change_threshold(
     n_current: int,
     quantile: float = DEFAULT_SHARE_QUANTILE,
     floor: float = DEFAULT_SHARE_FLOOR,
+    n_reference: int = 0,
 ) -> float:
-    """Largest absolute share change expected with no drift at this window size (binomial), >= floor."""
+    """Largest absolute share change expected with no drift at this window size (binomial), >= floor.
+
+    With ``n_reference``, the reference share's own sampling error (its binomial band at that size) is
+    added in quadrature: a small reference's share is itself uncertain."""
     if n_current <= 0:
         return float("nan")
     p = min(max(ref_share, 0.0), 1.0)
     hi = _binom_quantile(quantile, n_current, p) / n_current - p
     lo = p - _binom_quantile(1.0 - quantile, n_current, p) / n_current
+    if n_reference > 0:
+        hi_r = _binom_quantile(quantile, n_reference, p) / n_reference - p
+        lo_r = p - _binom_quantile(1.0 - quantile, n_reference, p) / n_reference
+        hi, lo = float(np.hypot(hi, lo_r)), float(np.hypot(lo, hi_r))
     return max(floor, hi, lo)
 
 
@@ -92,7 +102,7 @@ def _share(
     if rd == 0:
         return QualityResult(name, value, None, None, False, detail)
     ref_share = rn / rd
-    threshold = share_change_threshold(ref_share, cd, floor=floor)
+    threshold = share_change_threshold(ref_share, cd, floor=floor, n_reference=rd)
     change = value - ref_share
     flagged = abs(change) > threshold if two_sided else change > threshold
     return QualityResult(name, value, ref_share, threshold, bool(flagged), detail)

@@ -12,7 +12,7 @@ import pyarrow as pa
 from duckwatch.store import alert_handoff, job_state, window_memo
 from duckwatch.store.warehouse import Warehouse
 
-__all__ = ["results_between", "write_results_and_mark_clean"]
+__all__ = ["drift_decisions_before", "results_between", "write_results_and_mark_clean"]
 
 _KEYS = (
     "(SELECT unnest(CAST(? AS VARCHAR[])) AS v, unnest(CAST(? AS VARCHAR[])) AS e, "
@@ -59,3 +59,40 @@ def results_between(wh: Warehouse, model: str, start: datetime, end: datetime) -
         "SELECT * FROM metric_results WHERE model = ? AND window_start >= ? AND window_start <= ?",
         [model, start, end],
     )
+
+
+_DECIDING = (
+    "model = ? AND version = ? AND experiment = ? AND segment = '' AND family IN ('drift', 'output') "
+    "AND details LIKE '%\"decides\": true%'"
+)
+
+
+def drift_decisions_before(
+    wh: Warehouse, model: str, version: str, experiment: str, earliest: datetime, latest: datetime, k: int
+) -> list[tuple[datetime, str, str, str]]:
+    """Stored deciding drift rows (window start, column, metric, details) of one version and
+    experiment: those of the ``k`` latest windows with such rows before ``earliest``, and of every
+    window from ``earliest`` up to (not including) ``latest``."""
+    if k <= 0:
+        since = earliest
+    else:
+        found = wh.arrow(
+            f"SELECT min(window_start) FROM (SELECT DISTINCT window_start FROM metric_results WHERE {_DECIDING} "
+            "AND window_start < ? ORDER BY window_start DESC LIMIT ?)",
+            [model, version, experiment, earliest, k],
+        ).to_pandas()
+        first = found.iloc[0, 0] if len(found) else None
+        since = earliest if first is None or pd.isna(first) else pd.Timestamp(first).to_pydatetime()
+    table = wh.arrow(
+        f"SELECT window_start, col, metric, details FROM metric_results WHERE {_DECIDING} "
+        "AND window_start >= ? AND window_start < ? ORDER BY window_start, col, metric",
+        [model, version, experiment, since, latest],
+    )
+    if table.num_rows == 0:
+        return []
+    frame = table.to_pandas()
+    starts = pd.to_datetime(frame["window_start"], utc=True)
+    return [
+        (ws.to_pydatetime(), str(c), str(m), str(d or ""))
+        for ws, c, m, d in zip(starts, frame["col"], frame["metric"], frame["details"], strict=True)
+    ]

@@ -36,6 +36,7 @@ __all__ = [
     "linf_direction",
     "linf_p_value",
     "share_test_p",
+    "share_test_p_many",
     "tail_h_kernel",
     "tail_h_result",
 ]
@@ -70,25 +71,32 @@ def share_test_p(ref_hits: FloatArray, cur_hits: FloatArray, n_ref: int, n_cur: 
     """
     if n_ref <= 0 or n_cur <= 0:
         return float("nan")
-    n = float(n_ref + n_cur)
-    hits = ref_hits + cur_hits
+    cur = np.asarray(cur_hits, dtype=np.float64)[None, :]
+    return float(share_test_p_many(np.asarray(ref_hits, dtype=np.float64), cur, np.array([n_cur]), n_ref)[0])
+
+
+def share_test_p_many(
+    ref_hits: FloatArray, cur_hits: FloatArray, n_cur: FloatArray, n_ref: int
+) -> FloatArray:
+    """`share_test_p` of many windows (rows of ``cur_hits``, sizes ``n_cur``) against one reference."""
+    m = np.asarray(n_cur, dtype=np.float64)[:, None]
+    n = float(n_ref) + m
+    hits = ref_hits[None, :] + cur_hits
     free = (hits > 0) & (hits < n)
-    if not free.any():
-        return 1.0
-    b, x = hits[free], cur_hits[free]
+    b = np.where(free, hits, 1.0)
+    rest = np.where(free, n - hits, 1.0)
+    x = np.where(free, cur_hits, 0.0)
+    share = np.broadcast_to(m / n, b.shape)
     # The window's count is Hypergeometric(N, B, m) = Hypergeometric(N, m, B): the binomial Chernoff
     # bound holds drawing the m window rows (share B/N), or the B hits, or the N - B misses (share
     # m/N); each is valid, so the smallest is. The last two are tight where a cut has few hits.
-    share = float(n_cur) / n
     exponent = np.maximum.reduce(
-        [
-            n_cur * _kl(x / n_cur, b / n),
-            b * _kl(x / b, np.full_like(b, share)),
-            (n - b) * _kl((n_cur - x) / (n - b), np.full_like(b, share)),
-        ]
+        [m * _kl(x / m, b / n), b * _kl(x / b, share), rest * _kl((m - x) / rest, share)]
     )
-    per_cut = np.minimum(1.0, 2.0 * np.exp(-exponent))
-    return float(min(1.0, int(free.sum()) * float(per_cut.min())))
+    per_cut = np.where(free, np.minimum(1.0, 2.0 * np.exp(-exponent)), 1.0)
+    tests = free.sum(axis=-1)
+    p = np.minimum(1.0, tests * per_cut.min(axis=-1))
+    return np.asarray(np.where(tests > 0, p, 1.0))
 
 
 def _kl(q: FloatArray, p: FloatArray) -> FloatArray:

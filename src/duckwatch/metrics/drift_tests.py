@@ -24,7 +24,7 @@ from duckwatch.metrics.drift_tail import (
     direction_of,
     linf_direction,
     linf_p_value,
-    share_test_p,
+    share_test_p_many,
 )
 from duckwatch.metrics.profile import CategoricalProfile, NumericProfile
 
@@ -39,7 +39,8 @@ def tail_cells(
     c = np.stack([bin_counts(p) for p in currents])
     h = cut_h(cut_shares(r), cut_shares(c))
     widest = np.argmax(np.abs(h), axis=1)
-    r_cum, c_cum = np.cumsum(r)[:-1], np.cumsum(c, axis=1)[:, :-1]
+    sizes = np.array([p.n for p in currents], dtype=np.float64)
+    ps = share_test_p_many(np.cumsum(r)[:-1], np.cumsum(c, axis=1)[:, :-1], sizes, reference.n)
     out = []
     for i, cur in enumerate(currents):
         if reference.n == 0 or cur.n == 0:
@@ -49,7 +50,7 @@ def tail_cells(
             continue
         signed = float(h[i, widest[i]])
         value = abs(signed)
-        p = share_test_p(r_cum, c_cum[i], reference.n, cur.n)
+        p = float(ps[i])
         result = DriftResult("tail_h", value, value, value, True, p, TAIL_METHOD)
         threshold = null_threshold("tail_h", reference, cur.n, quantile)
         out.append(

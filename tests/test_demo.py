@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -23,7 +24,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataDir, dict[str, o
 
 
 def _decider(frame: pd.DataFrame, family: str, col: str) -> pd.DataFrame:
-    """The drift row that decides the status (the one with a threshold), per window, champion only."""
+    """The column's decision per window, champion only: its deciding rows (those with a threshold: two
+    tests per column), the first of them with the status of any that flagged."""
     rows = frame[
         (frame["family"] == family)
         & (frame["column"] == col)
@@ -31,7 +33,11 @@ def _decider(frame: pd.DataFrame, family: str, col: str) -> pd.DataFrame:
         & (frame["segment"] == "")
         & (frame["experiment"] == "")
     ]
-    return rows.set_index(pd.to_datetime(rows["window_start"], utc=True)).sort_index()
+    rows = rows.set_index(pd.to_datetime(rows["window_start"], utc=True)).sort_index()
+    flagged = (rows["status"] != "ok").groupby(level=0).any()
+    first = rows[~rows.index.duplicated()].copy()
+    first["status"] = np.where(flagged.reindex(first.index), "warning", "ok")
+    return first
 
 
 def _day(n_before_end: int) -> pd.Timestamp:

@@ -269,13 +269,15 @@ def published_models(data: DataDir) -> list[str]:
 METRIC_COLUMNS = (
     'model, version, experiment, segment, window_start, window_end, family, metric, col AS "column", '
     "value, lower, upper, exact, method, threshold, status, n, provisional, "
-    # the test's p-value where the row has one; on a row that decides a column's drift, the decision
-    # and the test that made it ("drift (ks)", "no drift (ks)")
+    # the test's p-value where the row has one; on a row of a test that decides a column's drift, its
+    # verdict and the test ("drift (ks)", "no drift (tail_h)", "drift (ks, persistent)": flagged below
+    # the single-window minimum effect because the shift persisted)
     "TRY_CAST(json_extract_string(CASE WHEN json_valid(details) THEN details END, '$.p_value') AS DOUBLE) "
     "AS p_value, "
     "CASE WHEN json_valid(details) AND json_extract_string(details, '$.decides') = 'true' THEN "
-    "(CASE WHEN status IN ('warning', 'critical') THEN 'drift' ELSE 'no drift' END) || ' (' || "
-    "coalesce(json_extract_string(details, '$.decided_by'), metric) || ')' END AS decision"
+    "(CASE WHEN status IN ('warning', 'critical') THEN 'drift' ELSE 'no drift' END) || ' (' || metric || "
+    "CASE WHEN json_extract_string(details, '$.decided_by') = 'persistence' THEN ', persistent' ELSE '' END "
+    "|| ')' END AS decision"
 )
 METRIC_ORDER = " ORDER BY window_start, family, metric, col, version, experiment, segment"
 

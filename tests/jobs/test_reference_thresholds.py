@@ -36,7 +36,7 @@ def test_a_model_worse_than_its_reference_alerts_in_its_first_window(tmp_path: P
     for metric in ("roc_auc", "accuracy"):
         assert sc.first_alert_window(data, metric) == 0, metric
     auc = sc.alerts_of(data, "roc_auc")[0]
-    assert auc["severity"] == "critical" and auc["policy"] == "page"
+    assert auc["severity"] == "critical" and auc["policy"] == "annotate"
     assert auc["baseline"] == pytest.approx(sc.true_auc(), abs=0.02)  # the reference's AUC
     assert "standard errors from the reference" in auc["details"]["note"]
 
@@ -72,7 +72,7 @@ def test_estimated_auc_alerts_when_the_drop_comes_with_an_input_shift(
     sc.tick(data, 4)
     assert sc.first_alert_window(data, "estimated_roc_auc") in (2, 3)
     alert = sc.alerts_of(data, "estimated_roc_auc")[0]
-    assert alert["policy"] == "page" and alert["family"] == "estimate"
+    assert alert["policy"] == "annotate" and alert["family"] == "estimate"
 
 
 def test_a_healthy_model_rarely_warns(tmp_path: Path) -> None:

@@ -199,8 +199,12 @@ def _open_alerts(data: DataDir) -> set[tuple[str, ...]]:
     }
 
 
+# What a Spark-profiled window cannot compute (it says "not_available" instead): no alert either.
+NEEDS_ROWS = ("performance", "estimate")
+
+
 def test_the_same_alerts_open(runs: dict[str, Any]) -> None:
-    local = _open_alerts(runs["local"])
+    local = {a for a in _open_alerts(runs["local"]) if a[1] not in NEEDS_ROWS}
     assert local, "the drifted v2 windows open alerts"
     assert _open_alerts(runs["spark"]) == local
 

@@ -7,8 +7,10 @@ of (window − reference) at the window's size. Warning and critical levels are 
 errors. A drop too small to cross the line in one window is caught when it lasts: the window is judged
 as well together with the one before it (their row-weighted mean, at their summed size), so a drop of
 3 standard errors of one window is 4.2 standard errors of two. The worse of the two judgements wins.
-The spread is never taken below 0.5% of the reference value (`FLOOR`): on a million-row window a real
-but immaterial wobble of a few tenths of a percent must not page anyone.
+The pair counts only when each window leans the bad way by itself (`PAIR_LEAN`), so a good window is
+never flagged for the bad one before it. The spread is never taken below 1% of the reference value
+(`FLOOR`): on a large window a real but immaterial wobble of a percent or two must not page anyone
+(the warning line then sits at least 2.75% from the reference).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from duckwatch.store.alerting import Threshold
 
 __all__ = ["FLOOR", "Bands", "judge_reference", "parse_bands"]
 
-FLOOR = 0.005  # smallest standard error, as a share of the reference value
+FLOOR = 0.01  # smallest standard error, as a share of the reference value (materiality)
+PAIR_LEAN = 1.5  # standard errors each window of a pooled pair must lean the bad way on its own
 NO_BAND = "no reference band for this window"
 
 
@@ -100,6 +103,10 @@ def judge_reference(
         scale2 = _scale(unit, size + n_prev, n_ref, center)
         z2 = np.where(prev, (pooled - center) / scale2, np.nan)
     one, two = _badness(t.direction, z), _badness(t.direction, z2)
+    # Pooled only when both windows lean the bad way on their own (PAIR_LEAN standard errors each): a
+    # drop that lasts, not a good window dragged over the line by a bad one before it.
+    z_prev = np.r_[np.nan, z[:-1]]
+    two = np.where((one >= PAIR_LEAN) & (_badness(t.direction, z_prev) >= PAIR_LEAN), two, np.nan)
     by_pair = np.nan_to_num(two, nan=-np.inf) > np.nan_to_num(one, nan=-np.inf)
     worst = np.where(by_pair, two, one)
     status = np.full(count, "ok", dtype=object)

@@ -15,7 +15,7 @@ import yaml
 from duckwatch import Collector
 from duckwatch.config import DataDir
 from duckwatch.readmodels import app_views
-from tests.conftest import run_cli
+from tests.conftest import CLI, run_cli
 
 IGNORED = ("year", "batch_no")
 
@@ -173,7 +173,5 @@ def test_help_lists_the_new_options(data_dir: DataDir) -> None:
         (("reference", "--help"), ("--ignore-col", "--window")),
         (("models", "set", "--help"), ("--window", "recomputed")),
     ):
-        done = subprocess.run(
-            ["python", "-m", "duckwatch.cli", *args], capture_output=True, text=True, timeout=60
-        )
+        done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and all(w in done.stdout for w in wanted), done.stdout

@@ -327,9 +327,9 @@ def run_faulty(
 # ---- the end state --------------------------------------------------------------------------------
 
 
-def stored_ids(data: DataDir) -> list[str]:
-    """Every prediction id in the warehouse, duplicates included."""
-    info = catalog.get_model(Settings(data.settings), MODEL)
+def stored_ids(data: DataDir, model: str = MODEL) -> list[str]:
+    """Every prediction id of ``model`` in the warehouse, duplicates included."""
+    info = catalog.get_model(Settings(data.settings), model)
     assert info is not None
     con = duckdb.connect(str(data.warehouse), read_only=True)
     try:

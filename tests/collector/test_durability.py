@@ -18,15 +18,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from duckwatch.config import DataDir
 from duckwatch.jobs.tick import run_tick
 from duckwatch.readmodels.views import models_overview
-from duckwatch.store import catalog
-from duckwatch.store.settings import Settings
-from duckwatch.store.warehouse import raw_table
+from tests.faults import stored_ids
 
 MODEL = "dur"
 
@@ -212,19 +209,6 @@ def _run_writer(
     return acked, begun
 
 
-def _ids(data: DataDir, model: str = MODEL) -> list[str]:
-    info = catalog.get_model(Settings(data.settings), model)
-    assert info is not None
-    con = duckdb.connect(str(data.warehouse), read_only=True)
-    try:
-        return [
-            r[0]
-            for r in con.execute(f"SELECT _id FROM {raw_table(info.model_key, 'predictions')}").fetchall()
-        ]
-    finally:
-        con.close()
-
-
 def _tick(data: DataDir) -> None:
     report = run_tick(data, notify=False, compute=lambda *_args: 0)
     assert report.errors == []
@@ -232,7 +216,7 @@ def _tick(data: DataDir) -> None:
 
 def _expect(data: DataDir, prefix: str, acked: dict[int, int], maybe: dict[int, int]) -> set[str]:
     """Every acknowledged row is stored exactly once; unacknowledged ones at most once, whole or not at all."""
-    ids = _ids(data)
+    ids = stored_ids(data, MODEL)
     assert len(ids) == len(set(ids)), "duplicate ids stored"
     mine = {i for i in ids if i.startswith(f"{prefix}-")}
     want = {f"{prefix}-{b}-{i}" for b, n in acked.items() for i in range(n)}
@@ -293,7 +277,7 @@ def test_kill_mid_big_batch_and_while_sealing_loses_no_acknowledged_row(
     stored = _expect(data_dir, "renamed", retry, {})
     assert len(stored) == 4 * 200
     row = models_overview(data_dir)[0]
-    assert row["predictions"] == len(_ids(data_dir)) and row["pending"] == 0
+    assert row["predictions"] == len(stored_ids(data_dir, MODEL)) and row["pending"] == 0
     assert row["quarantined"] == 0  # re-sent batches 0-2 were recognised by their key, not stored again
 
 
